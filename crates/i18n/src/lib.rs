@@ -233,15 +233,32 @@ mod tests {
                     }
                 } else if name.ends_with(".rs") && !p.ends_with("i18n/src/lib.rs") {
                     let text = std::fs::read_to_string(&p).unwrap_or_default();
-                    for marker in ["Msg::new(\"", "tr(lang, \"", "tr(self.lang, \""] {
-                        for (i, _) in text.match_indices(marker) {
-                            let rest = &text[i + marker.len()..];
-                            if let Some(end) = rest.find('"') {
-                                let k = &rest[..end];
-                                if !keys.contains(k) {
-                                    missing.push(format!("{}: {k}", p.display()));
-                                }
-                            }
+                    let mut found: Vec<&str> = Vec::new();
+                    for (i, _) in text.match_indices("Msg::new(\"") {
+                        let rest = &text[i + 9..];
+                        found.extend(rest.split('"').next());
+                    }
+                    // `tr(any_lang, "key")`
+                    for (i, _) in text.match_indices("tr(") {
+                        let before = text[..i].chars().next_back().unwrap_or(' ');
+                        if before.is_alphanumeric() || before == '_' || before == '.' {
+                            continue;
+                        }
+                        let rest = &text[i + 3..];
+                        if let Some(q) = rest.find('"').filter(|q| *q < 24 && !rest[..*q].contains(')')) {
+                            found.extend(rest[q + 1..].split('"').next());
+                        }
+                    }
+                    // Keys of namespaces that exist only in the catalogue (table headings, words).
+                    for prefix in ["\"col.", "\"word.", "\"top.", "\"ctl.", "\"api.", "\"cli.", "\"client."] {
+                        for (i, _) in text.match_indices(prefix) {
+                            found.extend(text[i + 1..].split('"').next());
+                        }
+                    }
+                    let key_shaped = |k: &str| k.contains('.') && k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
+                    for k in found {
+                        if key_shaped(k) && !keys.contains(k) {
+                            missing.push(format!("{}: {k}", p.display()));
                         }
                     }
                 }

@@ -1,0 +1,494 @@
+//! Requests, responses and events of the control API.
+
+use pbx_model::{
+    Action, AuditEntry, Belplan, Codec, ErrorCode, Extension, Forwarding, Member, Queue, RecordingPolicy, Role,
+    Strategy, TenantBundle, TenantStatus, Transport, UserState,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The error body of every failed request: `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+/// An error as the API reports it: stable code, message and hint in the caller's language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Program version of pbxd.
+    pub version: String,
+    /// API major version.
+    pub api: u32,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Process id.
+    pub pid: u32,
+    /// Config folder.
+    pub config_dir: String,
+    /// State folder.
+    pub state_dir: String,
+    /// Store schema version.
+    pub schema_version: u32,
+    /// Organisations visible to the caller.
+    pub tenants: usize,
+    /// Extensions visible to the caller.
+    pub extensions: usize,
+    /// Time of the last successful config load (RFC 3339).
+    pub config_loaded: String,
+    /// The caller as pbxd sees it.
+    pub you: Caller,
+}
+
+/// Who the caller is and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// Unix uid.
+    pub uid: u32,
+    /// Unix user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `beheerder`, or the organisation the caller is limited to.
+    pub scope: Scope,
+}
+
+/// The rights of a caller on the control socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Everything (root or the admin group).
+    Beheerder,
+    /// One organisation.
+    Tenant(String),
+    /// Nothing.
+    None,
+}
+
+/// A line of `pbxctl tenant list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    /// The organisation.
+    #[serde(flatten)]
+    pub tenant: pbx_model::Tenant,
+    /// Number of extensions.
+    pub extensions: usize,
+    /// Number of users.
+    pub users: usize,
+    /// Number of trunks.
+    pub trunks: usize,
+    /// Number of queues.
+    pub queues: usize,
+}
+
+/// `PATCH /v1/tenants/{t}`: only the fields given change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New list of domains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<Vec<String>>,
+    /// New limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_extensions: Option<u32>,
+    /// New limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls: Option<u32>,
+    /// New limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_outside_calls: Option<u32>,
+    /// New status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TenantStatus>,
+    /// New recording policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingPolicy>,
+    /// New retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+}
+
+/// Query flags of destructive requests: `?dry_run=true&force=true`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// What was (or would be, with `dry_run`) removed: `extensie 1001`, …
+    pub removed: Vec<String>,
+    /// Only shown, nothing changed.
+    pub dry_run: bool,
+}
+
+/// `POST /v1/tenants/{t}/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    /// Login name.
+    pub username: String,
+    /// Full name.
+    pub name: String,
+    /// E-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Login password (hashed with argon2id; never stored plain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Call permission classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<Vec<String>>,
+}
+
+/// `PATCH /v1/tenants/{t}/users/{u}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New e-mail (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// New role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// New call permission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<Vec<String>>,
+    /// New state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+}
+
+/// `POST …/users/{u}/password` and `…/extensions/{n}/reset-password`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSet {
+    /// The new password; for extensions, empty means: generate one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /v1/tenants/{t}/extensions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionCreate {
+    /// Number.
+    pub number: String,
+    /// Display name.
+    pub name: String,
+    /// Owner user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// SIP password; generated when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Codecs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codecs: Option<Vec<Codec>>,
+    /// Forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarding: Option<Forwarding>,
+    /// Recording policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingPolicy>,
+    /// Max registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_registrations: Option<u8>,
+}
+
+/// `PATCH /v1/tenants/{t}/extensions/{n}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionPatch {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New owner (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// New codecs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codecs: Option<Vec<Codec>>,
+    /// New forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarding: Option<Forwarding>,
+    /// New recording policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingPolicy>,
+    /// New max registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_registrations: Option<u8>,
+}
+
+/// Answer to creating an extension or resetting its password. The password is shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionCreated {
+    /// The extension (without credentials).
+    pub extension: Extension,
+    /// The generated password, only when pbxd made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /v1/tenants/{t}/trunks` and `PATCH …/trunks/{name}` (all optional on PATCH).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSpec {
+    /// Name (create only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Provider host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// Register at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<bool>,
+    /// Auth user name (empty removes the credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Secret (sealed at rest, never returned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Registration lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u32>,
+    /// Allowed source networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// DIDs (any Dutch or E.164 form; normalised).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dids: Option<Vec<String>>,
+    /// Caller ID (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    /// Max channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_channels: Option<u32>,
+    /// Codecs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codecs: Option<Vec<Codec>>,
+    /// Priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+    /// Enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// `POST /v1/tenants/{t}/queues` and `PATCH …/queues/{n}` (all optional on PATCH).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSpec {
+    /// Number (create only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// Ring timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_timeout_secs: Option<u32>,
+    /// Max wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_secs: Option<u32>,
+    /// Afrondtijd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapup_secs: Option<u32>,
+    /// Overflow target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<Action>,
+    /// Wachtmuziek.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moh: Option<String>,
+}
+
+/// `POST /v1/tenants/{t}/queues/{n}/members`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersChange {
+    /// Members to add (or whose penalty changes).
+    #[serde(default)]
+    pub add: Vec<Member>,
+    /// User names to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// The answer for a queue.
+pub type QueueView = Queue;
+
+/// The answer for a belplan.
+pub type BelplanView = Belplan;
+
+/// One contact in an import batch; numbers in any Dutch or E.164 form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    /// Name.
+    pub name: String,
+    /// Company.
+    #[serde(default)]
+    pub company: String,
+    /// Phone numbers.
+    #[serde(default)]
+    pub phones: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: String,
+    /// Free fields.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// `POST /v1/tenants/{t}/contacts/import`: a batch of contacts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBatch {
+    /// Row number of the first contact in the source file (for error messages).
+    #[serde(default)]
+    pub first_row: usize,
+    /// The contacts.
+    pub contacts: Vec<ContactInput>,
+}
+
+/// A row that could not be imported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// Row number in the source.
+    pub row: usize,
+    /// Why.
+    pub message: String,
+}
+
+/// The answer to a contact batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactImportResult {
+    /// Imported contacts.
+    pub imported: usize,
+    /// Rejected rows.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// The answer to `POST /v1/reload`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadResult {
+    /// Was the new configuration taken?
+    pub ok: bool,
+    /// The problems that kept the old one.
+    pub errors: Vec<String>,
+    /// Organisations from conf.d that were new and have been created.
+    pub seeded: Vec<String>,
+}
+
+/// An organisation declared in conf.d, sent with `plan` / `apply`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredSpec {
+    /// The organisation as declared (trunk secrets left out).
+    pub bundle: TenantBundle,
+    /// Plain trunk secrets by trunk name.
+    #[serde(default)]
+    pub trunk_secrets: BTreeMap<String, String>,
+}
+
+/// `POST /v1/plan` and `/v1/apply`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// The declared organisations.
+    pub tenants: Vec<DeclaredSpec>,
+}
+
+/// What a change does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    /// Created.
+    Add,
+    /// Changed.
+    Change,
+    /// Removed.
+    Remove,
+}
+
+/// One difference between conf.d and the running state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Add, change or remove.
+    pub op: ChangeOp,
+    /// Organisation.
+    pub tenant: String,
+    /// Object: `extensie 1001`, `trunk kpn`, `belplan`.
+    pub object: String,
+    /// Changed fields (for `change`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// The answer to plan/apply.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The differences.
+    pub changes: Vec<Change>,
+    /// Were they applied?
+    pub applied: bool,
+}
+
+/// The answer to `POST /v1/import`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportResult {
+    /// Counts per kind of object.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// An event on `GET /v1/events` (one JSON object per line). The stream starts with a snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The full state the caller may see; sent first and after a lag.
+    Snapshot {
+        /// Status.
+        status: Status,
+        /// Organisations.
+        tenants: Vec<TenantSummary>,
+    },
+    /// A change was made (the audit entry).
+    Changed {
+        /// The entry.
+        entry: AuditEntry,
+    },
+    /// The configuration was reloaded (or refused).
+    Reloaded {
+        /// Taken or refused.
+        ok: bool,
+        /// Problems when refused.
+        errors: Vec<String>,
+    },
+    /// Keep-alive, every 15 s.
+    Ping,
+}

@@ -33,8 +33,44 @@ pub mod exit {
 
 const TEMPLATE: &str = "{before-help}{about-with-newline}\nGebruik: {usage}\n\n{all-args}{after-help}";
 
-/// Dutch help: template, headings and the help/version flags, on every subcommand.
+/// Dutch help: template, headings, usage lines and the help/version flags, on every subcommand.
 pub fn dutch(cmd: Command) -> Command {
+    let mut cmd = dutch_tree(cmd);
+    cmd.build();
+    fix_usage(&mut cmd);
+    cmd
+}
+
+/// clap writes `[OPTIONS]` in usage lines; after `build()` every subcommand knows its full name,
+/// so the usage can be rendered once and fixed.
+fn fix_usage(cmd: &mut Command) {
+    let usage = cmd.render_usage().to_string();
+    let usage = usage.trim_start_matches("Usage:").trim().replace("[OPTIONS]", "[OPTIES]");
+    *cmd = std::mem::take(cmd).override_usage(usage);
+    for sub in cmd.get_subcommands_mut() {
+        fix_usage(sub);
+    }
+}
+
+/// Dutch names and help for the positional arguments the programs share.
+fn positional(id: &str) -> Option<(&'static str, &'static str)> {
+    Some(match id {
+        "tenant" => ("ORGANISATIE", "Organisatie (korte naam)"),
+        "slug" => ("ORGANISATIE", "Korte naam van de organisatie (a-z, 0-9, -)"),
+        "username" => ("GEBRUIKER", "Gebruikersnaam"),
+        "number" => ("NUMMER", "Nummer"),
+        "name" => ("NAAM", "Naam"),
+        "file" => ("BESTAND", "Bestand (- is standaardinvoer)"),
+        "paths" => ("PAD", "Map met pbxd.toml en tenants/, of een los .toml-bestand"),
+        "dir" => ("MAP", "Configuratiemap"),
+        "query" => ("ZOEKTEKST", "Zoektekst"),
+        "endpoint" => ("EINDPUNT", "Pad, bijvoorbeeld /v1/status"),
+        "body" => ("JSON", "JSON-body, of - voor standaardinvoer"),
+        _ => return None,
+    })
+}
+
+fn dutch_tree(cmd: Command) -> Command {
     let has_version = cmd.get_version().is_some();
     let mut cmd = cmd
         .help_template(TEMPLATE)
@@ -43,11 +79,63 @@ pub fn dutch(cmd: Command) -> Command {
         .disable_help_flag(true)
         .disable_help_subcommand(true)
         .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help("Toon deze hulp").global(false))
-        .mut_args(|a| if a.is_positional() { a.help_heading("Argumenten") } else if a.get_help_heading().is_none() { a.help_heading("Opties") } else { a });
+        ;
     if has_version {
         cmd = cmd.disable_version_flag(true).arg(Arg::new("version").short('V').long("version").action(ArgAction::Version).help("Toon de versie"));
     }
-    cmd.mut_subcommands(dutch)
+    // Positionals keep their declaration order under their (custom) heading.
+    let mut order = 0;
+    cmd.mut_args(|a| {
+        if a.is_positional() {
+            order += 1;
+            dutch_arg(a).display_order(order)
+        } else {
+            dutch_arg(a)
+        }
+    })
+    .mut_subcommands(dutch_tree)
+}
+
+/// Heading, and defaults / environment / possible values written in Dutch (clap's own
+/// annotations are English and cannot be translated).
+fn dutch_arg(a: Arg) -> Arg {
+    let mut extra = Vec::new();
+    if let Some(env) = a.get_env() {
+        extra.push(format!("omgevingsvariabele: {}", env.to_string_lossy()));
+    }
+    let defaults: Vec<String> = a.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+    let takes_value = a.get_action().takes_values();
+    if !defaults.is_empty() && takes_value {
+        extra.push(format!("standaard: {}", defaults.join(", ")));
+    }
+    let possible: Vec<String> = if takes_value { a.get_possible_values().iter().filter(|p| !p.is_hide_set()).map(|p| p.get_name().to_string()).collect() } else { Vec::new() };
+    if !possible.is_empty() {
+        extra.push(format!("mogelijk: {}", possible.join(", ")));
+    }
+    let mut a = if a.is_positional() {
+        let named = positional(a.get_id().as_str());
+        let a = a.help_heading("Argumenten");
+        match named {
+            Some((value, help)) if a.get_help().is_none() => a.value_name(value).help(help),
+            Some((value, _)) => a.value_name(value),
+            None => a,
+        }
+    } else if a.get_help_heading().is_none() {
+        a.help_heading("Opties")
+    } else {
+        a
+    };
+    if a.get_env().is_some() {
+        a = a.hide_env(true);
+    }
+    if takes_value {
+        a = a.hide_default_value(true).hide_possible_values(true);
+    }
+    if !extra.is_empty() {
+        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+        a = a.help(format!("{help} [{}]", extra.join("; ")));
+    }
+    a
 }
 
 /// Turns a clap parse error into a Dutch (or English) message; help and version are printed as

@@ -141,12 +141,30 @@ impl Default for DaemonConfig {
             language: Lang::Nl,
             default_tenant: None,
             listen: Vec::new(),
-            rtp: RtpConfig { port_min: DEFAULT_RTP.0, port_max: DEFAULT_RTP.1, public_address: None },
+            rtp: RtpConfig {
+                port_min: DEFAULT_RTP.0,
+                port_max: DEFAULT_RTP.1,
+                public_address: None,
+            },
             tls: None,
             http: None,
-            control: ControlConfig { socket: PathBuf::from(DEFAULT_SOCKET), group: None, admin_group: None, tenant_users: BTreeMap::new() },
-            state: StateConfig { dir: PathBuf::from(DEFAULT_STATE_DIR), secret_key_file: None, snapshot_keep: 7 },
-            log: LogConfig { dir: PathBuf::from(DEFAULT_LOG_DIR), rotation: LogRotation::Daily, level: "info".into(), stderr: true },
+            control: ControlConfig {
+                socket: PathBuf::from(DEFAULT_SOCKET),
+                group: None,
+                admin_group: None,
+                tenant_users: BTreeMap::new(),
+            },
+            state: StateConfig {
+                dir: PathBuf::from(DEFAULT_STATE_DIR),
+                secret_key_file: None,
+                snapshot_keep: 7,
+            },
+            log: LogConfig {
+                dir: PathBuf::from(DEFAULT_LOG_DIR),
+                rotation: LogRotation::Daily,
+                level: "info".into(),
+                stderr: true,
+            },
         }
     }
 }
@@ -250,14 +268,26 @@ impl DaemonRefs {
             if !slugs.contains(t.as_str()) {
                 out.push(
                     self.src
-                        .warning(span, "dangling_reference", Msg::new("config.default_tenant_unknown").arg("tenant", t))
+                        .warning(
+                            span,
+                            "dangling_reference",
+                            Msg::new("config.default_tenant_unknown").arg("tenant", t),
+                        )
                         .with_hint(Msg::new("config.default_tenant_unknown.hint").arg("tenant", t)),
                 );
             }
         }
         for (user, t, span) in &self.tenant_users {
             if !slugs.contains(t.as_str()) {
-                out.push(self.src.warning(span, "dangling_reference", Msg::new("config.tenant_user_unknown").arg("user", user).arg("tenant", t)));
+                out.push(
+                    self.src.warning(
+                        span,
+                        "dangling_reference",
+                        Msg::new("config.tenant_user_unknown")
+                            .arg("user", user)
+                            .arg("tenant", t),
+                    ),
+                );
             }
         }
     }
@@ -266,12 +296,20 @@ impl DaemonRefs {
 fn parse_addr(src: &Source, s: &Spanned<String>, out: &mut Vec<Diagnostic>) -> Option<SocketAddr> {
     match s.get_ref().parse::<SocketAddr>() {
         Ok(a) if a.port() == 0 => {
-            out.push(src.error(&s.span(), "invalid", Msg::new("config.port_zero").arg("value", s.get_ref())));
+            out.push(src.error(
+                &s.span(),
+                "invalid",
+                Msg::new("config.port_zero").arg("value", s.get_ref()),
+            ));
             None
         }
         Ok(a) => Some(a),
         Err(_) => {
-            out.push(src.error(&s.span(), "invalid", Msg::new("config.socket_addr").arg("value", s.get_ref())));
+            out.push(src.error(
+                &s.span(),
+                "invalid",
+                Msg::new("config.socket_addr").arg("value", s.get_ref()),
+            ));
             None
         }
     }
@@ -294,19 +332,27 @@ fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
 fn valid_unix_name(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && !s.starts_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 /// A light check of a tracing filter: `info`, `warn,pbx_sip=debug`, `pbxd[call]=trace`.
 fn valid_filter(s: &str) -> bool {
-    let ok_target = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "_:-.[]{}\"*= ".contains(c));
+    let ok_target = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_:-.[]{}\"*= ".contains(c))
+    };
     !s.trim().is_empty()
         && s.split(',').all(|d| {
             let d = d.trim();
             match d.rsplit_once('=') {
-                Some((target, level)) => ok_target(target) && LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()),
+                Some((target, level)) => {
+                    ok_target(target)
+                        && LEVELS.contains(&level.trim().to_ascii_lowercase().as_str())
+                }
                 None => ok_target(d),
             }
         })
@@ -314,7 +360,10 @@ fn valid_filter(s: &str) -> bool {
 
 /// Loads and checks `pbxd.toml`. `None` when it could not be read or has errors that leave no
 /// usable configuration (syntax); other errors are in `out` and the config is returned.
-pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(DaemonConfig, DaemonRefs)> {
+pub(crate) fn load_daemon(
+    path: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> Option<(DaemonConfig, DaemonRefs)> {
     let text = fsutil::read_text(path, out)?;
     let src = Source::new(path, text);
     let doc = src.parse(out)?;
@@ -326,31 +375,55 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
     let mut listen = Vec::new();
     let mut binds: Vec<(String, bool, SocketAddr, Span)> = Vec::new(); // (what, tcp-based, address, span)
     for l in &cfg.listen {
-        let Some(addr) = parse_addr(&src, &l.get_ref().address, out) else { continue };
+        let Some(addr) = parse_addr(&src, &l.get_ref().address, out) else {
+            continue;
+        };
         let t = l.get_ref().transport;
-        listen.push(Listener { transport: t, address: addr });
-        binds.push((t.as_str().to_string(), tcp_based(t), addr, l.get_ref().address.span()));
+        listen.push(Listener {
+            transport: t,
+            address: addr,
+        });
+        binds.push((
+            t.as_str().to_string(),
+            tcp_based(t),
+            addr,
+            l.get_ref().address.span(),
+        ));
     }
     if cfg.listen.is_empty() {
         let span = doc::entry_span(&doc, "listen").unwrap_or(0..0);
-        out.push(src.warning(&span, "no_listeners", Msg::new("config.no_listeners")).with_hint(Msg::new("config.no_listeners.hint")));
+        out.push(
+            src.warning(&span, "no_listeners", Msg::new("config.no_listeners"))
+                .with_hint(Msg::new("config.no_listeners.hint")),
+        );
     }
 
     // HTTP.
     let mut http = None;
     if let Some(h) = &cfg.http {
         match &h.get_ref().address {
-            None => out.push(src.error(&h.span(), "missing_key", Msg::new("config.missing_key").arg("key", "http.address"))),
+            None => out.push(src.error(
+                &h.span(),
+                "missing_key",
+                Msg::new("config.missing_key").arg("key", "http.address"),
+            )),
             Some(a) => {
                 if let Some(addr) = parse_addr(&src, a, out) {
                     if !h.get_ref().tls && !addr.ip().is_loopback() {
                         out.push(
-                            src.error(&a.span(), "plain_http", Msg::new("config.plain_http").arg("address", addr))
-                                .with_hint(Msg::new("config.plain_http.hint")),
+                            src.error(
+                                &a.span(),
+                                "plain_http",
+                                Msg::new("config.plain_http").arg("address", addr),
+                            )
+                            .with_hint(Msg::new("config.plain_http.hint")),
                         );
                     }
                     binds.push(("http".to_string(), true, addr, a.span()));
-                    http = Some(HttpConfig { address: addr, tls: h.get_ref().tls });
+                    http = Some(HttpConfig {
+                        address: addr,
+                        tls: h.get_ref().tls,
+                    });
                 }
             }
         }
@@ -358,7 +431,9 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
 
     // Port clashes: each bind against the earlier ones of the same family.
     for j in 0..binds.len() {
-        if let Some(i) = (0..j).find(|&i| binds[i].1 == binds[j].1 && overlaps(&binds[i].2, &binds[j].2)) {
+        if let Some(i) =
+            (0..j).find(|&i| binds[i].1 == binds[j].1 && overlaps(&binds[i].2, &binds[j].2))
+        {
             let (line, _) = src.pos(binds[i].3.start);
             out.push(
                 src.error(
@@ -387,26 +462,57 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
         if let Some(p) = &r.port_max {
             rtp.port_max = *p.get_ref();
         }
-        let min_span = r.port_min.as_ref().map(|p| p.span()).unwrap_or(r_span.clone());
-        let max_span = r.port_max.as_ref().map(|p| p.span()).unwrap_or(r_span.clone());
+        let min_span = r
+            .port_min
+            .as_ref()
+            .map(|p| p.span())
+            .unwrap_or(r_span.clone());
+        let max_span = r
+            .port_max
+            .as_ref()
+            .map(|p| p.span())
+            .unwrap_or(r_span.clone());
         let (min, max) = (rtp.port_min, rtp.port_max);
         if min == 0 {
-            out.push(src.error(&min_span, "rtp_range", Msg::new("config.port_zero").arg("value", min)));
+            out.push(src.error(
+                &min_span,
+                "rtp_range",
+                Msg::new("config.port_zero").arg("value", min),
+            ));
         } else if min >= max {
-            out.push(src.error(&max_span, "rtp_range", Msg::new("config.rtp_order").arg("min", min).arg("max", max)));
+            out.push(src.error(
+                &max_span,
+                "rtp_range",
+                Msg::new("config.rtp_order").arg("min", min).arg("max", max),
+            ));
         } else if (u32::from(max) - u32::from(min) + 1) % 2 == 1 {
             out.push(
-                src.error(&max_span, "rtp_range", Msg::new("config.rtp_odd").arg("min", min).arg("max", max))
-                    .with_hint(Msg::new("config.rtp_pairs.hint")),
+                src.error(
+                    &max_span,
+                    "rtp_range",
+                    Msg::new("config.rtp_odd").arg("min", min).arg("max", max),
+                )
+                .with_hint(Msg::new("config.rtp_pairs.hint")),
             );
         } else if min % 2 == 1 {
             out.push(
-                src.warning(&min_span, "rtp_range", Msg::new("config.rtp_min_odd").arg("min", min))
-                    .with_hint(Msg::new("config.rtp_pairs.hint")),
+                src.warning(
+                    &min_span,
+                    "rtp_range",
+                    Msg::new("config.rtp_min_odd").arg("min", min),
+                )
+                .with_hint(Msg::new("config.rtp_pairs.hint")),
             );
         }
         if min != 0 && min < 1024 {
-            out.push(src.warning(&min_span, "rtp_range", Msg::new("config.rtp_low").arg("min", min)).with_hint(Msg::new("config.rtp_low.hint")));
+            out.push(
+                src.warning(
+                    &min_span,
+                    "rtp_range",
+                    Msg::new("config.rtp_low").arg("min", min),
+                )
+                .with_hint(Msg::new("config.rtp_low.hint")),
+            );
         }
         if let Some(pa) = &r.public_address {
             match pbx_model::names::check_host(pa.get_ref()) {
@@ -422,7 +528,11 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
                     src.error(
                         span,
                         "port_clash",
-                        Msg::new("config.rtp_clash").arg("what", what).arg("address", addr).arg("min", rtp.port_min).arg("max", rtp.port_max),
+                        Msg::new("config.rtp_clash")
+                            .arg("what", what)
+                            .arg("address", addr)
+                            .arg("min", rtp.port_min)
+                            .arg("max", rtp.port_max),
                     )
                     .with_hint(Msg::new("config.port_clash.hint")),
                 );
@@ -434,20 +544,41 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
     let mut tls = None;
     if let Some(t) = &cfg.tls {
         let mut files = Vec::new();
-        for (name, v) in [("certificate", &t.get_ref().certificate), ("key", &t.get_ref().key)] {
+        for (name, v) in [
+            ("certificate", &t.get_ref().certificate),
+            ("key", &t.get_ref().key),
+        ] {
             let Some(v) = v else {
-                out.push(src.error(&t.span(), "missing_key", Msg::new("config.missing_key").arg("key", format!("tls.{name}"))));
+                out.push(src.error(
+                    &t.span(),
+                    "missing_key",
+                    Msg::new("config.missing_key").arg("key", format!("tls.{name}")),
+                ));
                 continue;
             };
             let p = resolve(&dir, v.get_ref());
             match check_readable(&p) {
-                Err(problem) => out.push(src.error(&v.span(), "tls_file", Msg::new("config.tls_file").arg("key", name).arg("detail", problem.msg(&p)))),
+                Err(problem) => out.push(
+                    src.error(
+                        &v.span(),
+                        "tls_file",
+                        Msg::new("config.tls_file")
+                            .arg("key", name)
+                            .arg("detail", problem.msg(&p)),
+                    ),
+                ),
                 Ok(()) => {
                     if name == "key" {
                         if let Some(m) = mode(&p).filter(|m| m & 0o044 != 0) {
                             out.push(
-                                src.warning(&v.span(), "secret_permissions", Msg::new("config.key_readable").arg("path", p.display()).arg("mode", mode_text(m)))
-                                    .with_hint(Msg::new("config.chmod.hint").arg("path", p.display())),
+                                src.warning(
+                                    &v.span(),
+                                    "secret_permissions",
+                                    Msg::new("config.key_readable")
+                                        .arg("path", p.display())
+                                        .arg("mode", mode_text(m)),
+                                )
+                                .with_hint(Msg::new("config.chmod.hint").arg("path", p.display())),
                             );
                         }
                     }
@@ -456,22 +587,42 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
             files.push(p);
         }
         if let [certificate, key] = &files[..] {
-            tls = Some(TlsConfig { certificate: certificate.clone(), key: key.clone() });
+            tls = Some(TlsConfig {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            });
         }
     } else {
         let users = cfg
             .listen
             .iter()
             .filter(|l| matches!(l.get_ref().transport, Transport::Tls | Transport::Wss))
-            .map(|l| (l.get_ref().transport.as_str().to_string(), l.get_ref().address.get_ref().clone(), l.span()))
+            .map(|l| {
+                (
+                    l.get_ref().transport.as_str().to_string(),
+                    l.get_ref().address.get_ref().clone(),
+                    l.span(),
+                )
+            })
             .chain(cfg.http.iter().filter(|h| h.get_ref().tls).map(|h| {
-                let a = h.get_ref().address.as_ref().map(|a| a.get_ref().clone()).unwrap_or_default();
+                let a = h
+                    .get_ref()
+                    .address
+                    .as_ref()
+                    .map(|a| a.get_ref().clone())
+                    .unwrap_or_default();
                 ("https".to_string(), a, h.span())
             }));
         for (what, address, span) in users {
             out.push(
-                src.error(&span, "missing_key", Msg::new("config.tls_missing").arg("what", what).arg("address", address))
-                    .with_hint(Msg::new("config.tls_missing.hint")),
+                src.error(
+                    &span,
+                    "missing_key",
+                    Msg::new("config.tls_missing")
+                        .arg("what", what)
+                        .arg("address", address),
+                )
+                .with_hint(Msg::new("config.tls_missing.hint")),
             );
         }
     }
@@ -481,7 +632,10 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
     if let Some(s) = &cfg.control.socket {
         control.socket = resolve(&dir, s);
     }
-    for (field, g) in [("group", &cfg.control.group), ("admin_group", &cfg.control.admin_group)] {
+    for (field, g) in [
+        ("group", &cfg.control.group),
+        ("admin_group", &cfg.control.admin_group),
+    ] {
         if let Some(g) = g {
             if valid_unix_name(g.get_ref()) {
                 if field == "group" {
@@ -490,17 +644,27 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
                     control.admin_group = Some(g.get_ref().clone());
                 }
             } else {
-                out.push(src.error(&g.span(), "invalid", Msg::new("config.unix_name").arg("value", g.get_ref())));
+                out.push(src.error(
+                    &g.span(),
+                    "invalid",
+                    Msg::new("config.unix_name").arg("value", g.get_ref()),
+                ));
             }
         }
     }
     let mut tenant_users = Vec::new();
     for (user, t) in &cfg.control.tenant_users {
         if !valid_unix_name(user) {
-            out.push(src.error(&t.span(), "invalid", Msg::new("config.unix_name").arg("value", user)));
+            out.push(src.error(
+                &t.span(),
+                "invalid",
+                Msg::new("config.unix_name").arg("value", user),
+            ));
             continue;
         }
-        control.tenant_users.insert(user.clone(), t.get_ref().clone());
+        control
+            .tenant_users
+            .insert(user.clone(), t.get_ref().clone());
         tenant_users.push((user.clone(), t.get_ref().clone(), t.span()));
     }
 
@@ -516,13 +680,22 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
         let p = resolve(&dir, k.get_ref());
         match check_readable(&p) {
             Err(problem) => {
-                out.push(src.error(&k.span(), "secret_file", problem.msg(&p)).with_hint(Msg::new("config.secret_key_file.hint")));
+                out.push(
+                    src.error(&k.span(), "secret_file", problem.msg(&p))
+                        .with_hint(Msg::new("config.secret_key_file.hint")),
+                );
             }
             Ok(()) => {
                 if let Some(m) = mode(&p).filter(|m| m & 0o004 != 0) {
                     out.push(
-                        src.error(&k.span(), "secret_permissions", Msg::new("config.world_readable").arg("path", p.display()).arg("mode", mode_text(m)))
-                            .with_hint(Msg::new("config.chmod.hint").arg("path", p.display())),
+                        src.error(
+                            &k.span(),
+                            "secret_permissions",
+                            Msg::new("config.world_readable")
+                                .arg("path", p.display())
+                                .arg("mode", mode_text(m)),
+                        )
+                        .with_hint(Msg::new("config.chmod.hint").arg("path", p.display())),
                     );
                 }
             }
@@ -545,7 +718,11 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
         if valid_filter(l.get_ref()) {
             log.level = l.get_ref().clone();
         } else {
-            out.push(src.error(&l.span(), "invalid", Msg::new("config.log_level").arg("value", l.get_ref())));
+            out.push(src.error(
+                &l.span(),
+                "invalid",
+                Msg::new("config.log_level").arg("value", l.get_ref()),
+            ));
         }
     }
 
@@ -553,7 +730,10 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
         Some(LanguageCfg::En) => Lang::En,
         _ => Lang::Nl,
     };
-    let default_tenant = cfg.default_tenant.as_ref().map(|t| (t.get_ref().clone(), t.span()));
+    let default_tenant = cfg
+        .default_tenant
+        .as_ref()
+        .map(|t| (t.get_ref().clone(), t.span()));
     let config = DaemonConfig {
         file: crate::diag::absolute(path),
         language,
@@ -566,7 +746,14 @@ pub(crate) fn load_daemon(path: &Path, out: &mut Vec<Diagnostic>) -> Option<(Dae
         state,
         log,
     };
-    Some((config, DaemonRefs { src, default_tenant, tenant_users }))
+    Some((
+        config,
+        DaemonRefs {
+            src,
+            default_tenant,
+            tenant_users,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -574,7 +761,8 @@ mod tests {
     use super::*;
 
     fn sa(s: &str) -> SocketAddr {
-        s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 1)))
+        s.parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 1)))
     }
 
     #[test]

@@ -26,7 +26,15 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic about a whole file (no line and column).
     pub fn file_level(severity: Severity, file: &Path, code: &'static str, msg: Msg) -> Diagnostic {
-        Diagnostic { severity, file: file.to_path_buf(), line: 0, col: 0, code, msg, hint: None }
+        Diagnostic {
+            severity,
+            file: file.to_path_buf(),
+            line: 0,
+            col: 0,
+            code,
+            msg,
+            hint: None,
+        }
     }
 
     /// Adds a tip.
@@ -53,10 +61,20 @@ impl Diagnostic {
         let mut s = if self.line == 0 {
             format!("{}: {sev}: {}", file.display(), self.msg.render(lang))
         } else {
-            format!("{}:{}:{}: {sev}: {}", file.display(), self.line, self.col, self.msg.render(lang))
+            format!(
+                "{}:{}:{}: {sev}: {}",
+                file.display(),
+                self.line,
+                self.col,
+                self.msg.render(lang)
+            )
         };
         if let Some(h) = &self.hint {
-            s.push_str(&format!(" ({}: {})", pbx_i18n::tr(lang, "config.hint_label"), h.render(lang)));
+            s.push_str(&format!(
+                " ({}: {})",
+                pbx_i18n::tr(lang, "config.hint_label"),
+                h.render(lang)
+            ));
         }
         s
     }
@@ -148,11 +166,15 @@ impl Report {
 
     /// Every diagnostic rendered for people, one per line.
     pub fn render(&self, lang: Lang, base: &Path) -> Vec<String> {
-        self.diagnostics.iter().map(|d| d.render(lang, base)).collect()
+        self.diagnostics
+            .iter()
+            .map(|d| d.render(lang, base))
+            .collect()
     }
 
     pub(crate) fn sort(&mut self) {
-        self.diagnostics.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        self.diagnostics
+            .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     }
 }
 
@@ -168,18 +190,40 @@ mod tests {
             line: 12,
             col: 5,
             code: "unknown_key",
-            msg: Msg::new("config.unknown_key").arg("key", "nummer").arg("allowed", "number, name"),
+            msg: Msg::new("config.unknown_key")
+                .arg("key", "nummer")
+                .arg("allowed", "number, name"),
             hint: Some(Msg::new("config.unknown_key.hint")),
         };
         let nl = d.render(Lang::Nl, Path::new("/etc/pbx"));
-        assert!(nl.starts_with("conf.d/tenants/demo.toml:12:5: fout: "), "{nl}");
+        assert!(
+            nl.starts_with("conf.d/tenants/demo.toml:12:5: fout: "),
+            "{nl}"
+        );
         assert!(nl.contains("(tip: "), "{nl}");
         let en = d.render(Lang::En, Path::new("/elders"));
-        assert!(en.starts_with("/etc/pbx/conf.d/tenants/demo.toml:12:5: error: "), "{en}");
-        let w = Diagnostic { severity: Severity::Warning, line: 0, col: 0, hint: None, ..d };
-        assert_eq!(w.render(Lang::En, Path::new("/etc/pbx")).split(": ").nth(1), Some("warning"));
-        let r = Report { diagnostics: vec![w] };
-        assert_eq!((r.errors(), r.warnings(), r.is_ok(false), r.is_ok(true)), (0, 1, true, false));
+        assert!(
+            en.starts_with("/etc/pbx/conf.d/tenants/demo.toml:12:5: error: "),
+            "{en}"
+        );
+        let w = Diagnostic {
+            severity: Severity::Warning,
+            line: 0,
+            col: 0,
+            hint: None,
+            ..d
+        };
+        assert_eq!(
+            w.render(Lang::En, Path::new("/etc/pbx")).split(": ").nth(1),
+            Some("warning")
+        );
+        let r = Report {
+            diagnostics: vec![w],
+        };
+        assert_eq!(
+            (r.errors(), r.warnings(), r.is_ok(false), r.is_ok(true)),
+            (0, 1, true, false)
+        );
         let j = r.to_json(Lang::Nl);
         assert_eq!(j["warnings"], 1);
         assert_eq!(j["diagnostics"][0]["severity"], "warning");

@@ -24,7 +24,11 @@ impl Source {
     pub fn new(path: &Path, text: String) -> Source {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { path: path.to_path_buf(), text, line_starts }
+        Source {
+            path: path.to_path_buf(),
+            text,
+            line_starts,
+        }
     }
 
     /// Line and column (1-based, column in characters) of a byte offset.
@@ -35,7 +39,12 @@ impl Source {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(0) + 1;
+        let col = self
+            .text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line + 1, col)
     }
 
@@ -50,9 +59,23 @@ impl Source {
         }
     }
 
-    pub fn diag(&self, severity: Severity, span: &Span, code: &'static str, msg: Msg) -> Diagnostic {
+    pub fn diag(
+        &self,
+        severity: Severity,
+        span: &Span,
+        code: &'static str,
+        msg: Msg,
+    ) -> Diagnostic {
         let (line, col) = self.pos(span.start);
-        Diagnostic { severity, file: self.path.clone(), line, col, code, msg, hint: None }
+        Diagnostic {
+            severity,
+            file: self.path.clone(),
+            line,
+            col,
+            code,
+            msg,
+            hint: None,
+        }
     }
 
     pub fn error(&self, span: &Span, code: &'static str, msg: Msg) -> Diagnostic {
@@ -74,8 +97,12 @@ impl Source {
         for e in errors {
             let span = e.span().unwrap_or(0..0);
             out.push(
-                self.error(&span, "syntax", Msg::new("config.syntax").arg("detail", e.message().trim()))
-                    .with_hint(Msg::new("config.syntax.hint")),
+                self.error(
+                    &span,
+                    "syntax",
+                    Msg::new("config.syntax").arg("detail", e.message().trim()),
+                )
+                .with_hint(Msg::new("config.syntax.hint")),
             );
         }
         None
@@ -84,16 +111,25 @@ impl Source {
 
 /// The span from a key to the end of its value, or `None` when the key is absent.
 pub(crate) fn entry_span(table: &Spanned<DeValue<'_>>, key: &str) -> Option<Span> {
-    let DeValue::Table(t) = table.get_ref() else { return None };
+    let DeValue::Table(t) = table.get_ref() else {
+        return None;
+    };
     let (k, v) = t.get_key_value(key)?;
     let (a, b) = (k.span(), v.span());
     // Values of `[[x]]`/`[x.y]` carry the header's span, which comes before the key of a
     // dotted or parent table; take the key then.
-    Some(if b.start >= a.start { a.start..b.end.max(a.end) } else { a })
+    Some(if b.start >= a.start {
+        a.start..b.end.max(a.end)
+    } else {
+        a
+    })
 }
 
 /// The value under `key`, if any.
-pub(crate) fn get<'a, 'i>(table: &'a Spanned<DeValue<'i>>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+pub(crate) fn get<'a, 'i>(
+    table: &'a Spanned<DeValue<'i>>,
+    key: &str,
+) -> Option<&'a Spanned<DeValue<'i>>> {
     match table.get_ref() {
         DeValue::Table(t) => t.get(key),
         _ => None,
@@ -156,15 +192,23 @@ fn remove_at(v: &mut DeValue<'_>, path: &[Step]) -> bool {
             *a = kept;
             true
         }
-        (DeValue::Table(t), [Step::Key(k), rest @ ..]) => t.get_mut(k.as_str()).is_some_and(|c| remove_at(c.get_mut(), rest)),
-        (DeValue::Array(a), [Step::Index(i), rest @ ..]) => a.get_mut(*i).is_some_and(|c| remove_at(c.get_mut(), rest)),
+        (DeValue::Table(t), [Step::Key(k), rest @ ..]) => t
+            .get_mut(k.as_str())
+            .is_some_and(|c| remove_at(c.get_mut(), rest)),
+        (DeValue::Array(a), [Step::Index(i), rest @ ..]) => {
+            a.get_mut(*i).is_some_and(|c| remove_at(c.get_mut(), rest))
+        }
         _ => false,
     }
 }
 
 /// The dotted key of a path, list positions left out: `forwarding.always`, `members.user`.
 fn key_of(prefix: &str, path: &[Step]) -> String {
-    let mut parts: Vec<&str> = if prefix.is_empty() { Vec::new() } else { vec![prefix] };
+    let mut parts: Vec<&str> = if prefix.is_empty() {
+        Vec::new()
+    } else {
+        vec![prefix]
+    };
     parts.extend(path.iter().filter_map(|s| match s {
         Step::Key(k) => Some(k.as_str()),
         Step::Index(_) => None,
@@ -181,27 +225,57 @@ fn ticks(s: &str) -> Vec<&str> {
 fn translate(src: &Source, span: &Span, key: &str, message: &str) -> Diagnostic {
     let found = src.snippet(span);
     let t = ticks(message);
-    let list = |xs: &[&str]| if xs.is_empty() { "-".to_string() } else { xs.join(", ") };
+    let list = |xs: &[&str]| {
+        if xs.is_empty() {
+            "-".to_string()
+        } else {
+            xs.join(", ")
+        }
+    };
     if message.starts_with("unknown field") {
         let name = t.first().copied().unwrap_or(key);
-        let shown = if key.is_empty() || key.ends_with(name) { key.to_string() } else { name.to_string() };
+        let shown = if key.is_empty() || key.ends_with(name) {
+            key.to_string()
+        } else {
+            name.to_string()
+        };
         return src
-            .error(span, "unknown_key", Msg::new("config.unknown_key").arg("key", shown).arg("allowed", list(t.get(1..).unwrap_or(&[]))))
+            .error(
+                span,
+                "unknown_key",
+                Msg::new("config.unknown_key")
+                    .arg("key", shown)
+                    .arg("allowed", list(t.get(1..).unwrap_or(&[]))),
+            )
             .with_hint(Msg::new("config.unknown_key.hint"));
     }
     if message.starts_with("missing field") {
         let name = t.first().copied().unwrap_or("?");
-        let full = if key.is_empty() { name.to_string() } else { format!("{key}.{name}") };
-        return src.error(span, "missing_key", Msg::new("config.missing_key").arg("key", full));
+        let full = if key.is_empty() {
+            name.to_string()
+        } else {
+            format!("{key}.{name}")
+        };
+        return src.error(
+            span,
+            "missing_key",
+            Msg::new("config.missing_key").arg("key", full),
+        );
     }
     if message.starts_with("unknown variant") {
         return src.error(
             span,
             "invalid",
-            Msg::new("config.unknown_value").arg("key", key).arg("found", found).arg("allowed", list(t.get(1..).unwrap_or(&[]))),
+            Msg::new("config.unknown_value")
+                .arg("key", key)
+                .arg("found", found)
+                .arg("allowed", list(t.get(1..).unwrap_or(&[]))),
         );
     }
-    let expected = message.rsplit_once("expected ").map(|(_, e)| e.trim()).unwrap_or("");
+    let expected = message
+        .rsplit_once("expected ")
+        .map(|(_, e)| e.trim())
+        .unwrap_or("");
     if message.starts_with("invalid value") && !expected.is_empty() {
         let range = match expected {
             "u8" => Some("0-255"),
@@ -211,7 +285,14 @@ fn translate(src: &Source, span: &Span, key: &str, message: &str) -> Diagnostic 
             _ => None,
         };
         if let Some(range) = range {
-            return src.error(span, "type", Msg::new("config.out_of_range").arg("key", key).arg("found", found).arg("range", range));
+            return src.error(
+                span,
+                "type",
+                Msg::new("config.out_of_range")
+                    .arg("key", key)
+                    .arg("found", found)
+                    .arg("range", range),
+            );
         }
     }
     if message.starts_with("invalid type") || message.starts_with("invalid value") {
@@ -225,19 +306,39 @@ fn translate(src: &Source, span: &Span, key: &str, message: &str) -> Diagnostic 
             }
         } else if e.contains("bool") {
             Msg::new("config.expect_bool")
-        } else if e.contains("string") || e.contains("char") || e.contains("enum") || e.contains("variant") {
+        } else if e.contains("string")
+            || e.contains("char")
+            || e.contains("enum")
+            || e.contains("variant")
+        {
             Msg::new("config.expect_string")
         } else if e.contains("struct") || e.contains("map") || e.contains("table") {
             Msg::new("config.expect_table")
-        } else if ["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "integer", "usize"].iter().any(|n| e.contains(n)) {
+        } else if [
+            "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "integer", "usize",
+        ]
+        .iter()
+        .any(|n| e.contains(n))
+        {
             Msg::new("config.expect_integer")
         } else {
             Msg::new("config.invalid_value").arg("detail", message)
         };
-        let found = if found_table { key.rsplit('.').next().unwrap_or(key).to_string() } else { found };
+        let found = if found_table {
+            key.rsplit('.').next().unwrap_or(key).to_string()
+        } else {
+            found
+        };
         return src.error(span, "type", msg.arg("key", key).arg("found", found));
     }
-    src.error(span, "type", Msg::new("config.invalid_value").arg("key", key).arg("found", found).arg("detail", message))
+    src.error(
+        span,
+        "type",
+        Msg::new("config.invalid_value")
+            .arg("key", key)
+            .arg("found", found)
+            .arg("detail", message),
+    )
 }
 
 /// Deserialises one value into `T`, reporting every unknown key and wrong value, not only the
@@ -246,7 +347,12 @@ fn translate(src: &Source, span: &Span, key: &str, message: &str) -> Diagnostic 
 /// Returns the value when what is left deserialises (an object with a bad optional field is kept,
 /// so follow-up checks still see it), `None` when a required part is missing or broken.
 /// `prefix` names the value in messages (`""` for an object's own keys).
-pub(crate) fn deserialize<T: DeserializeOwned>(src: &Source, value: &Spanned<DeValue<'_>>, prefix: &str, out: &mut Vec<Diagnostic>) -> Option<T> {
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    src: &Source,
+    value: &Spanned<DeValue<'_>>,
+    prefix: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<T> {
     let mut work = value.clone();
     let mut removed: Vec<String> = Vec::new();
     // Each round removes one node, so the loop ends; the bound only guards against a bug.
@@ -261,7 +367,10 @@ pub(crate) fn deserialize<T: DeserializeOwned>(src: &Source, value: &Spanned<DeV
         let found = locate(&work, &span, &mut path);
         // A required field we took out ourselves after reporting it: say nothing more, but drop
         // the table that lacks it (or give up when that is the value itself).
-        let ours = message.starts_with("missing field") && ticks(&message).first().is_some_and(|f| removed.iter().any(|r| r == f));
+        let ours = message.starts_with("missing field")
+            && ticks(&message)
+                .first()
+                .is_some_and(|f| removed.iter().any(|r| r == f));
         if !ours {
             out.push(translate(src, &span, &key_of(prefix, &path), &message));
         }
@@ -301,12 +410,21 @@ mod tests {
         a: String,
     }
 
-    fn run(text: &str) -> (Option<T>, Vec<(usize, usize, &'static str, String)>) {
+    type Found = Vec<(usize, usize, &'static str, String)>;
+
+    fn run(text: &str) -> (Option<T>, Found) {
         let src = Source::new(Path::new("x.toml"), text.to_string());
         let mut out = Vec::new();
         let doc = src.parse(&mut out);
-        let t = doc.as_ref().and_then(|d| deserialize::<T>(&src, d, "", &mut out));
-        (t, out.into_iter().map(|d| (d.line, d.col, d.code, d.msg.to_string())).collect())
+        let t = doc
+            .as_ref()
+            .and_then(|d| deserialize::<T>(&src, d, "", &mut out));
+        (
+            t,
+            out.into_iter()
+                .map(|d| (d.line, d.col, d.code, d.msg.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -314,7 +432,16 @@ mod tests {
         let (t, d) = run("number = '1'\nbogus = 1\nport = 70000\nflag = 'ja'\nsub = { a = 'x', b = 2 }\nlist = [{ a = 1 }, { a = 'y' }]\n");
         assert!(t.is_some());
         let codes: Vec<_> = d.iter().map(|x| (x.0, x.1, x.2)).collect();
-        assert_eq!(codes, vec![(2, 1, "unknown_key"), (4, 8, "type"), (6, 15, "type"), (3, 8, "type"), (5, 18, "unknown_key")]);
+        assert_eq!(
+            codes,
+            vec![
+                (2, 1, "unknown_key"),
+                (4, 8, "type"),
+                (6, 15, "type"),
+                (3, 8, "type"),
+                (5, 18, "unknown_key")
+            ]
+        );
         assert!(d[3].3.contains("0-65535"), "{}", d[3].3);
         assert!(d[4].3.contains("sub.b"), "{}", d[4].3);
     }

@@ -15,7 +15,9 @@ pub(crate) fn mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
     }
     #[cfg(not(unix))]
     {
@@ -39,13 +41,20 @@ pub(crate) fn read_text(path: &Path, out: &mut Vec<Diagnostic>) -> Option<String
                     Severity::Error,
                     path,
                     "read_failed",
-                    Msg::new("config.read_failed").arg("path", path.display()).arg("detail", "UTF-8"),
+                    Msg::new("config.read_failed")
+                        .arg("path", path.display())
+                        .arg("detail", "UTF-8"),
                 ));
                 None
             }
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            out.push(Diagnostic::file_level(Severity::Error, path, "not_found", Msg::new("config.not_found").arg("path", path.display())));
+            out.push(Diagnostic::file_level(
+                Severity::Error,
+                path,
+                "not_found",
+                Msg::new("config.not_found").arg("path", path.display()),
+            ));
             None
         }
         Err(e) => {
@@ -53,7 +62,9 @@ pub(crate) fn read_text(path: &Path, out: &mut Vec<Diagnostic>) -> Option<String
                 Severity::Error,
                 path,
                 "read_failed",
-                Msg::new("config.read_failed").arg("path", path.display()).arg("detail", e),
+                Msg::new("config.read_failed")
+                    .arg("path", path.display())
+                    .arg("detail", e),
             ));
             None
         }
@@ -73,7 +84,9 @@ impl FileProblem {
         match self {
             FileProblem::Missing => Msg::new("config.not_found").arg("path", path.display()),
             FileProblem::NotAFile => Msg::new("config.not_a_file").arg("path", path.display()),
-            FileProblem::Unreadable(e) => Msg::new("config.read_failed").arg("path", path.display()).arg("detail", e),
+            FileProblem::Unreadable(e) => Msg::new("config.read_failed")
+                .arg("path", path.display())
+                .arg("detail", e),
         }
     }
 }

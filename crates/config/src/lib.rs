@@ -43,8 +43,8 @@ mod fsutil;
 mod tenant;
 
 pub use daemon::{
-    ControlConfig, DaemonConfig, HttpConfig, Listener, LogConfig, LogRotation, RtpConfig, StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP,
-    DEFAULT_SOCKET, DEFAULT_STATE_DIR,
+    ControlConfig, DaemonConfig, HttpConfig, Listener, LogConfig, LogRotation, RtpConfig,
+    StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET, DEFAULT_STATE_DIR,
 };
 pub use diag::{Diagnostic, Report};
 pub use tenant::DeclaredTenant;
@@ -99,11 +99,20 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
             } else {
                 let loads = load_tenant_dir(p, &mut out);
                 if loads.is_empty() {
-                    out.push(Diagnostic::file_level(Severity::Error, p, "not_found", Msg::new("config.nothing_to_check").arg("path", p.display())));
+                    out.push(Diagnostic::file_level(
+                        Severity::Error,
+                        p,
+                        "not_found",
+                        Msg::new("config.nothing_to_check").arg("path", p.display()),
+                    ));
                 }
                 cross_check(&loads, &mut out);
             }
-        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("pbxd")) {
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("pbxd"))
+        {
             daemon::load_daemon(p, &mut out);
         } else {
             tenant::load_tenant(p, &mut out);
@@ -115,7 +124,12 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
 }
 
 fn missing_path(p: &Path) -> Diagnostic {
-    Diagnostic::file_level(Severity::Error, p, "missing_path", Msg::new("config.not_found").arg("path", p.display()))
+    Diagnostic::file_level(
+        Severity::Error,
+        p,
+        "missing_path",
+        Msg::new("config.not_found").arg("path", p.display()),
+    )
 }
 
 fn load_dir(dir: &Path, out: &mut Vec<Diagnostic>) -> Option<LoadedConfig> {
@@ -126,7 +140,11 @@ fn load_dir(dir: &Path, out: &mut Vec<Diagnostic>) -> Option<LoadedConfig> {
         refs.check_tenants(&slugs.iter().map(String::as_str).collect(), out);
     }
     let (daemon, _) = daemon?;
-    Some(LoadedConfig { dir: diag::absolute(dir), daemon, tenants: loads.into_iter().filter_map(|l| l.declared).collect() })
+    Some(LoadedConfig {
+        dir: diag::absolute(dir),
+        daemon,
+        tenants: loads.into_iter().filter_map(|l| l.declared).collect(),
+    })
 }
 
 /// Every `*.toml` of a folder, in name order; a missing folder holds no organisations.
@@ -139,7 +157,9 @@ fn load_tenant_dir(dir: &Path, out: &mut Vec<Diagnostic>) -> Vec<TenantLoad> {
                 Severity::Error,
                 dir,
                 "read_failed",
-                Msg::new("config.read_failed").arg("path", dir.display()).arg("detail", e),
+                Msg::new("config.read_failed")
+                    .arg("path", dir.display())
+                    .arg("detail", e),
             ));
             return Vec::new();
         }
@@ -150,7 +170,10 @@ fn load_tenant_dir(dir: &Path, out: &mut Vec<Diagnostic>) -> Vec<TenantLoad> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && !p.is_dir())
         .collect();
     files.sort();
-    files.iter().filter_map(|f| tenant::load_tenant(f, out)).collect()
+    files
+        .iter()
+        .filter_map(|f| tenant::load_tenant(f, out))
+        .collect()
 }
 
 /// Checks across organisations: one slug, SIP domain and DID belongs to one organisation.
@@ -162,15 +185,34 @@ fn cross_check(loads: &[TenantLoad], out: &mut Vec<Diagnostic>) -> HashSet<Strin
     for l in loads {
         let Some(f) = &l.facts else { continue };
         if let Some(first) = slugs.get(f.slug.as_str()) {
-            let name = first.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            out.push(l.src.error(&f.slug_span, "duplicate", Msg::new("config.tenant_twice").arg("tenant", &f.slug).arg("file", name)));
+            let name = first
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(
+                l.src.error(
+                    &f.slug_span,
+                    "duplicate",
+                    Msg::new("config.tenant_twice")
+                        .arg("tenant", &f.slug)
+                        .arg("file", name),
+                ),
+            );
             continue;
         }
         slugs.insert(&f.slug, &l.src.path);
         for (d, span) in &f.domains {
             match domains.get(d.as_str()) {
                 Some(other) if *other != f.slug => {
-                    out.push(l.src.error(span, "duplicate", Msg::new("config.domain_elsewhere").arg("domain", d).arg("tenant", other)));
+                    out.push(
+                        l.src.error(
+                            span,
+                            "duplicate",
+                            Msg::new("config.domain_elsewhere")
+                                .arg("domain", d)
+                                .arg("tenant", other),
+                        ),
+                    );
                 }
                 Some(_) => {}
                 None => {
@@ -181,7 +223,15 @@ fn cross_check(loads: &[TenantLoad], out: &mut Vec<Diagnostic>) -> HashSet<Strin
         for (d, span) in &f.dids {
             match dids.get(d.as_str()) {
                 Some(other) if *other != f.slug => {
-                    out.push(l.src.error(span, "duplicate", Msg::new("config.did_elsewhere").arg("did", d).arg("tenant", other)));
+                    out.push(
+                        l.src.error(
+                            span,
+                            "duplicate",
+                            Msg::new("config.did_elsewhere")
+                                .arg("did", d)
+                                .arg("tenant", other),
+                        ),
+                    );
                 }
                 Some(_) => {}
                 None => {

@@ -7,8 +7,9 @@ use crate::fsutil::{self, check_readable, mode, mode_text, resolve};
 use pbx_i18n::Msg;
 use pbx_model::secret::check_sip_password;
 use pbx_model::{
-    Action, Belplan, CallPermission, Codec, ErrorCode, Extension, Finding, Forwarding, IpNet, Limits, Member, ObjKind, Pattern, Queue, RecordingPolicy,
-    RingGroup, RingStrategy, Role, Rule, RuleMatch, Schedule, Strategy, Tenant, TenantBundle, TenantStatus, TimeRange, Transport, Trunk,
+    Action, Belplan, CallPermission, Codec, ErrorCode, Extension, Finding, Forwarding, IpNet,
+    Limits, Member, ObjKind, Pattern, Queue, RecordingPolicy, RingGroup, RingStrategy, Role, Rule,
+    RuleMatch, Schedule, Strategy, Tenant, TenantBundle, TenantStatus, TimeRange, Transport, Trunk,
     TrunkRegistration, User, UserState, E164,
 };
 use serde::Deserialize;
@@ -40,11 +41,21 @@ impl fmt::Debug for DeclaredTenant {
             .field("tenant", &b.tenant.slug)
             .field("users", &b.users.len())
             .field("extensions", &b.extensions.len())
-            .field("trunks", &b.trunks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>())
+            .field(
+                "trunks",
+                &b.trunks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            )
             .field("queues", &b.queues.len())
             .field("ring_groups", &b.ring_groups.len())
             .field("rules", &b.belplan.rules.len())
-            .field("trunk_secrets", &self.trunk_secrets.keys().map(|k| format!("{k}: …")).collect::<Vec<_>>())
+            .field(
+                "trunk_secrets",
+                &self
+                    .trunk_secrets
+                    .keys()
+                    .map(|k| format!("{k}: …"))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -217,7 +228,15 @@ struct ActionCfg {
 }
 
 /// The lists of a tenant file, in the order of the file's sections.
-const LISTS: [&str; 7] = ["user", "extension", "trunk", "queue", "ring_group", "schedule", "rule"];
+const LISTS: [&str; 7] = [
+    "user",
+    "extension",
+    "trunk",
+    "queue",
+    "ring_group",
+    "schedule",
+    "rule",
+];
 const TOP_KEYS: &str = "tenant, user, extension, trunk, queue, ring_group, schedule, rule";
 
 /// What the checks across files need of one tenant file.
@@ -238,7 +257,9 @@ pub(crate) struct TenantLoad {
 /// The config key(s) a model finding's field lives under.
 fn config_keys(kind: ObjKind, field: &'static str) -> Vec<&'static str> {
     match (kind, field) {
-        (ObjKind::Trunk, "auth") => vec!["username", "secret", "secret_file", "expires", "register"],
+        (ObjKind::Trunk, "auth") => {
+            vec!["username", "secret", "secret_file", "expires", "register"]
+        }
         _ => vec![field],
     }
 }
@@ -270,7 +291,10 @@ fn is_argon2id_phc(h: &str) -> bool {
         && parts[3].contains("p=")
         && parts[4].len() >= 8
         && parts[5].len() >= 16
-        && parts[4..].iter().all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+        && parts[4..].iter().all(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        })
 }
 
 /// State while converting one file.
@@ -294,7 +318,13 @@ impl Conv<'_> {
             let p = self.src.path.display().to_string();
             self.out.push(
                 self.src
-                    .error(span, "secret_permissions", Msg::new("config.inline_secret_readable").arg("path", &p).arg("mode", mode_text(m)))
+                    .error(
+                        span,
+                        "secret_permissions",
+                        Msg::new("config.inline_secret_readable")
+                            .arg("path", &p)
+                            .arg("mode", mode_text(m)),
+                    )
                     .with_hint(Msg::new("config.chmod.hint").arg("path", &p)),
             );
         }
@@ -304,42 +334,78 @@ impl Conv<'_> {
     fn secret_file(&mut self, f: &Spanned<String>) -> Option<String> {
         let p = resolve(&self.dir, f.get_ref());
         if let Err(problem) = check_readable(&p) {
-            self.out.push(self.src.error(&f.span(), "secret_file", problem.msg(&p)));
+            self.out
+                .push(self.src.error(&f.span(), "secret_file", problem.msg(&p)));
             return None;
         }
         if let Some(m) = mode(&p).filter(|m| m & 0o004 != 0) {
             self.out.push(
                 self.src
-                    .error(&f.span(), "secret_permissions", Msg::new("config.world_readable").arg("path", p.display()).arg("mode", mode_text(m)))
+                    .error(
+                        &f.span(),
+                        "secret_permissions",
+                        Msg::new("config.world_readable")
+                            .arg("path", p.display())
+                            .arg("mode", mode_text(m)),
+                    )
                     .with_hint(Msg::new("config.chmod.hint").arg("path", p.display())),
             );
         }
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) => {
-                self.out.push(self.src.error(&f.span(), "secret_file", Msg::new("config.read_failed").arg("path", p.display()).arg("detail", e)));
+                self.out.push(
+                    self.src.error(
+                        &f.span(),
+                        "secret_file",
+                        Msg::new("config.read_failed")
+                            .arg("path", p.display())
+                            .arg("detail", e),
+                    ),
+                );
                 return None;
             }
         };
         let secret = text.trim_end_matches(['\n', '\r']).to_string();
         if secret.is_empty() {
-            self.out.push(self.src.error(&f.span(), "secret_file", Msg::new("config.secret_empty").arg("path", p.display())));
+            self.out.push(self.src.error(
+                &f.span(),
+                "secret_file",
+                Msg::new("config.secret_empty").arg("path", p.display()),
+            ));
             return None;
         }
         Some(secret)
     }
 
     /// `password` or `password_file` (or `secret`/`secret_file`): the plain value and its span.
-    fn plain_or_file(&mut self, names: (&str, &str), inline: &Option<Spanned<String>>, file: &Option<Spanned<String>>) -> Option<(String, Span)> {
+    fn plain_or_file(
+        &mut self,
+        names: (&str, &str),
+        inline: &Option<Spanned<String>>,
+        file: &Option<Spanned<String>>,
+    ) -> Option<(String, Span)> {
         match (inline, file) {
             (Some(_), Some(f)) => {
-                self.out.push(self.src.error(&f.span(), "invalid", Msg::new("config.one_of").arg("a", names.0).arg("b", names.1)));
+                self.out.push(
+                    self.src.error(
+                        &f.span(),
+                        "invalid",
+                        Msg::new("config.one_of")
+                            .arg("a", names.0)
+                            .arg("b", names.1),
+                    ),
+                );
                 None
             }
             (Some(p), None) => {
                 self.inline_secret(&p.span());
                 if p.get_ref().is_empty() {
-                    self.out.push(self.src.error(&p.span(), "invalid", Msg::new("config.secret_blank").arg("key", names.0)));
+                    self.out.push(self.src.error(
+                        &p.span(),
+                        "invalid",
+                        Msg::new("config.secret_blank").arg("key", names.0),
+                    ));
                     return None;
                 }
                 Some((p.get_ref().clone(), p.span()))
@@ -373,13 +439,20 @@ impl Conv<'_> {
         if found.len() == 1 {
             found.pop()
         } else {
-            self.out.push(self.src.error(&a.span(), "invalid", Msg::new("config.action_one")));
+            self.out.push(
+                self.src
+                    .error(&a.span(), "invalid", Msg::new("config.action_one")),
+            );
             None
         }
     }
 
     /// Parses with a model parser; a failure is reported at the value.
-    fn parse<T>(&mut self, v: &Spanned<String>, f: impl Fn(&str) -> Result<T, pbx_model::ModelError>) -> Option<T> {
+    fn parse<T>(
+        &mut self,
+        v: &Spanned<String>,
+        f: impl Fn(&str) -> Result<T, pbx_model::ModelError>,
+    ) -> Option<T> {
         match f(v.get_ref()) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -397,13 +470,25 @@ pub(crate) fn load_tenant(path: &Path, out: &mut Vec<Diagnostic>) -> Option<Tena
     let text = fsutil::read_text(path, out)?;
     let src = Source::new(path, text);
     let Some(doc) = src.parse(out) else {
-        return Some(TenantLoad { src, facts: None, declared: None });
+        return Some(TenantLoad {
+            src,
+            facts: None,
+            declared: None,
+        });
     };
     let (facts, declared) = convert(&src, &doc, out);
-    Some(TenantLoad { src, facts, declared })
+    Some(TenantLoad {
+        src,
+        facts,
+        declared,
+    })
 }
 
-fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) -> (Option<TenantFacts>, Option<DeclaredTenant>) {
+fn convert(
+    src: &Source,
+    doc: &Spanned<DeValue<'_>>,
+    out: &mut Vec<Diagnostic>,
+) -> (Option<TenantFacts>, Option<DeclaredTenant>) {
     // Top level: `[tenant]` and the `[[…]]` lists.
     let mut lists: BTreeMap<&str, Vec<&Spanned<DeValue<'_>>>> = BTreeMap::new();
     let mut tenant_value = None;
@@ -414,7 +499,15 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
                 if matches!(v.get_ref(), DeValue::Table(_)) {
                     tenant_value = Some(v);
                 } else {
-                    out.push(src.error(&v.span(), "type", Msg::new("config.expect_table").arg("key", key).arg("found", src.snippet(&v.span()))));
+                    out.push(
+                        src.error(
+                            &v.span(),
+                            "type",
+                            Msg::new("config.expect_table")
+                                .arg("key", key)
+                                .arg("found", src.snippet(&v.span())),
+                        ),
+                    );
                 }
             } else if let Some(&name) = LISTS.iter().find(|n| **n == key) {
                 match v.get_ref() {
@@ -424,17 +517,39 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
                             if matches!(el.get_ref(), DeValue::Table(_)) {
                                 elems.push(el);
                             } else {
-                                out.push(src.error(&el.span(), "type", Msg::new("config.expect_table").arg("key", key).arg("found", src.snippet(&el.span()))));
+                                out.push(
+                                    src.error(
+                                        &el.span(),
+                                        "type",
+                                        Msg::new("config.expect_table")
+                                            .arg("key", key)
+                                            .arg("found", src.snippet(&el.span())),
+                                    ),
+                                );
                             }
                         }
                         lists.insert(name, elems);
                     }
-                    _ => out.push(src.error(&v.span(), "type", Msg::new("config.expect_table_array").arg("key", key).arg("found", key))),
+                    _ => out.push(
+                        src.error(
+                            &v.span(),
+                            "type",
+                            Msg::new("config.expect_table_array")
+                                .arg("key", key)
+                                .arg("found", key),
+                        ),
+                    ),
                 }
             } else {
                 out.push(
-                    src.error(&k.span(), "unknown_key", Msg::new("config.unknown_key").arg("key", key).arg("allowed", TOP_KEYS))
-                        .with_hint(Msg::new("config.unknown_key.hint")),
+                    src.error(
+                        &k.span(),
+                        "unknown_key",
+                        Msg::new("config.unknown_key")
+                            .arg("key", key)
+                            .arg("allowed", TOP_KEYS),
+                    )
+                    .with_hint(Msg::new("config.unknown_key.hint")),
                 );
             }
         }
@@ -465,7 +580,10 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
         t
     });
     let slug = tenant.as_ref().map(|t| t.slug.clone()).unwrap_or_default();
-    let realm = tenant.as_ref().map(|t| t.realm().to_string()).unwrap_or_default();
+    let realm = tenant
+        .as_ref()
+        .map(|t| t.realm().to_string())
+        .unwrap_or_default();
 
     let mut cv = Conv {
         src,
@@ -478,20 +596,31 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Users.
     let (mut users, mut user_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("user").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<UserCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<UserCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let mut permission = CallPermission::default();
         if let Some(p) = &c.permission {
             match CallPermission::try_from(p.get_ref().clone()) {
                 Ok(perm) => permission = perm,
                 Err(bad) => {
-                    let span = doc::get(el, "permission").and_then(|v| doc::find_string(v, &[bad.as_str()])).unwrap_or(p.span());
-                    cv.out.push(src.error(&span, "invalid", Msg::new("permission.unknown").arg("value", &bad)));
+                    let span = doc::get(el, "permission")
+                        .and_then(|v| doc::find_string(v, &[bad.as_str()]))
+                        .unwrap_or(p.span());
+                    cv.out.push(src.error(
+                        &span,
+                        "invalid",
+                        Msg::new("permission.unknown").arg("value", &bad),
+                    ));
                 }
             }
         }
         if let Some(h) = &c.password_hash {
             if !is_argon2id_phc(h.get_ref()) {
-                cv.out.push(src.error(&h.span(), "invalid", Msg::new("config.password_hash")).with_hint(Msg::new("config.password_hash.hint")));
+                cv.out.push(
+                    src.error(&h.span(), "invalid", Msg::new("config.password_hash"))
+                        .with_hint(Msg::new("config.password_hash.hint")),
+                );
             }
         }
         users.push(User {
@@ -512,20 +641,29 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Extensions.
     let (mut extensions, mut ext_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("extension").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<ExtensionCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<ExtensionCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let mut e = Extension::new(&slug, &c.number, &c.name);
         e.owner = c.owner;
         if let Some(codecs) = c.codecs {
             e.codecs = codecs;
         }
         if let Some(f) = c.forwarding {
-            e.forwarding = Forwarding { always: f.always, busy: f.busy, no_answer: f.no_answer, no_answer_secs: f.no_answer_secs.unwrap_or(e.forwarding.no_answer_secs) };
+            e.forwarding = Forwarding {
+                always: f.always,
+                busy: f.busy,
+                no_answer: f.no_answer,
+                no_answer_secs: f.no_answer_secs.unwrap_or(e.forwarding.no_answer_secs),
+            };
         }
         e.recording = c.recording;
         if let Some(m) = c.max_registrations {
             e.max_registrations = m;
         }
-        if let Some((pw, span)) = cv.plain_or_file(("password", "password_file"), &c.password, &c.password_file) {
+        if let Some((pw, span)) =
+            cv.plain_or_file(("password", "password_file"), &c.password, &c.password_file)
+        {
             if let Err(err) = check_sip_password(&pw, &c.number) {
                 let mut d = src.error(&span, "weak_password", err.msg);
                 d.hint = err.hint;
@@ -543,7 +681,9 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     let mut secret_declared = HashSet::new();
     let mut dids_facts = Vec::new();
     for (i, el) in elems("trunk").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<TrunkCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<TrunkCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let mut t = Trunk::new(&slug, &c.name, &c.host);
         if let Some(p) = c.port {
             t.port = p;
@@ -551,7 +691,11 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
         if let Some(tr) = c.transport {
             t.transport = tr;
         }
-        t.allow = c.allow.iter().filter_map(|a| cv.parse(a, IpNet::parse)).collect();
+        t.allow = c
+            .allow
+            .iter()
+            .filter_map(|a| cv.parse(a, IpNet::parse))
+            .collect();
         for d in &c.dids {
             if let Some(n) = cv.parse(d, E164::parse) {
                 dids_facts.push((n.as_str().to_string(), d.span()));
@@ -582,9 +726,17 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
             }
             None => {
                 if let Some(r) = c.register.as_ref().filter(|r| *r.get_ref()) {
-                    cv.out.push(src.error(&r.span(), "invalid", Msg::new("config.register_without_username").arg("trunk", &c.name)));
+                    cv.out.push(src.error(
+                        &r.span(),
+                        "invalid",
+                        Msg::new("config.register_without_username").arg("trunk", &c.name),
+                    ));
                 } else if let Some(s) = c.secret.as_ref().or(c.secret_file.as_ref()) {
-                    cv.out.push(src.error(&s.span(), "invalid", Msg::new("config.secret_without_username").arg("trunk", &c.name)));
+                    cv.out.push(src.error(
+                        &s.span(),
+                        "invalid",
+                        Msg::new("config.secret_without_username").arg("trunk", &c.name),
+                    ));
                 }
             }
         }
@@ -598,10 +750,19 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Queues.
     let (mut queues, mut queue_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("queue").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<QueueCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<QueueCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let mut q = Queue::new(&slug, &c.number, &c.name);
         q.strategy = c.strategy.unwrap_or_default();
-        q.members = c.members.into_iter().map(|m| Member { user: m.user, penalty: m.penalty }).collect();
+        q.members = c
+            .members
+            .into_iter()
+            .map(|m| Member {
+                user: m.user,
+                penalty: m.penalty,
+            })
+            .collect();
         if let Some(v) = c.ring_timeout_secs {
             q.ring_timeout_secs = v;
         }
@@ -622,7 +783,9 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Belgroepen.
     let (mut groups, mut group_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("ring_group").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<RingGroupCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<RingGroupCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let fallback = c.fallback.as_ref().and_then(|a| cv.action(a));
         groups.push(RingGroup {
             tenant: slug.clone(),
@@ -639,10 +802,20 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Openingstijden.
     let (mut schedules, mut sched_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("schedule").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<ScheduleCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<ScheduleCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         schedules.push(Schedule {
             name: c.name,
-            open: c.open.into_iter().map(|r| TimeRange { days: r.days, from: r.from, to: r.to }).collect(),
+            open: c
+                .open
+                .into_iter()
+                .map(|r| TimeRange {
+                    days: r.days,
+                    from: r.from,
+                    to: r.to,
+                })
+                .collect(),
             closed_dates: c.closed_dates,
         });
         sched_idx.push(i);
@@ -651,18 +824,43 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // Belplan rules; a rule with a broken part is left out (it would match too much).
     let (mut rules, mut rule_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("rule").into_iter().enumerate() {
-        let Some(c) = doc::deserialize::<RuleCfg>(src, el, "", cv.out) else { continue };
+        let Some(c) = doc::deserialize::<RuleCfg>(src, el, "", cv.out) else {
+            continue;
+        };
         let before = cv.out.len();
-        let pattern = c.matches.pattern.as_ref().and_then(|p| cv.parse(p, Pattern::parse));
-        let did = c.matches.did.as_ref().and_then(|d| cv.parse(d, E164::parse));
+        let pattern = c
+            .matches
+            .pattern
+            .as_ref()
+            .and_then(|p| cv.parse(p, Pattern::parse));
+        let did = c
+            .matches
+            .did
+            .as_ref()
+            .and_then(|d| cv.parse(d, E164::parse));
         let action = cv.action(&c.action);
-        let (Some(action), true) = (action, cv.out.len() == before) else { continue };
-        rules.push(Rule { name: c.name, matches: RuleMatch { pattern, did, schedule: c.matches.schedule, closed: c.matches.closed }, action });
+        let (Some(action), true) = (action, cv.out.len() == before) else {
+            continue;
+        };
+        rules.push(Rule {
+            name: c.name,
+            matches: RuleMatch {
+                pattern,
+                did,
+                schedule: c.matches.schedule,
+                closed: c.matches.closed,
+            },
+            action,
+        });
         rule_idx.push(i);
     }
 
-    let Some(tenant) = tenant.take() else { return (None, None) };
-    let Some(tc) = tenant_cfg else { return (None, None) };
+    let Some(tenant) = tenant.take() else {
+        return (None, None);
+    };
+    let Some(tc) = tenant_cfg else {
+        return (None, None);
+    };
     let bundle = TenantBundle {
         tenant,
         users,
@@ -676,7 +874,12 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     // The model's own rules, placed at the object and field they name.
     let tenant_el = tenant_value.unwrap_or(doc);
     for f in bundle.findings() {
-        if f.error.msg.key() == "trunk.secret_missing" && bundle.trunks.get(f.loc.index).is_some_and(|t| secret_declared.contains(&t.name)) {
+        if f.error.msg.key() == "trunk.secret_missing"
+            && bundle
+                .trunks
+                .get(f.loc.index)
+                .is_some_and(|t| secret_declared.contains(&t.name))
+        {
             // Declared but unusable: already reported where it is declared.
             continue;
         }
@@ -693,7 +896,8 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
         let el = if list == "tenant" {
             Some(tenant_el)
         } else {
-            idx.get(f.loc.index).and_then(|i| lists.get(list).and_then(|l| l.get(*i)).copied())
+            idx.get(f.loc.index)
+                .and_then(|i| lists.get(list).and_then(|l| l.get(*i)).copied())
         };
         let span = el.map(|el| finding_span(el, &f)).unwrap_or(0..0);
         let mut d = src.diag(f.severity, &span, code_of(&f), f.error.msg.clone());
@@ -704,17 +908,33 @@ fn convert(src: &Source, doc: &Spanned<DeValue<'_>>, out: &mut Vec<Diagnostic>) 
     let facts = TenantFacts {
         slug: bundle.tenant.slug.clone(),
         slug_span: tc.slug.span(),
-        domains: tc.domains.iter().map(|d| (d.get_ref().to_ascii_lowercase(), d.span())).collect(),
+        domains: tc
+            .domains
+            .iter()
+            .map(|d| (d.get_ref().to_ascii_lowercase(), d.span()))
+            .collect(),
         dids: dids_facts,
     };
-    (Some(facts), Some(DeclaredTenant { file: crate::diag::absolute(&src.path), bundle, trunk_secrets }))
+    (
+        Some(facts),
+        Some(DeclaredTenant {
+            file: crate::diag::absolute(&src.path),
+            bundle,
+            trunk_secrets,
+        }),
+    )
 }
 
 /// Where in an object's table a finding belongs: the field (or, for a reference or duplicate,
 /// the very list element it names), else the object's header.
 fn finding_span(el: &Spanned<DeValue<'_>>, f: &Finding) -> Span {
-    let Some(field) = f.loc.field else { return el.span() };
-    let refine = matches!(f.error.code, ErrorCode::DanglingReference | ErrorCode::Conflict);
+    let Some(field) = f.loc.field else {
+        return el.span();
+    };
+    let refine = matches!(
+        f.error.code,
+        ErrorCode::DanglingReference | ErrorCode::Conflict
+    );
     let args: Vec<&str> = f.error.msg.args().iter().map(|(_, v)| v.as_str()).collect();
     for key in config_keys(f.loc.kind, field) {
         if let Some(v) = doc::get(el, key) {

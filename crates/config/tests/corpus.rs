@@ -13,7 +13,9 @@ fn shipped_conf_d_is_clean() {
     let (loaded, report) = pbx_config::load(&dir);
     let lines = report.render(Lang::Nl, &dir).join("\n");
     assert_eq!((report.errors(), report.warnings()), (0, 0), "{lines}");
-    let Some(cfg) = loaded else { panic!("geen configuratie: {lines}") };
+    let Some(cfg) = loaded else {
+        panic!("geen configuratie: {lines}")
+    };
     assert_eq!(cfg.daemon.default_tenant.as_deref(), Some("demo"));
     assert_eq!(cfg.daemon.listen.len(), 3);
     assert!(cfg.daemon.control.socket.ends_with("state/control.sock"));
@@ -28,11 +30,20 @@ fn shipped_conf_d_is_clean() {
 #[test]
 fn every_shipped_file_passes_on_its_own() {
     let mut files = vec![conf_d().join("pbxd.toml")];
-    for e in std::fs::read_dir(conf_d().join("tenants")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(conf_d().join("tenants"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         files.push(e.path());
     }
     for f in files {
         let report = pbx_config::check_paths(std::slice::from_ref(&f));
-        assert!(report.is_ok(true), "{}: {}", f.display(), report.render(Lang::Nl, &conf_d()).join("\n"));
+        assert!(
+            report.is_ok(true),
+            "{}: {}",
+            f.display(),
+            report.render(Lang::Nl, &conf_d()).join("\n")
+        );
     }
 }

@@ -53,7 +53,11 @@ fn variants(text: &str) -> Vec<(String, usize, String)> {
             let changed = format!("{} {KEY} = 1,{}", &line[..at], &line[at..]);
             let mut l = lines.clone();
             l[i] = &changed;
-            out.push((l.join("\n") + "\n", i + 1, format!("inline table in: {}", t)));
+            out.push((
+                l.join("\n") + "\n",
+                i + 1,
+                format!("inline table in: {}", t),
+            ));
         }
     }
     out
@@ -70,7 +74,8 @@ fn copy_tree(from: &Path, to: &Path) {
         if p.is_dir() {
             copy_tree(&p, &to.join(e.file_name()));
         } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            std::fs::copy(&p, to.join(e.file_name()))
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         }
     }
 }
@@ -81,23 +86,35 @@ fn an_unknown_key_in_any_table_is_rejected_at_its_line() {
     let dir = tmp.path().join("conf.d");
     copy_tree(&conf_d(), &dir);
     let mut files = vec![PathBuf::from("pbxd.toml")];
-    for e in std::fs::read_dir(dir.join("tenants")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(dir.join("tenants"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         files.push(PathBuf::from("tenants").join(e.file_name()));
     }
     let mut tried = 0;
     let mut failures = Vec::new();
     for rel in &files {
         let path = dir.join(rel);
-        let original = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let original =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (text, line, what) in variants(&original) {
             std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let (loaded, report) = pbx_config::load(&dir);
             tried += 1;
             let hit = report.diagnostics.iter().any(|d| {
-                d.code == "unknown_key" && d.line == line && d.file.ends_with(rel) && d.msg.render(Lang::Nl).contains(KEY)
+                d.code == "unknown_key"
+                    && d.line == line
+                    && d.file.ends_with(rel)
+                    && d.msg.render(Lang::Nl).contains(KEY)
             });
             if !hit || report.errors() != 1 || loaded.is_some() {
-                failures.push(format!("{} regel {line} ({what}): {:#?}", rel.display(), report.render(Lang::Nl, &dir)));
+                failures.push(format!(
+                    "{} regel {line} ({what}): {:#?}",
+                    rel.display(),
+                    report.render(Lang::Nl, &dir)
+                ));
             }
         }
         std::fs::write(&path, &original).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -111,5 +128,8 @@ fn an_unknown_key_in_any_table_is_rejected_at_its_line() {
 #[test]
 fn inline_table_scanner() {
     assert_eq!(inline_tables(r#"a = { b = "{" } # {"#), vec![5]);
-    assert_eq!(inline_tables(r#"m = [{ u = 'x' }, { u = "y\"{" }]"#), vec![6, 19]);
+    assert_eq!(
+        inline_tables(r#"m = [{ u = 'x' }, { u = "y\"{" }]"#),
+        vec![6, 19]
+    );
 }

@@ -13,7 +13,10 @@ impl Store {
     /// before it returns. Numbers only go up, also across restarts.
     pub fn append_audit(&self, mut entry: AuditEntry) -> Result<u64> {
         self.mutate(|p| {
-            let seq = self.get::<u64>(Tid::Meta, META_AUDIT_SEQ)?.unwrap_or(0).saturating_add(1);
+            let seq = self
+                .get::<u64>(Tid::Meta, META_AUDIT_SEQ)?
+                .unwrap_or(0)
+                .saturating_add(1);
             entry.seq = seq;
             p.put(Tid::Audit, u64_key(seq), encode(&entry)?);
             p.put(Tid::Meta, META_AUDIT_SEQ, encode(&seq)?);

@@ -42,8 +42,15 @@ impl Tid {
     ];
 
     /// The trees that hold objects of an organisation under `slug\0…` keys.
-    pub(crate) const PER_TENANT: [Tid; 7] =
-        [Tid::Users, Tid::Extensions, Tid::Trunks, Tid::Queues, Tid::RingGroups, Tid::Contacts, Tid::Phones];
+    pub(crate) const PER_TENANT: [Tid; 7] = [
+        Tid::Users,
+        Tid::Extensions,
+        Tid::Trunks,
+        Tid::Queues,
+        Tid::RingGroups,
+        Tid::Contacts,
+        Tid::Phones,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -69,7 +76,9 @@ impl Tid {
 /// Checks that a name can be part of a key: not empty, not too long, no NUL (the separator).
 pub(crate) fn check_name(s: &str) -> Result<()> {
     if s.is_empty() || s.len() > MAX_NAME || s.contains('\0') {
-        return Err(StoreError::BadName { value: s.chars().take(80).collect() });
+        return Err(StoreError::BadName {
+            value: s.chars().take(80).collect(),
+        });
     }
     Ok(())
 }
@@ -156,7 +165,9 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
     match bytes.split_first() {
         None => Err("lege waarde / empty value".to_string()),
-        Some((&VALUE_VERSION, json)) => serde_json::from_slice(json).map_err(|e| format!("JSON: {e}")),
+        Some((&VALUE_VERSION, json)) => {
+            serde_json::from_slice(json).map_err(|e| format!("JSON: {e}"))
+        }
         Some((v, _)) => Err(format!("onbekende versie / unknown version {v}")),
     }
 }
@@ -180,11 +191,16 @@ mod tests {
     fn keys_read_well_and_never_panic() {
         assert_eq!(show_key(Tid::Users, &key2("acme", "piet")), "acme/piet");
         assert_eq!(show_key(Tid::Contacts, &contact_key("acme", 7)), "acme/7");
-        assert_eq!(show_key(Tid::Phones, &phone_key("acme", "+31201234567", 7)), "acme/+31201234567/7");
+        assert_eq!(
+            show_key(Tid::Phones, &phone_key("acme", "+31201234567", 7)),
+            "acme/+31201234567/7"
+        );
         assert_eq!(show_key(Tid::Audit, &u64_key(42)), "42");
         assert_eq!(show_key(Tid::Audit, &[1, 2]), "0x0102");
         assert_eq!(show_key(Tid::Contacts, &[1]), "\u{1}");
-        assert!(check_name("a\0b").is_err() && check_name("").is_err() && check_name("acme").is_ok());
+        assert!(
+            check_name("a\0b").is_err() && check_name("").is_err() && check_name("acme").is_ok()
+        );
         assert_eq!(id_suffix(&[1, 2]), None);
     }
 }

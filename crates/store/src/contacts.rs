@@ -22,13 +22,17 @@ impl Store {
         let idx = index_value()?;
         self.mutate(|p| {
             if !self.contains(Tid::Tenants, slug.as_bytes())? {
-                return Err(StoreError::NoTenant { tenant: slug.to_string() });
+                return Err(StoreError::NoTenant {
+                    tenant: slug.to_string(),
+                });
             }
             let seq_key = contact_seq_key(slug);
             let mut next: u64 = self.get(Tid::Meta, &seq_key)?.unwrap_or(0);
             let mut ids = Vec::with_capacity(contacts.len());
             for mut c in contacts {
-                next = next.checked_add(1).ok_or_else(|| StoreError::Db("contact id overflow".into()))?;
+                next = next
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::Db("contact id overflow".into()))?;
                 c.id = next;
                 c.tenant = slug.to_string();
                 for ph in &c.phones {
@@ -50,7 +54,12 @@ impl Store {
     /// A page of an organisation's contacts, by id.
     pub fn contacts(&self, slug: &str, offset: usize, limit: usize) -> Result<Vec<Contact>> {
         let mut out = Vec::new();
-        for kv in self.tree(Tid::Contacts).scan_prefix(prefix(slug)).skip(offset).take(limit) {
+        for kv in self
+            .tree(Tid::Contacts)
+            .scan_prefix(prefix(slug))
+            .skip(offset)
+            .take(limit)
+        {
             let (k, v) = kv.map_err(|e| self.db_err(e))?;
             out.push(self.decode_at(Tid::Contacts, &k, &v)?);
         }
@@ -72,7 +81,11 @@ impl Store {
         let mut out = Vec::new();
         for k in self.keys(Tid::Phones, &phone_prefix(slug, number.as_str()))? {
             let Some(id) = id_suffix(&k) else {
-                return Err(self.decode_err(Tid::Phones, &k, "sleutel te kort / key too short".into()));
+                return Err(self.decode_err(
+                    Tid::Phones,
+                    &k,
+                    "sleutel te kort / key too short".into(),
+                ));
             };
             // An index entry without its contact is skipped: the contact is what counts.
             if let Some(c) = self.contact(slug, id)? {
@@ -104,13 +117,20 @@ impl Store {
         self.mutate(|p| {
             let key = contact_key(&c.tenant, c.id);
             let Some(old) = self.get::<Contact>(Tid::Contacts, &key)? else {
-                return Err(StoreError::NoContact { tenant: c.tenant.clone(), id: c.id });
+                return Err(StoreError::NoContact {
+                    tenant: c.tenant.clone(),
+                    id: c.id,
+                });
             };
             for ph in &old.phones {
                 p.del(Tid::Phones, phone_key(&c.tenant, ph.as_str(), c.id));
             }
             for ph in &c.phones {
-                p.put(Tid::Phones, phone_key(&c.tenant, ph.as_str(), c.id), idx.clone());
+                p.put(
+                    Tid::Phones,
+                    phone_key(&c.tenant, ph.as_str(), c.id),
+                    idx.clone(),
+                );
             }
             p.put(Tid::Contacts, key, encode(c)?);
             Ok(())

@@ -157,29 +157,61 @@ impl StoreError {
     /// The message for people, Dutch first.
     pub fn msg(&self) -> Msg {
         match self {
-            StoreError::Io { path, source } => Msg::new("store.io").arg("path", path.display()).arg("detail", source),
+            StoreError::Io { path, source } => Msg::new("store.io")
+                .arg("path", path.display())
+                .arg("detail", source),
             StoreError::Locked { dir } => Msg::new("store.locked").arg("dir", dir.display()),
-            StoreError::Corrupt { dir, detail } => Msg::new("store.corrupt").arg("dir", dir.display()).arg("detail", detail),
-            StoreError::Vanished { dir, evidence } => Msg::new("store.vanished").arg("dir", dir.display()).arg("evidence", evidence.display()),
-            StoreError::NewerSchema { dir, found, supported } => {
-                Msg::new("store.newer_schema").arg("dir", dir.display()).arg("found", found).arg("supported", supported)
-            }
+            StoreError::Corrupt { dir, detail } => Msg::new("store.corrupt")
+                .arg("dir", dir.display())
+                .arg("detail", detail),
+            StoreError::Vanished { dir, evidence } => Msg::new("store.vanished")
+                .arg("dir", dir.display())
+                .arg("evidence", evidence.display()),
+            StoreError::NewerSchema {
+                dir,
+                found,
+                supported,
+            } => Msg::new("store.newer_schema")
+                .arg("dir", dir.display())
+                .arg("found", found)
+                .arg("supported", supported),
             StoreError::Migration { dir, from, detail } => Msg::new("store.migration")
                 .arg("dir", dir.display())
                 .arg("from", from)
                 .arg("to", from.saturating_add(1))
                 .arg("detail", detail),
-            StoreError::KeyMissing { path } => Msg::new("store.key_missing").arg("path", path.display()),
-            StoreError::KeyInvalid { path } => Msg::new("store.key_invalid").arg("path", path.display()),
-            StoreError::KeyMismatch { path, dir } => Msg::new("store.key_mismatch").arg("path", path.display()).arg("dir", dir.display()),
-            StoreError::Decode { dir, tree, key, detail } => {
-                Msg::new("store.decode").arg("dir", dir.display()).arg("tree", tree).arg("key", key).arg("detail", detail)
+            StoreError::KeyMissing { path } => {
+                Msg::new("store.key_missing").arg("path", path.display())
             }
-            StoreError::Encode(detail) | StoreError::Db(detail) => Msg::new("store.db").arg("detail", detail),
+            StoreError::KeyInvalid { path } => {
+                Msg::new("store.key_invalid").arg("path", path.display())
+            }
+            StoreError::KeyMismatch { path, dir } => Msg::new("store.key_mismatch")
+                .arg("path", path.display())
+                .arg("dir", dir.display()),
+            StoreError::Decode {
+                dir,
+                tree,
+                key,
+                detail,
+            } => Msg::new("store.decode")
+                .arg("dir", dir.display())
+                .arg("tree", tree)
+                .arg("key", key)
+                .arg("detail", detail),
+            StoreError::Encode(detail) | StoreError::Db(detail) => {
+                Msg::new("store.db").arg("detail", detail)
+            }
             StoreError::NoTenant { tenant } => Msg::new("store.no_tenant").arg("tenant", tenant),
-            StoreError::NoContact { tenant, id } => Msg::new("store.no_contact").arg("tenant", tenant).arg("id", id),
-            StoreError::WrongTenant { expected, found } => Msg::new("store.wrong_tenant").arg("expected", expected).arg("found", found),
-            StoreError::BadName { value } => Msg::new("store.bad_name").arg("value", value.escape_debug()),
+            StoreError::NoContact { tenant, id } => Msg::new("store.no_contact")
+                .arg("tenant", tenant)
+                .arg("id", id),
+            StoreError::WrongTenant { expected, found } => Msg::new("store.wrong_tenant")
+                .arg("expected", expected)
+                .arg("found", found),
+            StoreError::BadName { value } => {
+                Msg::new("store.bad_name").arg("value", value.escape_debug())
+            }
             StoreError::Secret { msg } | StoreError::Import { msg } => msg.clone(),
             StoreError::NotEmpty { dir } => Msg::new("store.not_empty").arg("dir", dir.display()),
             StoreError::Read(e) => Msg::new("store.read").arg("detail", e),
@@ -191,7 +223,9 @@ impl StoreError {
     pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::NoTenant { .. } | StoreError::NoContact { .. } => ErrorCode::NotFound,
-            StoreError::WrongTenant { .. } | StoreError::BadName { .. } | StoreError::Import { .. } => ErrorCode::Invalid,
+            StoreError::WrongTenant { .. }
+            | StoreError::BadName { .. }
+            | StoreError::Import { .. } => ErrorCode::Invalid,
             StoreError::NotEmpty { .. } => ErrorCode::Conflict,
             StoreError::Read(_) => ErrorCode::BadRequest,
             _ => ErrorCode::Store,
@@ -201,7 +235,10 @@ impl StoreError {
     /// Is this one of the errors that mean "the data on disk cannot be trusted; restore a
     /// snapshot"?
     pub fn is_corruption(&self) -> bool {
-        matches!(self, StoreError::Corrupt { .. } | StoreError::Vanished { .. } | StoreError::Decode { .. })
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::Vanished { .. } | StoreError::Decode { .. }
+        )
     }
 }
 

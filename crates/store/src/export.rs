@@ -7,7 +7,10 @@ use crate::error::{Result, StoreError};
 use crate::objects::contact_seq_key;
 use crate::{Plan, Store};
 use pbx_i18n::Msg;
-use pbx_model::{AuditEntry, Belplan, Contact, ExportRecord, Extension, Queue, RingGroup, Tenant, Trunk, User, EXPORT_FORMAT};
+use pbx_model::{
+    AuditEntry, Belplan, Contact, ExportRecord, Extension, Queue, RingGroup, Tenant, Trunk, User,
+    EXPORT_FORMAT,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
@@ -55,15 +58,28 @@ impl Store {
             n += 1;
             Ok(())
         };
-        emit(out, ExportRecord::Header { format: EXPORT_FORMAT, version: env!("CARGO_PKG_VERSION").to_string(), secrets: with_secrets })?;
+        emit(
+            out,
+            ExportRecord::Header {
+                format: EXPORT_FORMAT,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                secrets: with_secrets,
+            },
+        )?;
         for t in self.tenants()? {
             let slug = t.slug.clone();
             emit(out, ExportRecord::Tenant(t))?;
             for u in self.users(&slug)? {
-                emit(out, ExportRecord::User(if with_secrets { u } else { u.public() }))?;
+                emit(
+                    out,
+                    ExportRecord::User(if with_secrets { u } else { u.public() }),
+                )?;
             }
             for e in self.extensions(&slug)? {
-                emit(out, ExportRecord::Extension(if with_secrets { e } else { e.public() }))?;
+                emit(
+                    out,
+                    ExportRecord::Extension(if with_secrets { e } else { e.public() }),
+                )?;
             }
             let trunks = self.trunks(&slug)?;
             for t in &trunks {
@@ -73,7 +89,14 @@ impl Store {
                 for t in &trunks {
                     if let Some(sealed) = t.auth.as_ref().and_then(|a| a.secret.as_ref()) {
                         let secret = self.open_secret(sealed)?;
-                        emit(out, ExportRecord::TrunkSecret { tenant: slug.clone(), trunk: t.name.clone(), secret })?;
+                        emit(
+                            out,
+                            ExportRecord::TrunkSecret {
+                                tenant: slug.clone(),
+                                trunk: t.name.clone(),
+                                secret,
+                            },
+                        )?;
                     }
                 }
             }
@@ -83,15 +106,30 @@ impl Store {
             for g in self.ring_groups(&slug)? {
                 emit(out, ExportRecord::RingGroup(g))?;
             }
-            emit(out, ExportRecord::Belplan { tenant: slug.clone(), belplan: self.belplan(&slug)? })?;
-            for kv in self.tree(Tid::Contacts).scan_prefix(crate::codec::prefix(&slug)) {
+            emit(
+                out,
+                ExportRecord::Belplan {
+                    tenant: slug.clone(),
+                    belplan: self.belplan(&slug)?,
+                },
+            )?;
+            for kv in self
+                .tree(Tid::Contacts)
+                .scan_prefix(crate::codec::prefix(&slug))
+            {
                 let (k, v) = kv.map_err(|e| self.db_err(e))?;
-                emit(out, ExportRecord::Contact(self.decode_at(Tid::Contacts, &k, &v)?))?;
+                emit(
+                    out,
+                    ExportRecord::Contact(self.decode_at(Tid::Contacts, &k, &v)?),
+                )?;
             }
         }
         for kv in self.tree(Tid::Audit).iter() {
             let (k, v) = kv.map_err(|e| self.db_err(e))?;
-            emit(out, ExportRecord::Audit(self.decode_at(Tid::Audit, &k, &v)?))?;
+            emit(
+                out,
+                ExportRecord::Audit(self.decode_at(Tid::Audit, &k, &v)?),
+            )?;
         }
         out.flush().map_err(StoreError::Write)?;
         Ok(n)
@@ -99,7 +137,10 @@ impl Store {
 
     /// Is there no data at all (the meta tree aside)?
     fn is_empty(&self) -> bool {
-        Tid::ALL.iter().filter(|t| **t != Tid::Meta).all(|t| self.tree(*t).is_empty())
+        Tid::ALL
+            .iter()
+            .filter(|t| **t != Tid::Meta)
+            .all(|t| self.tree(*t).is_empty())
     }
 
     /// Reads an export into this store, which must be empty. Every line is checked first (JSON,
@@ -108,14 +149,18 @@ impl Store {
     /// this store's key; contact ids and audit numbers are kept. One transaction, one flush.
     pub fn import(&self, input: &mut dyn BufRead) -> Result<ImportSummary> {
         if !self.is_empty() {
-            return Err(StoreError::NotEmpty { dir: self.dir().to_path_buf() });
+            return Err(StoreError::NotEmpty {
+                dir: self.dir().to_path_buf(),
+            });
         }
         let mut v = Checked::default();
         let mut buf = Vec::new();
         let mut no = 0usize;
         loop {
             buf.clear();
-            let n = input.read_until(b'\n', &mut buf).map_err(StoreError::Read)?;
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .map_err(StoreError::Read)?;
             if n == 0 {
                 break;
             }
@@ -129,13 +174,17 @@ impl Store {
             }
         }
         if !v.header {
-            return Err(StoreError::Import { msg: Msg::new("store.import.empty") });
+            return Err(StoreError::Import {
+                msg: Msg::new("store.import.empty"),
+            });
         }
         let (plan, summary) = v.into_plan(self)?;
         let generation = {
             let _guard = self.lock();
             if !self.is_empty() {
-                return Err(StoreError::NotEmpty { dir: self.dir().to_path_buf() });
+                return Err(StoreError::NotEmpty {
+                    dir: self.dir().to_path_buf(),
+                });
             }
             self.commit(plan)?
         };
@@ -145,7 +194,9 @@ impl Store {
 }
 
 fn line_err(msg: Msg, line: usize) -> StoreError {
-    StoreError::Import { msg: msg.arg("line", line) }
+    StoreError::Import {
+        msg: msg.arg("line", line),
+    }
 }
 
 /// The checked content of an import, in file order.
@@ -172,21 +223,24 @@ struct Checked {
 impl Checked {
     fn line(&mut self, no: usize, text: &str) -> Result<()> {
         let err = |m: Msg| line_err(m, no);
-        let rec: ExportRecord =
-            serde_json::from_str(text).map_err(|e| err(Msg::new("store.import.json").arg("detail", e)))?;
+        let rec: ExportRecord = serde_json::from_str(text)
+            .map_err(|e| err(Msg::new("store.import.json").arg("detail", e)))?;
         if !self.header {
             return match rec {
                 ExportRecord::Header { format, .. } if format == EXPORT_FORMAT => {
                     self.header = true;
                     Ok(())
                 }
-                ExportRecord::Header { format, .. } => {
-                    Err(err(Msg::new("store.import.format").arg("found", format).arg("expected", EXPORT_FORMAT)))
-                }
+                ExportRecord::Header { format, .. } => Err(err(Msg::new("store.import.format")
+                    .arg("found", format)
+                    .arg("expected", EXPORT_FORMAT))),
                 _ => Err(err(Msg::new("store.import.header_first"))),
             };
         }
-        let name_ok = |s: &str| check_name(s).map_err(|_| err(Msg::new("store.import.bad_name").arg("value", s.escape_debug())));
+        let name_ok = |s: &str| {
+            check_name(s)
+                .map_err(|_| err(Msg::new("store.import.bad_name").arg("value", s.escape_debug())))
+        };
         let tenant_ok = |slugs: &HashSet<String>, s: &str| {
             name_ok(s)?;
             if slugs.contains(s) {
@@ -207,20 +261,32 @@ impl Checked {
             ExportRecord::Tenant(t) => {
                 name_ok(&t.slug)?;
                 if !self.slugs.insert(t.slug.clone()) {
-                    return Err(err(Msg::new("store.import.twice").arg("object", format!("tenant {}", t.slug))));
+                    return Err(err(
+                        Msg::new("store.import.twice").arg("object", format!("tenant {}", t.slug))
+                    ));
                 }
                 self.tenants.push(t);
             }
             ExportRecord::User(u) => {
                 tenant_ok(&self.slugs, &u.tenant)?;
                 name_ok(&u.username)?;
-                once(Tid::Users, &u.tenant, &u.username, format!("user {}/{}", u.tenant, u.username))?;
+                once(
+                    Tid::Users,
+                    &u.tenant,
+                    &u.username,
+                    format!("user {}/{}", u.tenant, u.username),
+                )?;
                 self.users.push(u);
             }
             ExportRecord::Extension(e) => {
                 tenant_ok(&self.slugs, &e.tenant)?;
                 name_ok(&e.number)?;
-                once(Tid::Extensions, &e.tenant, &e.number, format!("extension {}/{}", e.tenant, e.number))?;
+                once(
+                    Tid::Extensions,
+                    &e.tenant,
+                    &e.number,
+                    format!("extension {}/{}", e.tenant, e.number),
+                )?;
                 self.extensions.push(e);
             }
             ExportRecord::Trunk(t) => {
@@ -229,37 +295,71 @@ impl Checked {
                 if t.auth.as_ref().is_some_and(|a| a.secret.is_some()) {
                     return Err(err(Msg::new("store.import.sealed").arg("trunk", &t.name)));
                 }
-                once(Tid::Trunks, &t.tenant, &t.name, format!("trunk {}/{}", t.tenant, t.name))?;
+                once(
+                    Tid::Trunks,
+                    &t.tenant,
+                    &t.name,
+                    format!("trunk {}/{}", t.tenant, t.name),
+                )?;
                 self.trunks.push(t);
             }
-            ExportRecord::TrunkSecret { tenant, trunk, secret } => {
+            ExportRecord::TrunkSecret {
+                tenant,
+                trunk,
+                secret,
+            } => {
                 tenant_ok(&self.slugs, &tenant)?;
-                let Some(t) = self.trunks.iter().find(|t| t.tenant == tenant && t.name == trunk) else {
-                    return Err(err(Msg::new("store.import.no_trunk").arg("trunk", format!("{tenant}/{trunk}"))));
+                let Some(t) = self
+                    .trunks
+                    .iter()
+                    .find(|t| t.tenant == tenant && t.name == trunk)
+                else {
+                    return Err(err(
+                        Msg::new("store.import.no_trunk").arg("trunk", format!("{tenant}/{trunk}"))
+                    ));
                 };
                 if t.auth.is_none() {
-                    return Err(err(Msg::new("store.import.no_auth").arg("trunk", format!("{tenant}/{trunk}"))));
+                    return Err(err(
+                        Msg::new("store.import.no_auth").arg("trunk", format!("{tenant}/{trunk}"))
+                    ));
                 }
-                if self.secrets.insert((tenant.clone(), trunk.clone()), secret).is_some() {
-                    return Err(err(Msg::new("store.import.twice").arg("object", format!("trunk_secret {tenant}/{trunk}"))));
+                if self
+                    .secrets
+                    .insert((tenant.clone(), trunk.clone()), secret)
+                    .is_some()
+                {
+                    return Err(err(Msg::new("store.import.twice")
+                        .arg("object", format!("trunk_secret {tenant}/{trunk}"))));
                 }
             }
             ExportRecord::Queue(q) => {
                 tenant_ok(&self.slugs, &q.tenant)?;
                 name_ok(&q.number)?;
-                once(Tid::Queues, &q.tenant, &q.number, format!("queue {}/{}", q.tenant, q.number))?;
+                once(
+                    Tid::Queues,
+                    &q.tenant,
+                    &q.number,
+                    format!("queue {}/{}", q.tenant, q.number),
+                )?;
                 self.queues.push(q);
             }
             ExportRecord::RingGroup(g) => {
                 tenant_ok(&self.slugs, &g.tenant)?;
                 name_ok(&g.number)?;
-                once(Tid::RingGroups, &g.tenant, &g.number, format!("ring_group {}/{}", g.tenant, g.number))?;
+                once(
+                    Tid::RingGroups,
+                    &g.tenant,
+                    &g.number,
+                    format!("ring_group {}/{}", g.tenant, g.number),
+                )?;
                 self.ring_groups.push(g);
             }
             ExportRecord::Belplan { tenant, belplan } => {
                 tenant_ok(&self.slugs, &tenant)?;
                 if self.belplans.insert(tenant.clone(), belplan).is_some() {
-                    return Err(err(Msg::new("store.import.twice").arg("object", format!("belplan {tenant}"))));
+                    return Err(err(
+                        Msg::new("store.import.twice").arg("object", format!("belplan {tenant}"))
+                    ));
                 }
             }
             ExportRecord::Contact(c) => {
@@ -268,7 +368,8 @@ impl Checked {
                     return Err(err(Msg::new("store.import.contact_id")));
                 }
                 if !self.contact_ids.insert((c.tenant.clone(), c.id)) {
-                    return Err(err(Msg::new("store.import.twice").arg("object", format!("contact {}/{}", c.tenant, c.id))));
+                    return Err(err(Msg::new("store.import.twice")
+                        .arg("object", format!("contact {}/{}", c.tenant, c.id))));
                 }
                 self.contacts.push(c);
             }
@@ -277,7 +378,9 @@ impl Checked {
                     return Err(err(Msg::new("store.import.audit_seq")));
                 }
                 if !self.audit_seqs.insert(a.seq) {
-                    return Err(err(Msg::new("store.import.twice").arg("object", format!("audit {}", a.seq))));
+                    return Err(err(
+                        Msg::new("store.import.twice").arg("object", format!("audit {}", a.seq))
+                    ));
                 }
                 self.audit.push(a);
             }
@@ -308,7 +411,10 @@ impl Checked {
             p.put(Tid::Extensions, key2(&e.tenant, &e.number), encode(e)?);
         }
         for mut t in self.trunks {
-            if let (Some(a), Some(secret)) = (t.auth.as_mut(), self.secrets.get(&(t.tenant.clone(), t.name.clone()))) {
+            if let (Some(a), Some(secret)) = (
+                t.auth.as_mut(),
+                self.secrets.get(&(t.tenant.clone(), t.name.clone())),
+            ) {
                 a.secret = Some(store.seal(secret));
             }
             p.put(Tid::Trunks, key2(&t.tenant, &t.name), encode(&t)?);
@@ -326,7 +432,11 @@ impl Checked {
         let mut max_ids: HashMap<&str, u64> = HashMap::new();
         for c in &self.contacts {
             for ph in &c.phones {
-                p.put(Tid::Phones, phone_key(&c.tenant, ph.as_str(), c.id), idx.clone());
+                p.put(
+                    Tid::Phones,
+                    phone_key(&c.tenant, ph.as_str(), c.id),
+                    idx.clone(),
+                );
             }
             p.put(Tid::Contacts, contact_key(&c.tenant, c.id), encode(c)?);
             let m = max_ids.entry(c.tenant.as_str()).or_insert(0);

@@ -76,7 +76,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).field("schema", &self.schema).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,7 +91,10 @@ pub(crate) struct Plan {
 
 impl Plan {
     pub(crate) fn put(&mut self, tree: Tid, key: impl AsRef<[u8]>, value: Vec<u8>) {
-        self.batches.entry(tree).or_default().insert(key.as_ref(), value);
+        self.batches
+            .entry(tree)
+            .or_default()
+            .insert(key.as_ref(), value);
     }
 
     pub(crate) fn del(&mut self, tree: Tid, key: impl AsRef<[u8]>) {
@@ -119,20 +125,30 @@ impl Store {
         };
         if !existed {
             if let Some(evidence) = vanished_evidence(dir) {
-                return Err(StoreError::Vanished { dir: dir.to_path_buf(), evidence });
+                return Err(StoreError::Vanished {
+                    dir: dir.to_path_buf(),
+                    evidence,
+                });
             }
         }
 
-        let key_path = key_file.map(Path::to_path_buf).unwrap_or_else(|| dir.join(KEY_FILE));
+        let key_path = key_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join(KEY_FILE));
         let key = match read_key(&key_path)? {
             Some(k) => Some(k),
-            None if key_file.is_some() || existed => return Err(StoreError::KeyMissing { path: key_path }),
+            None if key_file.is_some() || existed => {
+                return Err(StoreError::KeyMissing { path: key_path })
+            }
             None => None,
         };
 
         let db = open_sled(dir, &db_dir)?;
         if existed && !db.was_recovered() {
-            return Err(StoreError::Corrupt { dir: dir.to_path_buf(), detail: "sled vond geen gegevens / sled found no data".into() });
+            return Err(StoreError::Corrupt {
+                dir: dir.to_path_buf(),
+                detail: "sled vond geen gegevens / sled found no data".into(),
+            });
         }
         let sled_err = |e: sled::Error| open_error(dir, e);
         let mut trees = Vec::with_capacity(Tid::ALL.len());
@@ -156,7 +172,11 @@ impl Store {
             None => None,
         };
         if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
-            return Err(StoreError::NewerSchema { dir: dir.to_path_buf(), found, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema {
+                dir: dir.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
 
         let key = match key {
@@ -172,11 +192,15 @@ impl Store {
                     detail,
                 })?;
                 if key.open(&sealed).ok().as_deref() != Some(KEY_CHECK_TEXT) {
-                    return Err(StoreError::KeyMismatch { path: key_path, dir: dir.to_path_buf() });
+                    return Err(StoreError::KeyMismatch {
+                        path: key_path,
+                        dir: dir.to_path_buf(),
+                    });
                 }
             }
             None => {
-                meta.insert(META_KEY_CHECK, encode(&key.seal(KEY_CHECK_TEXT))?).map_err(sled_err)?;
+                meta.insert(META_KEY_CHECK, encode(&key.seal(KEY_CHECK_TEXT))?)
+                    .map_err(sled_err)?;
             }
         }
 
@@ -214,7 +238,8 @@ impl Store {
         let from = found.unwrap_or(SCHEMA_VERSION);
         migrate::run(dir, &db, from)?;
         if found != Some(SCHEMA_VERSION) {
-            meta.insert(META_SCHEMA, encode(&SCHEMA_VERSION)?).map_err(sled_err)?;
+            meta.insert(META_SCHEMA, encode(&SCHEMA_VERSION)?)
+                .map_err(sled_err)?;
         }
         db.flush().map_err(sled_err)?;
         write_generation(&db_dir, generation)?;
@@ -246,7 +271,9 @@ impl Store {
 
     /// Opens a secret sealed with this store's key.
     pub fn open_secret(&self, sealed: &Sealed) -> Result<String> {
-        self.key.open(sealed).map_err(|e| StoreError::Secret { msg: e.msg })
+        self.key
+            .open(sealed)
+            .map_err(|e| StoreError::Secret { msg: e.msg })
     }
 
     /// Writes everything to disk (every mutating method already does this).
@@ -267,16 +294,29 @@ impl Store {
 
     pub(crate) fn db_err(&self, e: sled::Error) -> StoreError {
         match e {
-            sled::Error::Corruption { .. } => StoreError::Corrupt { dir: self.dir.clone(), detail: e.to_string() },
+            sled::Error::Corruption { .. } => StoreError::Corrupt {
+                dir: self.dir.clone(),
+                detail: e.to_string(),
+            },
             other => StoreError::Db(other.to_string()),
         }
     }
 
     pub(crate) fn decode_err(&self, tree: Tid, key: &[u8], detail: String) -> StoreError {
-        StoreError::Decode { dir: self.dir.clone(), tree: tree.name(), key: show_key(tree, key), detail }
+        StoreError::Decode {
+            dir: self.dir.clone(),
+            tree: tree.name(),
+            key: show_key(tree, key),
+            detail,
+        }
     }
 
-    pub(crate) fn decode_at<T: DeserializeOwned>(&self, tree: Tid, key: &[u8], bytes: &[u8]) -> Result<T> {
+    pub(crate) fn decode_at<T: DeserializeOwned>(
+        &self,
+        tree: Tid,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<T> {
         decode(bytes).map_err(|d| self.decode_err(tree, key, d))
     }
 
@@ -300,11 +340,17 @@ impl Store {
 
     /// Every key under a prefix.
     pub(crate) fn keys(&self, tree: Tid, prefix: &[u8]) -> Result<Vec<sled::IVec>> {
-        self.tree(tree).scan_prefix(prefix).keys().map(|k| k.map_err(|e| self.db_err(e))).collect()
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .keys()
+            .map(|k| k.map_err(|e| self.db_err(e)))
+            .collect()
     }
 
     pub(crate) fn contains(&self, tree: Tid, key: &[u8]) -> Result<bool> {
-        self.tree(tree).contains_key(key).map_err(|e| self.db_err(e))
+        self.tree(tree)
+            .contains_key(key)
+            .map_err(|e| self.db_err(e))
     }
 
     /// Takes the writer lock. A panic in another writer poisons nothing that matters: the data
@@ -319,7 +365,10 @@ impl Store {
         if plan.batches.is_empty() {
             return Ok(None);
         }
-        let generation = self.get::<u64>(Tid::Meta, META_GENERATION)?.unwrap_or(0).saturating_add(1);
+        let generation = self
+            .get::<u64>(Tid::Meta, META_GENERATION)?
+            .unwrap_or(0)
+            .saturating_add(1);
         plan.put(Tid::Meta, META_GENERATION, encode(&generation)?);
         let (ids, batches): (Vec<Tid>, Vec<sled::Batch>) = plan.batches.into_iter().unzip();
         let trees: Vec<&sled::Tree> = ids.iter().map(|t| self.tree(*t)).collect();
@@ -332,7 +381,9 @@ impl Store {
         });
         res.map_err(|e| match e {
             sled::transaction::TransactionError::Storage(e) => self.db_err(e),
-            sled::transaction::TransactionError::Abort(()) => StoreError::Db("transaction aborted".into()),
+            sled::transaction::TransactionError::Abort(()) => {
+                StoreError::Db("transaction aborted".into())
+            }
         })?;
         Ok(Some(generation))
     }
@@ -340,7 +391,9 @@ impl Store {
     /// Flushes, then records `generation` as acknowledged in [`GENERATION_FILE`].
     pub(crate) fn durable(&self, generation: Option<u64>) -> Result<()> {
         self.flush()?;
-        let Some(generation) = generation else { return Ok(()) };
+        let Some(generation) = generation else {
+            return Ok(());
+        };
         let mut mark = self.watermark.lock().unwrap_or_else(|p| p.into_inner());
         if generation > *mark {
             write_generation(&self.dir.join(DB_DIR), generation)?;
@@ -366,7 +419,10 @@ impl Store {
 /// Reads every record once, so a store whose pages cannot be read is refused at open, not at
 /// the first lookup. Only the version byte is checked here; the JSON is checked where it is read.
 fn verify(dir: &Path, trees: &[sled::Tree]) -> Result<()> {
-    let corrupt = |detail: String| StoreError::Corrupt { dir: dir.to_path_buf(), detail };
+    let corrupt = |detail: String| StoreError::Corrupt {
+        dir: dir.to_path_buf(),
+        detail,
+    };
     let scan = || -> Result<()> {
         for (t, tree) in Tid::ALL.iter().zip(trees) {
             for kv in tree.iter() {
@@ -383,13 +439,18 @@ fn verify(dir: &Path, trees: &[sled::Tree]) -> Result<()> {
         }
         Ok(())
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(scan)).unwrap_or_else(|p| Err(corrupt(panic_text(p.as_ref()))))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(scan))
+        .unwrap_or_else(|p| Err(corrupt(panic_text(p.as_ref()))))
 }
 
 fn read_generation(db_dir: &Path) -> Result<Option<u64>> {
     let path = db_dir.join(GENERATION_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => match text.strip_prefix("generation ").and_then(|r| r.strip_suffix('\n')).and_then(|n| n.parse().ok()) {
+        Ok(text) => match text
+            .strip_prefix("generation ")
+            .and_then(|r| r.strip_suffix('\n'))
+            .and_then(|n| n.parse().ok())
+        {
             Some(n) => Ok(Some(n)),
             None => Err(StoreError::Corrupt {
                 dir: db_dir.parent().unwrap_or(db_dir).to_path_buf(),
@@ -397,9 +458,10 @@ fn read_generation(db_dir: &Path) -> Result<Option<u64>> {
             }),
         },
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == ErrorKind::InvalidData => {
-            Err(StoreError::Corrupt { dir: db_dir.parent().unwrap_or(db_dir).to_path_buf(), detail: format!("{GENERATION_FILE}: {e}") })
-        }
+        Err(e) if e.kind() == ErrorKind::InvalidData => Err(StoreError::Corrupt {
+            dir: db_dir.parent().unwrap_or(db_dir).to_path_buf(),
+            detail: format!("{GENERATION_FILE}: {e}"),
+        }),
         Err(source) => Err(StoreError::Io { path, source }),
     }
 }
@@ -412,8 +474,15 @@ fn write_generation(db_dir: &Path, generation: u64) -> Result<()> {
         let p = p.to_path_buf();
         move |source| StoreError::Io { path: p, source }
     };
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
-    f.write_all(format!("generation {generation}\n").as_bytes()).map_err(io(&tmp))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    f.write_all(format!("generation {generation}\n").as_bytes())
+        .map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     fs::rename(&tmp, &path).map_err(io(&path))?;
     snapshot::sync_dir(db_dir).map_err(io(db_dir))
@@ -437,17 +506,36 @@ fn vanished_evidence(dir: &Path) -> Option<PathBuf> {
 
 fn read_key(path: &Path) -> Result<Option<SecretKey>> {
     match fs::read_to_string(path) {
-        Ok(text) => SecretKey::from_file_text(&text).map(Some).map_err(|_| StoreError::KeyInvalid { path: path.to_path_buf() }),
+        Ok(text) => {
+            SecretKey::from_file_text(&text)
+                .map(Some)
+                .map_err(|_| StoreError::KeyInvalid {
+                    path: path.to_path_buf(),
+                })
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == ErrorKind::InvalidData => Err(StoreError::KeyInvalid { path: path.to_path_buf() }),
-        Err(source) => Err(StoreError::Io { path: path.to_path_buf(), source }),
+        Err(e) if e.kind() == ErrorKind::InvalidData => Err(StoreError::KeyInvalid {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 fn write_new_key(path: &Path) -> Result<SecretKey> {
-    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let key = SecretKey::generate();
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
     f.write_all(key.to_file_text().as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     if let Some(parent) = path.parent() {
@@ -462,14 +550,54 @@ fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(open_error(dir, e)),
-        Err(p) => Err(StoreError::Corrupt { dir: dir.to_path_buf(), detail: panic_text(p.as_ref()) }),
+        Err(p) => Err(StoreError::Corrupt {
+            dir: dir.to_path_buf(),
+            detail: panic_text(p.as_ref()),
+        }),
     }
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => StoreError::Locked { dir: dir.to_path_buf() },
-        sled::Error::Io(io) if io.kind() == ErrorKind::PermissionDenied => StoreError::Io { path: dir.join(DB_DIR), source: io },
-        other => StoreError::Corrupt { dir: dir.to_path_buf(), detail: other.to_string() },
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                dir: dir.to_path_buf(),
+            }
+        }
+        sled::Error::Io(io) if io.kind() == ErrorKind::PermissionDenied => StoreError::Io {
+            path: dir.join(DB_DIR),
+            source: io,
+        },
+        other => StoreError::Corrupt {
+            dir: dir.to_path_buf(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_shareable_between_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<Store>();
+        check::<StoreError>();
+    }
+
+    #[test]
+    fn generation_file_round_trip() {
+        let dir = std::env::temp_dir().join(format!("pbx-store-gen-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        assert!(matches!(read_generation(&dir), Ok(None)));
+        assert!(write_generation(&dir, 42).is_ok());
+        assert!(matches!(read_generation(&dir), Ok(Some(42))));
+        let _ = fs::write(dir.join(GENERATION_FILE), "generation 4");
+        assert!(matches!(
+            read_generation(&dir),
+            Err(StoreError::Corrupt { .. })
+        ));
+        let _ = fs::remove_dir_all(&dir);
     }
 }

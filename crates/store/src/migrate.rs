@@ -22,20 +22,35 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// Runs the migrations from `from` up to [`SCHEMA_VERSION`].
 pub(crate) fn run(dir: &Path, db: &sled::Db, from: u32) -> Result<()> {
     for v in from..SCHEMA_VERSION {
-        let Some(m) = MIGRATIONS.get(v as usize) else { continue };
-        m(db).map_err(|detail| StoreError::Migration { dir: dir.to_path_buf(), from: v, detail })?;
+        let Some(m) = MIGRATIONS.get(v as usize) else {
+            continue;
+        };
+        m(db).map_err(|detail| StoreError::Migration {
+            dir: dir.to_path_buf(),
+            from: v,
+            detail,
+        })?;
     }
     Ok(())
 }
 
 /// Schema 0 had no phone index: build it from the contacts.
 fn v0_to_v1(db: &sled::Db) -> std::result::Result<(), String> {
-    let contacts = db.open_tree(Tid::Contacts.name()).map_err(|e| e.to_string())?;
-    let phones = db.open_tree(Tid::Phones.name()).map_err(|e| e.to_string())?;
+    let contacts = db
+        .open_tree(Tid::Contacts.name())
+        .map_err(|e| e.to_string())?;
+    let phones = db
+        .open_tree(Tid::Phones.name())
+        .map_err(|e| e.to_string())?;
     let mut batch = sled::Batch::default();
     for kv in contacts.iter() {
         let (k, v) = kv.map_err(|e| e.to_string())?;
-        let c: Contact = decode(&v).map_err(|d| format!("contacts {}: {d}", crate::codec::show_key(Tid::Contacts, &k)))?;
+        let c: Contact = decode(&v).map_err(|d| {
+            format!(
+                "contacts {}: {d}",
+                crate::codec::show_key(Tid::Contacts, &k)
+            )
+        })?;
         let empty = crate::contacts::index_value().map_err(|e| e.to_string())?;
         for p in &c.phones {
             batch.insert(phone_key(&c.tenant, p.as_str(), c.id), empty.clone());

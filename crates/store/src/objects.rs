@@ -6,6 +6,9 @@ use crate::{Plan, Store};
 use pbx_model::{Belplan, Extension, Queue, RingGroup, Tenant, TenantBundle, Trunk, User};
 use std::collections::{BTreeMap, HashSet};
 
+/// A key and its encoded value.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Meta key of the contact id counter of an organisation.
 pub(crate) fn contact_seq_key(slug: &str) -> Vec<u8> {
     key2("contact_seq", slug)
@@ -15,7 +18,11 @@ pub(crate) fn contact_seq_key(slug: &str) -> Vec<u8> {
 /// (output and config files never carry sealed secrets).
 fn keep_secret(new: &Trunk, old: Option<&Trunk>) -> Trunk {
     let mut t = new.clone();
-    if let (Some(a), Some(old_secret)) = (t.auth.as_mut(), old.and_then(|o| o.auth.as_ref()).and_then(|a| a.secret.as_ref())) {
+    if let (Some(a), Some(old_secret)) = (
+        t.auth.as_mut(),
+        old.and_then(|o| o.auth.as_ref())
+            .and_then(|a| a.secret.as_ref()),
+    ) {
         if a.secret.is_none() {
             a.secret = Some(old_secret.clone());
         }
@@ -27,7 +34,10 @@ fn same_tenant(expected: &str, found: &str) -> Result<()> {
     if expected == found {
         Ok(())
     } else {
-        Err(StoreError::WrongTenant { expected: expected.to_string(), found: found.to_string() })
+        Err(StoreError::WrongTenant {
+            expected: expected.to_string(),
+            found: found.to_string(),
+        })
     }
 }
 
@@ -37,12 +47,20 @@ impl Store {
         if self.contains(Tid::Tenants, slug.as_bytes())? {
             Ok(())
         } else {
-            Err(StoreError::NoTenant { tenant: slug.to_string() })
+            Err(StoreError::NoTenant {
+                tenant: slug.to_string(),
+            })
         }
     }
 
     /// Stores an object of an organisation under `slug\0name` (the organisation must exist).
-    fn put_child<T: serde::Serialize>(&self, tree: Tid, slug: &str, name: &str, v: &T) -> Result<()> {
+    fn put_child<T: serde::Serialize>(
+        &self,
+        tree: Tid,
+        slug: &str,
+        name: &str,
+        v: &T,
+    ) -> Result<()> {
         check_name(name)?;
         self.mutate(|p| {
             self.require_tenant(slug)?;
@@ -58,7 +76,12 @@ impl Store {
         })
     }
 
-    fn get_child<T: serde::de::DeserializeOwned>(&self, tree: Tid, slug: &str, name: &str) -> Result<Option<T>> {
+    fn get_child<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: Tid,
+        slug: &str,
+        name: &str,
+    ) -> Result<Option<T>> {
         self.get(tree, &key2(slug, name))
     }
 
@@ -230,7 +253,9 @@ impl Store {
 
     /// The belplan of an organisation; empty when none was stored.
     pub fn belplan(&self, slug: &str) -> Result<Belplan> {
-        Ok(self.get(Tid::Belplans, slug.as_bytes())?.unwrap_or_default())
+        Ok(self
+            .get(Tid::Belplans, slug.as_bytes())?
+            .unwrap_or_default())
     }
 
     /// Replaces the belplan of an organisation (which must exist).
@@ -246,7 +271,9 @@ impl Store {
 
     /// An organisation with all its configuration objects (trunks with sealed secrets).
     pub fn bundle(&self, slug: &str) -> Result<Option<TenantBundle>> {
-        let Some(tenant) = self.tenant(slug)? else { return Ok(None) };
+        let Some(tenant) = self.tenant(slug)? else {
+            return Ok(None);
+        };
         Ok(Some(TenantBundle {
             tenant,
             users: self.users(slug)?,
@@ -266,11 +293,14 @@ impl Store {
     pub fn put_bundle(&self, b: &TenantBundle) -> Result<()> {
         let slug = b.tenant.slug.as_str();
         check_name(slug)?;
-        let mut wanted: BTreeMap<Tid, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+        let mut wanted: BTreeMap<Tid, Vec<KeyValue>> = BTreeMap::new();
         let mut add = |tree: Tid, tenant: &str, name: &str, value: Vec<u8>| -> Result<()> {
             same_tenant(slug, tenant)?;
             check_name(name)?;
-            wanted.entry(tree).or_default().push((key2(slug, name), value));
+            wanted
+                .entry(tree)
+                .or_default()
+                .push((key2(slug, name), value));
             Ok(())
         };
         for u in &b.users {
@@ -291,13 +321,26 @@ impl Store {
         }
         self.mutate(|p: &mut Plan| {
             let pre = prefix(slug);
-            let old_trunks: BTreeMap<String, Trunk> = self.trunks(slug)?.into_iter().map(|t| (t.name.clone(), t)).collect();
+            let old_trunks: BTreeMap<String, Trunk> = self
+                .trunks(slug)?
+                .into_iter()
+                .map(|t| (t.name.clone(), t))
+                .collect();
             let mut trunks = Vec::with_capacity(b.trunks.len());
             for t in &b.trunks {
-                trunks.push((key2(slug, &t.name), encode(&keep_secret(t, old_trunks.get(&t.name)))?));
+                trunks.push((
+                    key2(slug, &t.name),
+                    encode(&keep_secret(t, old_trunks.get(&t.name)))?,
+                ));
             }
             wanted.insert(Tid::Trunks, trunks);
-            for tree in [Tid::Users, Tid::Extensions, Tid::Trunks, Tid::Queues, Tid::RingGroups] {
+            for tree in [
+                Tid::Users,
+                Tid::Extensions,
+                Tid::Trunks,
+                Tid::Queues,
+                Tid::RingGroups,
+            ] {
                 let items = wanted.remove(&tree).unwrap_or_default();
                 let keep: HashSet<&[u8]> = items.iter().map(|(k, _)| k.as_slice()).collect();
                 for k in self.keys(tree, &pre)? {

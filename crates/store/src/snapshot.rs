@@ -16,9 +16,18 @@ const TMP_SUFFIX: &str = ".jsonl.tmp";
 
 /// Is this a snapshot file name (`pbxd-YYYYMMDD-HHMMSS.jsonl`)?
 fn is_snapshot(name: &str) -> bool {
-    name.strip_prefix(PREFIX).and_then(|r| r.strip_suffix(SUFFIX)).is_some_and(|stamp| {
-        stamp.len() == 15 && stamp.bytes().enumerate().all(|(i, b)| if i == 8 { b == b'-' } else { b.is_ascii_digit() })
-    })
+    name.strip_prefix(PREFIX)
+        .and_then(|r| r.strip_suffix(SUFFIX))
+        .is_some_and(|stamp| {
+            stamp.len() == 15
+                && stamp.bytes().enumerate().all(|(i, b)| {
+                    if i == 8 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
+        })
 }
 
 /// The snapshots in `dir/snapshots`, oldest first (the names sort by time).
@@ -69,10 +78,19 @@ impl Store {
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
         let path = sdir.join(format!("{PREFIX}{stamp}{SUFFIX}"));
         let tmp = sdir.join(format!(".{PREFIX}{stamp}{TMP_SUFFIX}"));
-        let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
         let mut w = BufWriter::new(file);
         let written = self.export(true, &mut w).and_then(|_| {
-            let f = w.into_inner().map_err(|e| StoreError::Io { path: tmp.clone(), source: e.into_error() })?;
+            let f = w.into_inner().map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                source: e.into_error(),
+            })?;
             f.sync_all().map_err(io(&tmp))
         });
         if let Err(e) = written {

@@ -40,7 +40,10 @@ fn assert_refused(dir: &Path, what: &str) {
         Err(e) => {
             assert!(e.is_corruption(), "{what}: {e:?}");
             let m = e.msg().to_string();
-            assert!(m.contains(&dir.display().to_string()) && m.contains("pbxctl import <"), "{what}: {m}");
+            assert!(
+                m.contains(&dir.display().to_string()) && m.contains("pbxctl import <"),
+                "{what}: {m}"
+            );
         }
     }
 }
@@ -69,12 +72,20 @@ fn truncating_any_file_is_refused() {
     for f in files {
         let bytes = fs::read(&f).unwrap_or_default();
         let size = bytes.len() as u64;
-        let data_end = bytes.iter().rposition(|b| *b != 0).map(|p| p as u64 + 1).unwrap_or(0);
+        let data_end = bytes
+            .iter()
+            .rposition(|b| *b != 0)
+            .map(|p| p as u64 + 1)
+            .unwrap_or(0);
         for len in [0, 1, 7, data_end / 2, data_end.saturating_sub(1), size / 2] {
             if len >= size {
                 continue;
             }
-            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("x").to_string();
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
+                .to_string();
             let copy = base.path().join(format!("copy-{name}-{len}"));
             if copy.exists() {
                 continue;
@@ -83,10 +94,17 @@ fn truncating_any_file_is_refused() {
             let target = copy.join(f.strip_prefix(&dir).unwrap_or(&f));
             let file = fs::OpenOptions::new().write(true).open(&target).ok();
             assert!(file.is_some_and(|f| f.set_len(len).is_ok()));
-            let what = format!("{} truncated from {size} (data {data_end}) to {len}", target.display());
+            let what = format!(
+                "{} truncated from {size} (data {data_end}) to {len}",
+                target.display()
+            );
             let harmless = len >= data_end || name == "conf";
             if harmless && Store::open(&copy, None).is_ok() {
-                assert_eq!(export_of(&copy), before, "{what}: opened, but not with every record");
+                assert_eq!(
+                    export_of(&copy),
+                    before,
+                    "{what}: opened, but not with every record"
+                );
             } else {
                 assert_refused(&copy, &what);
                 refused.push((name, len));
@@ -95,7 +113,10 @@ fn truncating_any_file_is_refused() {
     }
     for must in ["db", "pbx-generation"] {
         for len in [0, 1, 7] {
-            assert!(refused.contains(&(must.to_string(), len)), "{must} at {len}: {refused:?}");
+            assert!(
+                refused.contains(&(must.to_string(), len)),
+                "{must} at {len}: {refused:?}"
+            );
         }
     }
 }
@@ -109,8 +130,13 @@ fn garbage_over_db_and_conf_is_refused() {
         let copy = base.path().join(format!("garbage-{name}"));
         copy_dir(&dir, &copy);
         let target = copy.join("db").join(name);
-        let size = fs::metadata(&target).map(|m| m.len() as usize).unwrap_or(0).max(64);
-        let garbage: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(151).wrapping_add(7)).collect();
+        let size = fs::metadata(&target)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0)
+            .max(64);
+        let garbage: Vec<u8> = (0..size)
+            .map(|i| (i as u8).wrapping_mul(151).wrapping_add(7))
+            .collect();
         assert!(fs::write(&target, garbage).is_ok());
         assert_refused(&copy, &format!("garbage over {name}"));
     }
@@ -165,7 +191,10 @@ fn vanished_db_is_refused_but_a_fresh_folder_opens() {
     let e = Store::open(&dir, Some(&key)).err();
     assert!(matches!(e, Some(StoreError::Vanished { .. })), "{e:?}");
     let m = e.map(|e| e.msg().to_string()).unwrap_or_default();
-    assert!(m.contains("snapshots") && m.contains("pbxctl import <"), "{m}");
+    assert!(
+        m.contains("snapshots") && m.contains("pbxctl import <"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -177,15 +206,27 @@ fn keys_must_fit_the_store() {
     let key = dir.join("secret.key");
     let saved = fs::read(&key).unwrap_or_default();
     fs::remove_file(&key).ok();
-    assert!(matches!(Store::open(&dir, None), Err(StoreError::KeyMissing { .. })));
+    assert!(matches!(
+        Store::open(&dir, None),
+        Err(StoreError::KeyMissing { .. })
+    ));
     // Another key.
     fs::write(&key, pbx_model::SecretKey::generate().to_file_text()).ok();
-    assert!(matches!(Store::open(&dir, None), Err(StoreError::KeyMismatch { .. })));
+    assert!(matches!(
+        Store::open(&dir, None),
+        Err(StoreError::KeyMismatch { .. })
+    ));
     // A bad key file.
     fs::write(&key, "geen sleutel").ok();
-    assert!(matches!(Store::open(&dir, None), Err(StoreError::KeyInvalid { .. })));
+    assert!(matches!(
+        Store::open(&dir, None),
+        Err(StoreError::KeyInvalid { .. })
+    ));
     // A named key file that does not exist.
-    assert!(matches!(Store::open(&dir, Some(&base.path().join("nope"))), Err(StoreError::KeyMissing { .. })));
+    assert!(matches!(
+        Store::open(&dir, Some(&base.path().join("nope"))),
+        Err(StoreError::KeyMissing { .. })
+    ));
     fs::write(&key, saved).ok();
     assert!(Store::open(&dir, None).is_ok());
 }

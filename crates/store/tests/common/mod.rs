@@ -2,8 +2,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use pbx_model::{
-    Action, AuditEntry, Belplan, Contact, Extension, Member, Queue, RingGroup, Role, Rule, RuleMatch, Tenant, TenantBundle, Trunk,
-    TrunkRegistration, User, UserState, E164,
+    Action, AuditEntry, Belplan, Contact, Extension, Member, Queue, RingGroup, Role, Rule,
+    RuleMatch, Tenant, TenantBundle, Trunk, TrunkRegistration, User, UserState, E164,
 };
 use pbx_store::Store;
 use std::fs;
@@ -14,7 +14,8 @@ pub const SIP_PASSWORD: &str = "Zonnebloem-Tulp-42";
 /// The plain secret of every test trunk.
 pub const TRUNK_SECRET: &str = "provider-geheim-7781";
 /// A password hash as argon2 writes it (computing one is slow in debug builds).
-pub const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+pub const PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
 
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -48,7 +49,12 @@ pub fn user(slug: &str, name: &str, store: &Store) -> User {
 
 pub fn trunk(slug: &str, name: &str, store: &Store) -> Trunk {
     let mut t = Trunk::new(slug, name, "sip.provider.example");
-    t.auth = Some(TrunkRegistration { register: true, username: format!("{slug}-{name}"), secret: Some(store.seal(TRUNK_SECRET)), expires: 600 });
+    t.auth = Some(TrunkRegistration {
+        register: true,
+        username: format!("{slug}-{name}"),
+        secret: Some(store.seal(TRUNK_SECRET)),
+        expires: 600,
+    });
     t.dids = vec![e164("+31201234567")];
     t
 }
@@ -66,9 +72,15 @@ pub fn bundle(slug: &str, store: &Store) -> TenantBundle {
         e.set_password(&realm, SIP_PASSWORD);
         b.extensions.push(e);
     }
-    b.trunks = vec![trunk(slug, "kpn", store), Trunk::new(slug, "ipauth", "192.0.2.10")];
+    b.trunks = vec![
+        trunk(slug, "kpn", store),
+        Trunk::new(slug, "ipauth", "192.0.2.10"),
+    ];
     let mut q = Queue::new(slug, "500", "Verkoop");
-    q.members.push(Member { user: "jan".into(), penalty: 0 });
+    q.members.push(Member {
+        user: "jan".into(),
+        penalty: 0,
+    });
     b.queues = vec![q];
     b.ring_groups = vec![RingGroup {
         tenant: slug.into(),
@@ -79,7 +91,14 @@ pub fn bundle(slug: &str, store: &Store) -> TenantBundle {
         timeout_secs: 20,
         fallback: Some(Action::Queue("500".into())),
     }];
-    b.belplan = Belplan { rules: vec![Rule { name: Some("alles".into()), matches: RuleMatch::default(), action: Action::Queue("500".into()) }], schedules: vec![] };
+    b.belplan = Belplan {
+        rules: vec![Rule {
+            name: Some("alles".into()),
+            matches: RuleMatch::default(),
+            action: Action::Queue("500".into()),
+        }],
+        schedules: vec![],
+    };
     b
 }
 
@@ -113,9 +132,13 @@ pub fn audit_entry(slug: Option<&str>, action: &str) -> AuditEntry {
 /// Writes a full organisation with contacts and audit entries.
 pub fn fill(store: &Store, slug: &str) {
     store.put_bundle(&bundle(slug, store)).unwrap();
-    let ids = store.add_contacts(slug, (1..=5).map(|i| contact(slug, i)).collect()).unwrap();
+    let ids = store
+        .add_contacts(slug, (1..=5).map(|i| contact(slug, i)).collect())
+        .unwrap();
     assert_eq!(ids.len(), 5);
-    store.append_audit(audit_entry(Some(slug), "tenant.add")).unwrap();
+    store
+        .append_audit(audit_entry(Some(slug), "tenant.add"))
+        .unwrap();
     store.append_audit(audit_entry(None, "import")).unwrap();
 }
 

@@ -405,7 +405,13 @@ pub enum BelplanCmd {
     /// Toon het belplan
     Show { tenant: String },
     /// Vervang het belplan door een bestand (TOML met [[rule]] en [[schedule]], of JSON; - is standaardinvoer)
-    Set { tenant: String, file: PathBuf },
+    Set {
+        tenant: String,
+        file: PathBuf,
+        /// Controleer alleen; verander niets
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

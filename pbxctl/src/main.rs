@@ -728,10 +728,11 @@ impl Ctx {
                 let b: Belplan = self.get(Route::Belplan(tenant.clone()), &[]).await?;
                 self.out(&b, |b| self.belplan_text(b))
             }
-            BelplanCmd::Set { tenant, file } => {
+            BelplanCmd::Set { tenant, file, dry_run } => {
                 let text = read_file_or_stdin(file).map_err(|e| Failure::new(exit::NOINPUT, e))?;
                 let plan = parse_belplan(&text).map_err(|e| Failure::new(exit::DATAERR, Msg::new("ctl.belplan_parse").arg("detail", e).render(self.lang)))?;
-                let b: Belplan = self.send(Method::Put, Route::Belplan(tenant.clone()), &[], Some(&plan)).await?;
+                let q: &[(&str, &str)] = if *dry_run { &[("dry_run", "true")] } else { &[] };
+                let b: Belplan = self.send(Method::Put, Route::Belplan(tenant.clone()), q, Some(&plan)).await?;
                 self.out(&b, |b| self.belplan_text(b))
             }
         }
@@ -865,7 +866,7 @@ impl Ctx {
                 (tr(l, "col.config"), s.config_dir.clone()),
                 (tr(l, "col.state"), format!("{} (schema {})", s.state_dir, s.schema_version)),
                 (tr(l, "col.tenants"), s.tenants.to_string()),
-                (tr(l, "col.extensions"), s.extensions.to_string()),
+                (tr(l, "word.extensions"), s.extensions.to_string()),
                 (tr(l, "col.you"), format!("uid {} — {scope}", s.you.uid)),
             ];
             rows.iter().map(|(k, v)| format!("{:<20}{v}\n", format!("{k}:"))).collect()

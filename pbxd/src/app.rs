@@ -883,11 +883,10 @@ impl App {
 
     fn save_queue(&self, r: &Req<'_>, t: &str, before: Option<Queue>, q: Queue) -> HResult {
         q.validate()?;
-        let after = self.check_bundle_change(t, |b| {
+        self.check_bundle_change(t, |b| {
             b.queues.retain(|x| x.number != q.number);
             b.queues.push(q.clone());
         })?;
-        drop(after);
         let status = if before.is_some() { 200 } else { 201 };
         if before.as_ref() != Some(&q) {
             self.store.put_queue(&q).map_err(store_err)?;
@@ -969,7 +968,7 @@ impl App {
             e.msg = Msg::new("api.bundle_error").arg("place", after.describe(&f.loc)).arg("detail", e.msg.to_string());
             return Err(e);
         }
-        if plan != before {
+        if plan != before && !r.query.flag("dry_run") {
             self.store.put_belplan(t, &plan).map_err(store_err)?;
             self.audit(r.caller, "belplan.set", Some(t), "belplan".into(), public_json(&before), public_json(&plan))?;
         }
@@ -1047,7 +1046,7 @@ impl App {
         let _w = self.lock();
         let mut input = r.body;
         let summary = self.store.import(&mut input).map_err(store_err)?;
-        let counts: std::collections::BTreeMap<String, u64> = serde_json::to_value(&summary)
+        let counts: std::collections::BTreeMap<String, u64> = serde_json::to_value(summary)
             .ok()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
@@ -1071,10 +1070,13 @@ impl App {
             }
             let current = self.store.bundle(&spec.bundle.tenant.slug).map_err(store_err)?;
             let target = self.declared_target(&spec, current.as_ref())?;
-            changes.extend(diff::changes(current.as_ref(), &target));
-            prepared.push((target, current));
+            let own = diff::changes(current.as_ref(), &target);
+            if !own.is_empty() {
+                changes.extend(own);
+                prepared.push((target, current));
+            }
         }
-        if apply && !changes.is_empty() {
+        if apply {
             for (target, current) in prepared {
                 let slug = target.tenant.slug.clone();
                 self.store.put_bundle(&target).map_err(store_err)?;

@@ -317,6 +317,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("word.active", "actief", "active"),
     ("word.beheerder", "beheerder", "administrator"),
     ("word.closed", "gesloten", "closed"),
+    ("word.extensions", "extensies", "extensions"),
     ("word.fwd_always", "altijd", "always"),
     ("word.fwd_busy", "bezet", "busy"),
     ("word.fwd_no_answer", "geen antwoord", "no answer"),

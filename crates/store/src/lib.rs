@@ -109,6 +109,20 @@ impl Store {
     /// empty store; so is a key that does not belong to the store and a schema newer than this
     /// code. Older schemas are migrated.
     pub fn open(dir: &Path, key_file: Option<&Path>) -> Result<Store> {
+        // sled may panic on damaged files, while opening or at the first reads: that is a
+        // damaged store too.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Store::open_inner(dir, key_file)
+        }))
+        .unwrap_or_else(|p| {
+            Err(StoreError::Corrupt {
+                dir: dir.to_path_buf(),
+                detail: panic_text(p.as_ref()),
+            })
+        })
+    }
+
+    fn open_inner(dir: &Path, key_file: Option<&Path>) -> Result<Store> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -423,24 +437,20 @@ fn verify(dir: &Path, trees: &[sled::Tree]) -> Result<()> {
         dir: dir.to_path_buf(),
         detail,
     };
-    let scan = || -> Result<()> {
-        for (t, tree) in Tid::ALL.iter().zip(trees) {
-            for kv in tree.iter() {
-                let (k, v) = kv.map_err(|e| corrupt(e.to_string()))?;
-                if v.first() != Some(&codec::VALUE_VERSION) {
-                    return Err(StoreError::Decode {
-                        dir: dir.to_path_buf(),
-                        tree: t.name(),
-                        key: show_key(*t, &k),
-                        detail: "onbekende versie / unknown version".into(),
-                    });
-                }
+    for (t, tree) in Tid::ALL.iter().zip(trees) {
+        for kv in tree.iter() {
+            let (k, v) = kv.map_err(|e| corrupt(e.to_string()))?;
+            if v.first() != Some(&codec::VALUE_VERSION) {
+                return Err(StoreError::Decode {
+                    dir: dir.to_path_buf(),
+                    tree: t.name(),
+                    key: show_key(*t, &k),
+                    detail: "onbekende versie / unknown version".into(),
+                });
             }
         }
-        Ok(())
-    };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(scan))
-        .unwrap_or_else(|p| Err(corrupt(panic_text(p.as_ref()))))
+    }
+    Ok(())
 }
 
 fn read_generation(db_dir: &Path) -> Result<Option<u64>> {
@@ -544,17 +554,12 @@ fn write_new_key(path: &Path) -> Result<SecretKey> {
     Ok(key)
 }
 
-/// Opens sled, turning its errors and panics on damaged files into [`StoreError`]s.
+/// Opens sled with its default settings (the ones every store was made with).
 fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
-    let cfg = sled::Config::new().path(db_dir);
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(open_error(dir, e)),
-        Err(p) => Err(StoreError::Corrupt {
-            dir: dir.to_path_buf(),
-            detail: panic_text(p.as_ref()),
-        }),
-    }
+    sled::Config::new()
+        .path(db_dir)
+        .open()
+        .map_err(|e| open_error(dir, e))
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {

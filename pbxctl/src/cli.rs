@@ -6,7 +6,12 @@ use std::path::PathBuf;
 
 /// Beheer van pbxd: organisaties, gebruikers, extensies, trunks, wachtrijen, belplannen en contacten.
 #[derive(Parser, Debug)]
-#[command(name = "pbxctl", version, about, long_about = "Beheer van pbxd: organisaties, gebruikers, extensies, trunks, wachtrijen, belplannen en contacten.\n\npbxctl praat met pbxd via de control-socket (standaard /run/pbxd/control.sock); check controleert conf.d zonder pbxd.\n\nAfsluitcodes: 0 gelukt, 1 problemen gevonden (check), 64 verkeerd gebruik, 65 ongeldige invoer of configuratie, 66 bestaat niet, 69 pbxd draait niet, 70 interne fout, 76 protocolfout, 77 geen rechten.")]
+#[command(
+    name = "pbxctl",
+    version,
+    about,
+    long_about = "Beheer van pbxd: organisaties, gebruikers, extensies, trunks, wachtrijen, belplannen en contacten.\n\npbxctl praat met pbxd via de control-socket (standaard /run/pbxd/control.sock); check controleert conf.d zonder pbxd.\n\nAfsluitcodes: 0 gelukt, 1 problemen gevonden (check), 64 verkeerd gebruik, 65 ongeldige invoer of configuratie, 66 bestaat niet, 69 pbxd draait niet, 70 interne fout, 76 protocolfout, 77 geen rechten."
+)]
 pub struct Cli {
     /// Uitvoer als JSON (stabiel, voor scripts)
     #[arg(long, global = true)]
@@ -178,6 +183,14 @@ pub enum UserCmd {
     },
     /// Stel het wachtwoord in (gelezen van standaardinvoer)
     Passwd { tenant: String, username: String },
+    /// Zet inloggen met TOTP (tweestapsverificatie) aan of uit; het geheim wordt eenmalig getoond
+    Totp {
+        tenant: String,
+        username: String,
+        /// Zet TOTP uit in plaats van aan
+        #[arg(long)]
+        disable: bool,
+    },
     /// Blokkeer een gebruiker
     Lock { tenant: String, username: String },
     /// Deblokkeer een gebruiker

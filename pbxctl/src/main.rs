@@ -7,12 +7,16 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::*;
 use pbx_api::{
     ExtensionCreate, ExtensionCreated, ExtensionPatch, MembersChange, Method, PasswordSet, Plan,
-    Query, QueueSpec, Removed, Route, Status, TenantPatch, TenantSummary, TrunkSpec, UserCreate, UserPatch,
+    Query, QueueSpec, Removed, Route, Status, TenantPatch, TenantSummary, TrunkSpec, UserCreate,
+    UserPatch,
 };
 use pbx_cli::{exit, table};
 use pbx_client::{Client, ClientError};
 use pbx_i18n::{tr, Lang, Msg};
-use pbx_model::{Action, AuditEntry, Belplan, Codec, Extension, Forwarding, Member, Queue, RecordingPolicy, Role, Strategy, Tenant, Transport, Trunk, User};
+use pbx_model::{
+    Action, AuditEntry, Belplan, Codec, Extension, Forwarding, Member, Queue, RecordingPolicy,
+    Role, Strategy, Tenant, Transport, Trunk, User,
+};
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,7 +35,11 @@ pub struct Failure {
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         // Rendered later in the right language; keep both here.
-        Failure { code: e.exit_code(), message: String::new() }.with_client(e)
+        Failure {
+            code: e.exit_code(),
+            message: String::new(),
+        }
+        .with_client(e)
     }
 }
 
@@ -52,7 +60,12 @@ thread_local! {
 pub type R<T = ()> = Result<T, Failure>;
 
 fn main() {
-    let pre = Lang::detect(std::env::args().skip_while(|a| a != "--lang").nth(1).as_deref());
+    let pre = Lang::detect(
+        std::env::args()
+            .skip_while(|a| a != "--lang")
+            .nth(1)
+            .as_deref(),
+    );
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => std::process::exit(pbx_cli::report_parse_error(&e, "pbxctl", pre)),
@@ -71,14 +84,22 @@ fn main() {
         let _ = command().print_help();
         std::process::exit(exit::USAGE);
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pbxctl: {e}");
             std::process::exit(exit::SOFTWARE);
         }
     };
-    let ctx = Ctx { json: cli.json, lang, client: Client::new(socket_path(&cli), lang), config: config_dir(&cli) };
+    let ctx = Ctx {
+        json: cli.json,
+        lang,
+        client: Client::new(socket_path(&cli), lang),
+        config: config_dir(&cli),
+    };
     let code = match rt.block_on(ctx.run(cmd)) {
         Ok(code) => code,
         Err(f) => {
@@ -92,7 +113,9 @@ fn main() {
 }
 
 fn config_dir(cli: &Cli) -> PathBuf {
-    cli.config.clone().unwrap_or_else(|| PathBuf::from("/etc/pbxd"))
+    cli.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/pbxd"))
 }
 
 /// The socket: `--socket`, else the one named in the config folder's pbxd.toml, else the default.
@@ -118,7 +141,9 @@ pub struct Ctx {
 
 fn read_stdin_line() -> R<String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).map_err(|e| Failure::new(exit::DATAERR, e.to_string()))?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new(exit::DATAERR, e.to_string()))?;
     Ok(s.trim_end_matches(['\n', '\r']).to_string())
 }
 
@@ -129,26 +154,42 @@ fn usage(lang: Lang, m: Msg) -> Failure {
 fn codecs(lang: Lang, s: &Option<String>) -> R<Option<Vec<Codec>>> {
     match s {
         None => Ok(None),
-        Some(s) => s.split(',').map(|c| Codec::parse(c.trim()).ok_or_else(|| usage(lang, Msg::new("ctl.bad_codec").arg("value", c)))).collect::<R<Vec<_>>>().map(Some),
+        Some(s) => s
+            .split(',')
+            .map(|c| {
+                Codec::parse(c.trim())
+                    .ok_or_else(|| usage(lang, Msg::new("ctl.bad_codec").arg("value", c)))
+            })
+            .collect::<R<Vec<_>>>()
+            .map(Some),
     }
 }
 
 fn recording(lang: Lang, s: &Option<String>) -> R<Option<RecordingPolicy>> {
     match s {
         None => Ok(None),
-        Some(s) => RecordingPolicy::parse(s).map(Some).ok_or_else(|| usage(lang, Msg::new("ctl.bad_recording").arg("value", s))),
+        Some(s) => RecordingPolicy::parse(s)
+            .map(Some)
+            .ok_or_else(|| usage(lang, Msg::new("ctl.bad_recording").arg("value", s))),
     }
 }
 
 fn role(lang: Lang, s: &Option<String>) -> R<Option<Role>> {
     match s {
         None => Ok(None),
-        Some(s) => Role::parse(s).map(Some).ok_or_else(|| usage(lang, Msg::new("ctl.bad_role").arg("value", s))),
+        Some(s) => Role::parse(s)
+            .map(Some)
+            .ok_or_else(|| usage(lang, Msg::new("ctl.bad_role").arg("value", s))),
     }
 }
 
 fn permission(s: &Option<String>) -> Option<Vec<String>> {
-    s.as_ref().map(|p| p.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+    s.as_ref().map(|p| {
+        p.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
 }
 
 /// Parses `extension:1001`, `queue:500`, `belgroep:600`, `announcement:gesloten`, `hangup:486`,
@@ -190,12 +231,28 @@ impl Ctx {
         Ok(exit::OK)
     }
 
-    pub async fn get<T: serde::de::DeserializeOwned>(&self, route: Route, q: &[(&str, &str)]) -> R<T> {
-        Ok(self.client.get(&format!("{}{}", route.path(), Query::encode(q))).await?)
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        route: Route,
+        q: &[(&str, &str)],
+    ) -> R<T> {
+        Ok(self
+            .client
+            .get(&format!("{}{}", route.path(), Query::encode(q)))
+            .await?)
     }
 
-    pub async fn send<B: Serialize, T: serde::de::DeserializeOwned>(&self, m: Method, route: Route, q: &[(&str, &str)], body: Option<&B>) -> R<T> {
-        Ok(self.client.call(m, &format!("{}{}", route.path(), Query::encode(q)), body).await?)
+    pub async fn send<B: Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        m: Method,
+        route: Route,
+        q: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> R<T> {
+        Ok(self
+            .client
+            .call(m, &format!("{}{}", route.path(), Query::encode(q)), body)
+            .await?)
     }
 
     fn removal_q(r: &Removal) -> Vec<(&'static str, &'static str)> {
@@ -211,7 +268,11 @@ impl Ctx {
 
     fn removed(&self, r: Removed) -> R<i32> {
         self.out(&r, |r| {
-            let key = if r.dry_run { "ctl.would_remove" } else { "ctl.removed" };
+            let key = if r.dry_run {
+                "ctl.would_remove"
+            } else {
+                "ctl.removed"
+            };
             let mut s = format!("{}\n", tr(self.lang, key));
             for x in &r.removed {
                 s.push_str(&format!("  {x}\n"));
@@ -237,17 +298,26 @@ impl Ctx {
             Cmd::Audit(a) => self.audit(a).await,
             Cmd::Status => self.status().await,
             Cmd::Reload => {
-                let r: pbx_api::ReloadResult = self.send::<(), _>(Method::Post, Route::Reload, &[], None).await?;
+                let r: pbx_api::ReloadResult = self
+                    .send::<(), _>(Method::Post, Route::Reload, &[], None)
+                    .await?;
                 let ok = r.ok;
                 self.out(&r, |r| {
                     if r.ok {
                         let mut s = format!("{}\n", tr(self.lang, "ctl.reloaded"));
                         for t in &r.seeded {
-                            s.push_str(&format!("{}\n", Msg::new("ctl.seeded").arg("tenant", t).render(self.lang)));
+                            s.push_str(&format!(
+                                "{}\n",
+                                Msg::new("ctl.seeded").arg("tenant", t).render(self.lang)
+                            ));
                         }
                         s
                     } else {
-                        format!("{}\n{}\n", tr(self.lang, "ctl.reload_refused"), r.errors.join("\n"))
+                        format!(
+                            "{}\n{}\n",
+                            tr(self.lang, "ctl.reload_refused"),
+                            r.errors.join("\n")
+                        )
                     }
                 })?;
                 Ok(if ok { exit::OK } else { exit::DATAERR })
@@ -269,11 +339,29 @@ impl Ctx {
                     format!("{}/{}", t.extensions, t.tenant.limits.max_extensions),
                     t.users.to_string(),
                     t.trunks.to_string(),
-                    tr(self.lang, if t.tenant.status == pbx_model::TenantStatus::Active { "word.active" } else { "word.suspended" }),
+                    tr(
+                        self.lang,
+                        if t.tenant.status == pbx_model::TenantStatus::Active {
+                            "word.active"
+                        } else {
+                            "word.suspended"
+                        },
+                    ),
                 ]
             })
             .collect();
-        table(&self.h(&["col.tenant", "col.name", "col.domains", "col.extensions", "col.users", "col.trunks", "col.status"]), &rows)
+        table(
+            &self.h(&[
+                "col.tenant",
+                "col.name",
+                "col.domains",
+                "col.extensions",
+                "col.users",
+                "col.trunks",
+                "col.status",
+            ]),
+            &rows,
+        )
     }
 
     fn tenant_detail(&self, t: &TenantSummary) -> String {
@@ -283,14 +371,33 @@ impl Ctx {
             vec![tr(l, "col.tenant"), x.slug.clone()],
             vec![tr(l, "col.name"), x.name.clone()],
             vec![tr(l, "col.domains"), x.domains.join(", ")],
-            vec![tr(l, "col.status"), tr(l, if x.status == pbx_model::TenantStatus::Active { "word.active" } else { "word.suspended" })],
-            vec![tr(l, "col.extensions"), format!("{} / max. {}", t.extensions, x.limits.max_extensions)],
+            vec![
+                tr(l, "col.status"),
+                tr(
+                    l,
+                    if x.status == pbx_model::TenantStatus::Active {
+                        "word.active"
+                    } else {
+                        "word.suspended"
+                    },
+                ),
+            ],
+            vec![
+                tr(l, "col.extensions"),
+                format!("{} / max. {}", t.extensions, x.limits.max_extensions),
+            ],
             vec![tr(l, "col.max_calls"), x.limits.max_calls.to_string()],
-            vec![tr(l, "col.max_outside_calls"), x.limits.max_outside_calls.to_string()],
+            vec![
+                tr(l, "col.max_outside_calls"),
+                x.limits.max_outside_calls.to_string(),
+            ],
             vec![tr(l, "col.users"), t.users.to_string()],
             vec![tr(l, "col.trunks"), t.trunks.to_string()],
             vec![tr(l, "col.queues"), t.queues.to_string()],
-            vec![tr(l, "col.recording"), format!("{:?}", x.recording).to_lowercase()],
+            vec![
+                tr(l, "col.recording"),
+                format!("{:?}", x.recording).to_lowercase(),
+            ],
             vec![tr(l, "col.retention"), x.retention_days.to_string()],
         ];
         let mut s = String::new();
@@ -303,7 +410,11 @@ impl Ctx {
     fn tenant_patch(&self, o: &TenantOpts) -> R<TenantPatch> {
         Ok(TenantPatch {
             name: o.name.clone(),
-            domains: if o.domains.is_empty() { None } else { Some(o.domains.clone()) },
+            domains: if o.domains.is_empty() {
+                None
+            } else {
+                Some(o.domains.clone())
+            },
             max_extensions: o.max_extensions,
             max_calls: o.max_calls,
             max_outside_calls: o.max_outside_calls,
@@ -333,8 +444,15 @@ impl Ctx {
                 if let Some(v) = opts.retention_days {
                     t.retention_days = v;
                 }
-                let s: TenantSummary = self.send(Method::Post, Route::Tenants, &[], Some(&t)).await?;
-                self.out(&s, |s| Msg::new("ctl.tenant_added").arg("tenant", &s.tenant.slug).render(self.lang) + "\n")
+                let s: TenantSummary = self
+                    .send(Method::Post, Route::Tenants, &[], Some(&t))
+                    .await?;
+                self.out(&s, |s| {
+                    Msg::new("ctl.tenant_added")
+                        .arg("tenant", &s.tenant.slug)
+                        .render(self.lang)
+                        + "\n"
+                })
             }
             TenantCmd::List => {
                 let l: Vec<TenantSummary> = self.get(Route::Tenants, &[]).await?;
@@ -346,19 +464,42 @@ impl Ctx {
             }
             TenantCmd::Set { slug, opts } => {
                 let p = self.tenant_patch(opts)?;
-                let t: TenantSummary = self.send(Method::Patch, Route::Tenant(slug.clone()), &[], Some(&p)).await?;
+                let t: TenantSummary = self
+                    .send(Method::Patch, Route::Tenant(slug.clone()), &[], Some(&p))
+                    .await?;
                 self.out(&t, |t| self.tenant_detail(t))
             }
             TenantCmd::Suspend { slug } => {
-                let t: TenantSummary = self.send::<(), _>(Method::Post, Route::TenantSuspend(slug.clone()), &[], None).await?;
-                self.out(&t, |t| Msg::new("ctl.tenant_suspended").arg("tenant", &t.tenant.slug).render(self.lang) + "\n")
+                let t: TenantSummary = self
+                    .send::<(), _>(Method::Post, Route::TenantSuspend(slug.clone()), &[], None)
+                    .await?;
+                self.out(&t, |t| {
+                    Msg::new("ctl.tenant_suspended")
+                        .arg("tenant", &t.tenant.slug)
+                        .render(self.lang)
+                        + "\n"
+                })
             }
             TenantCmd::Resume { slug } => {
-                let t: TenantSummary = self.send::<(), _>(Method::Post, Route::TenantResume(slug.clone()), &[], None).await?;
-                self.out(&t, |t| Msg::new("ctl.tenant_resumed").arg("tenant", &t.tenant.slug).render(self.lang) + "\n")
+                let t: TenantSummary = self
+                    .send::<(), _>(Method::Post, Route::TenantResume(slug.clone()), &[], None)
+                    .await?;
+                self.out(&t, |t| {
+                    Msg::new("ctl.tenant_resumed")
+                        .arg("tenant", &t.tenant.slug)
+                        .render(self.lang)
+                        + "\n"
+                })
             }
             TenantCmd::Remove { slug, removal } => {
-                let r: Removed = self.send::<(), _>(Method::Delete, Route::Tenant(slug.clone()), &Self::removal_q(removal), None).await?;
+                let r: Removed = self
+                    .send::<(), _>(
+                        Method::Delete,
+                        Route::Tenant(slug.clone()),
+                        &Self::removal_q(removal),
+                        None,
+                    )
+                    .await?;
                 self.removed(r)
             }
         }
@@ -375,19 +516,45 @@ impl Ctx {
                     u.name.clone(),
                     u.role.as_str().to_string(),
                     u.permission.to_string(),
-                    tr(self.lang, if u.state == pbx_model::UserState::Active { "word.active" } else { "word.locked" }),
+                    tr(
+                        self.lang,
+                        if u.state == pbx_model::UserState::Active {
+                            "word.active"
+                        } else {
+                            "word.locked"
+                        },
+                    ),
                     yn(u.totp_enabled, self.lang),
                 ]
             })
             .collect();
-        table(&self.h(&["col.username", "col.name", "col.role", "col.permission", "col.status", "col.totp"]), &rows)
+        table(
+            &self.h(&[
+                "col.username",
+                "col.name",
+                "col.role",
+                "col.permission",
+                "col.status",
+                "col.totp",
+            ]),
+            &rows,
+        )
     }
 
     async fn user(&self, c: &UserCmd) -> R<i32> {
         let l = self.lang;
         match c {
-            UserCmd::Add { tenant, username, opts, password_stdin } => {
-                let password = if *password_stdin { Some(read_stdin_line()?) } else { None };
+            UserCmd::Add {
+                tenant,
+                username,
+                opts,
+                password_stdin,
+            } => {
+                let password = if *password_stdin {
+                    Some(read_stdin_line()?)
+                } else {
+                    None
+                };
                 let body = UserCreate {
                     username: username.clone(),
                     name: opts.name.clone().unwrap_or_else(|| username.clone()),
@@ -396,33 +563,128 @@ impl Ctx {
                     password,
                     permission: permission(&opts.permission),
                 };
-                let u: User = self.send(Method::Post, Route::Users(tenant.clone()), &[], Some(&body)).await?;
-                self.out(&u, |u| Msg::new("ctl.user_added").arg("user", &u.username).arg("tenant", &u.tenant).render(l) + "\n")
+                let u: User = self
+                    .send(Method::Post, Route::Users(tenant.clone()), &[], Some(&body))
+                    .await?;
+                self.out(&u, |u| {
+                    Msg::new("ctl.user_added")
+                        .arg("user", &u.username)
+                        .arg("tenant", &u.tenant)
+                        .render(l)
+                        + "\n"
+                })
             }
             UserCmd::List { tenant } => {
                 let v: Vec<User> = self.get(Route::Users(tenant.clone()), &[]).await?;
                 self.out(&v, |v| self.user_table(v))
             }
-            UserCmd::Set { tenant, username, opts } => {
-                let p = UserPatch { name: opts.name.clone(), email: opts.email.clone(), role: role(l, &opts.role)?, permission: permission(&opts.permission), state: None };
-                let u: User = self.send(Method::Patch, Route::User(tenant.clone(), username.clone()), &[], Some(&p)).await?;
+            UserCmd::Set {
+                tenant,
+                username,
+                opts,
+            } => {
+                let p = UserPatch {
+                    name: opts.name.clone(),
+                    email: opts.email.clone(),
+                    role: role(l, &opts.role)?,
+                    permission: permission(&opts.permission),
+                    state: None,
+                };
+                let u: User = self
+                    .send(
+                        Method::Patch,
+                        Route::User(tenant.clone(), username.clone()),
+                        &[],
+                        Some(&p),
+                    )
+                    .await?;
                 self.out(&u, |u| self.user_table(std::slice::from_ref(u)))
             }
             UserCmd::Passwd { tenant, username } => {
-                let p = PasswordSet { password: Some(read_stdin_line()?) };
-                let u: User = self.send(Method::Post, Route::UserPassword(tenant.clone(), username.clone()), &[], Some(&p)).await?;
-                self.out(&u, |u| Msg::new("ctl.password_set").arg("user", &u.username).render(l) + "\n")
+                let p = PasswordSet {
+                    password: Some(read_stdin_line()?),
+                };
+                let u: User = self
+                    .send(
+                        Method::Post,
+                        Route::UserPassword(tenant.clone(), username.clone()),
+                        &[],
+                        Some(&p),
+                    )
+                    .await?;
+                self.out(&u, |u| {
+                    Msg::new("ctl.password_set")
+                        .arg("user", &u.username)
+                        .render(l)
+                        + "\n"
+                })
+            }
+            UserCmd::Totp {
+                tenant,
+                username,
+                disable,
+            } => {
+                let body = pbx_api::TotpSet { enable: !*disable };
+                let r: pbx_api::TotpEnabled = self
+                    .send(
+                        Method::Post,
+                        Route::UserTotp(tenant.clone(), username.clone()),
+                        &[],
+                        Some(&body),
+                    )
+                    .await?;
+                self.out(&r, |r| match (&r.secret, &r.uri) {
+                    (Some(secret), Some(uri)) => {
+                        Msg::new("ctl.totp_on")
+                            .arg("user", &r.user.username)
+                            .arg("secret", secret)
+                            .arg("uri", uri)
+                            .render(l)
+                            + "\n"
+                    }
+                    _ => {
+                        Msg::new("ctl.totp_off")
+                            .arg("user", &r.user.username)
+                            .render(l)
+                            + "\n"
+                    }
+                })
             }
             UserCmd::Lock { tenant, username } => {
-                let u: User = self.send::<(), _>(Method::Post, Route::UserLock(tenant.clone(), username.clone()), &[], None).await?;
+                let u: User = self
+                    .send::<(), _>(
+                        Method::Post,
+                        Route::UserLock(tenant.clone(), username.clone()),
+                        &[],
+                        None,
+                    )
+                    .await?;
                 self.out(&u, |u| self.user_table(std::slice::from_ref(u)))
             }
             UserCmd::Unlock { tenant, username } => {
-                let u: User = self.send::<(), _>(Method::Post, Route::UserUnlock(tenant.clone(), username.clone()), &[], None).await?;
+                let u: User = self
+                    .send::<(), _>(
+                        Method::Post,
+                        Route::UserUnlock(tenant.clone(), username.clone()),
+                        &[],
+                        None,
+                    )
+                    .await?;
                 self.out(&u, |u| self.user_table(std::slice::from_ref(u)))
             }
-            UserCmd::Remove { tenant, username, removal } => {
-                let r: Removed = self.send::<(), _>(Method::Delete, Route::User(tenant.clone(), username.clone()), &Self::removal_q(removal), None).await?;
+            UserCmd::Remove {
+                tenant,
+                username,
+                removal,
+            } => {
+                let r: Removed = self
+                    .send::<(), _>(
+                        Method::Delete,
+                        Route::User(tenant.clone(), username.clone()),
+                        &Self::removal_q(removal),
+                        None,
+                    )
+                    .await?;
                 self.removed(r)
             }
         }
@@ -434,29 +696,66 @@ impl Ctx {
         let rows: Vec<Vec<String>> = l
             .iter()
             .map(|e| {
-                let fwd: Vec<String> = e.forwarding.targets().map(|(k, v)| format!("{}→{v}", tr(self.lang, match k {
-                    "always" => "word.fwd_always",
-                    "busy" => "word.fwd_busy",
-                    _ => "word.fwd_no_answer",
-                }))).collect();
+                let fwd: Vec<String> = e
+                    .forwarding
+                    .targets()
+                    .map(|(k, v)| {
+                        format!(
+                            "{}→{v}",
+                            tr(
+                                self.lang,
+                                match k {
+                                    "always" => "word.fwd_always",
+                                    "busy" => "word.fwd_busy",
+                                    _ => "word.fwd_no_answer",
+                                }
+                            )
+                        )
+                    })
+                    .collect();
                 vec![
                     e.number.clone(),
                     e.name.clone(),
                     e.owner.clone().unwrap_or_default(),
-                    e.codecs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+                    e.codecs
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     e.max_registrations.to_string(),
                     fwd.join(" "),
                 ]
             })
             .collect();
-        table(&self.h(&["col.number", "col.name", "col.owner", "col.codecs", "col.max_reg", "col.forwarding"]), &rows)
+        table(
+            &self.h(&[
+                "col.number",
+                "col.name",
+                "col.owner",
+                "col.codecs",
+                "col.max_reg",
+                "col.forwarding",
+            ]),
+            &rows,
+        )
     }
 
-    fn forwarding_patch(&self, o: &ExtensionOpts, current: Option<&Forwarding>) -> Option<Forwarding> {
-        if o.forward_always.is_none() && o.forward_busy.is_none() && o.forward_no_answer.is_none() && o.no_answer_secs.is_none() {
+    fn forwarding_patch(
+        &self,
+        o: &ExtensionOpts,
+        current: Option<&Forwarding>,
+    ) -> Option<Forwarding> {
+        if o.forward_always.is_none()
+            && o.forward_busy.is_none()
+            && o.forward_no_answer.is_none()
+            && o.no_answer_secs.is_none()
+        {
             return None;
         }
-        let mut f = current.cloned().unwrap_or(Forwarding { no_answer_secs: 20, ..Forwarding::default() });
+        let mut f = current.cloned().unwrap_or(Forwarding {
+            no_answer_secs: 20,
+            ..Forwarding::default()
+        });
         let set = |v: &Option<String>, slot: &mut Option<String>| {
             if let Some(v) = v {
                 *slot = Some(v.clone()).filter(|s| !s.is_empty());
@@ -473,9 +772,17 @@ impl Ctx {
 
     fn created(&self, c: &ExtensionCreated, key: &'static str) -> R<i32> {
         self.out(c, |c| {
-            let mut s = Msg::new(key).arg("number", &c.extension.number).arg("tenant", &c.extension.tenant).render(self.lang) + "\n";
+            let mut s = Msg::new(key)
+                .arg("number", &c.extension.number)
+                .arg("tenant", &c.extension.tenant)
+                .render(self.lang)
+                + "\n";
             if let Some(p) = &c.password {
-                s.push_str(&Msg::new("ctl.password_once").arg("password", p).render(self.lang));
+                s.push_str(
+                    &Msg::new("ctl.password_once")
+                        .arg("password", p)
+                        .render(self.lang),
+                );
                 s.push('\n');
             }
             s
@@ -485,8 +792,17 @@ impl Ctx {
     async fn extension(&self, c: &ExtensionCmd) -> R<i32> {
         let l = self.lang;
         match c {
-            ExtensionCmd::Add { tenant, number, opts, password_stdin } => {
-                let password = if *password_stdin { Some(read_stdin_line()?) } else { None };
+            ExtensionCmd::Add {
+                tenant,
+                number,
+                opts,
+                password_stdin,
+            } => {
+                let password = if *password_stdin {
+                    Some(read_stdin_line()?)
+                } else {
+                    None
+                };
                 let body = ExtensionCreate {
                     number: number.clone(),
                     name: opts.name.clone().unwrap_or_else(|| number.clone()),
@@ -497,7 +813,14 @@ impl Ctx {
                     recording: recording(l, &opts.recording)?,
                     max_registrations: opts.max_registrations,
                 };
-                let c: ExtensionCreated = self.send(Method::Post, Route::Extensions(tenant.clone()), &[], Some(&body)).await?;
+                let c: ExtensionCreated = self
+                    .send(
+                        Method::Post,
+                        Route::Extensions(tenant.clone()),
+                        &[],
+                        Some(&body),
+                    )
+                    .await?;
                 self.created(&c, "ctl.extension_added")
             }
             ExtensionCmd::List { tenant } => {
@@ -505,12 +828,25 @@ impl Ctx {
                 self.out(&v, |v| self.ext_table(v))
             }
             ExtensionCmd::Show { tenant, number } => {
-                let e: Extension = self.get(Route::Extension(tenant.clone(), number.clone()), &[]).await?;
+                let e: Extension = self
+                    .get(Route::Extension(tenant.clone(), number.clone()), &[])
+                    .await?;
                 self.out(&e, |e| self.ext_table(std::slice::from_ref(e)))
             }
-            ExtensionCmd::Set { tenant, number, opts } => {
-                let current: Option<Extension> = if opts.forward_always.is_some() || opts.forward_busy.is_some() || opts.forward_no_answer.is_some() || opts.no_answer_secs.is_some() {
-                    Some(self.get(Route::Extension(tenant.clone(), number.clone()), &[]).await?)
+            ExtensionCmd::Set {
+                tenant,
+                number,
+                opts,
+            } => {
+                let current: Option<Extension> = if opts.forward_always.is_some()
+                    || opts.forward_busy.is_some()
+                    || opts.forward_no_answer.is_some()
+                    || opts.no_answer_secs.is_some()
+                {
+                    Some(
+                        self.get(Route::Extension(tenant.clone(), number.clone()), &[])
+                            .await?,
+                    )
                 } else {
                     None
                 };
@@ -518,20 +854,56 @@ impl Ctx {
                     name: opts.name.clone(),
                     owner: opts.owner.clone(),
                     codecs: codecs(l, &opts.codecs)?,
-                    forwarding: self.forwarding_patch(opts, current.as_ref().map(|e| &e.forwarding)),
+                    forwarding: self
+                        .forwarding_patch(opts, current.as_ref().map(|e| &e.forwarding)),
                     recording: recording(l, &opts.recording)?,
                     max_registrations: opts.max_registrations,
                 };
-                let e: Extension = self.send(Method::Patch, Route::Extension(tenant.clone(), number.clone()), &[], Some(&p)).await?;
+                let e: Extension = self
+                    .send(
+                        Method::Patch,
+                        Route::Extension(tenant.clone(), number.clone()),
+                        &[],
+                        Some(&p),
+                    )
+                    .await?;
                 self.out(&e, |e| self.ext_table(std::slice::from_ref(e)))
             }
-            ExtensionCmd::ResetPassword { tenant, number, password_stdin } => {
-                let p = PasswordSet { password: if *password_stdin { Some(read_stdin_line()?) } else { None } };
-                let c: ExtensionCreated = self.send(Method::Post, Route::ExtensionResetPassword(tenant.clone(), number.clone()), &[], Some(&p)).await?;
+            ExtensionCmd::ResetPassword {
+                tenant,
+                number,
+                password_stdin,
+            } => {
+                let p = PasswordSet {
+                    password: if *password_stdin {
+                        Some(read_stdin_line()?)
+                    } else {
+                        None
+                    },
+                };
+                let c: ExtensionCreated = self
+                    .send(
+                        Method::Post,
+                        Route::ExtensionResetPassword(tenant.clone(), number.clone()),
+                        &[],
+                        Some(&p),
+                    )
+                    .await?;
                 self.created(&c, "ctl.password_reset")
             }
-            ExtensionCmd::Remove { tenant, number, removal } => {
-                let r: Removed = self.send::<(), _>(Method::Delete, Route::Extension(tenant.clone(), number.clone()), &Self::removal_q(removal), None).await?;
+            ExtensionCmd::Remove {
+                tenant,
+                number,
+                removal,
+            } => {
+                let r: Removed = self
+                    .send::<(), _>(
+                        Method::Delete,
+                        Route::Extension(tenant.clone(), number.clone()),
+                        &Self::removal_q(removal),
+                        None,
+                    )
+                    .await?;
                 self.removed(r)
             }
         }
@@ -548,21 +920,40 @@ impl Ctx {
                     format!("{}:{}", t.host, t.port),
                     t.transport.as_str().into(),
                     yn(t.auth.as_ref().is_some_and(|a| a.register), self.lang),
-                    t.dids.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","),
+                    t.dids
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     t.max_channels.to_string(),
                     t.priority.to_string(),
                     yn(t.enabled, self.lang),
                 ]
             })
             .collect();
-        table(&self.h(&["col.trunk", "col.host", "col.transport", "col.register", "col.dids", "col.channels", "col.priority", "col.enabled"]), &rows)
+        table(
+            &self.h(&[
+                "col.trunk",
+                "col.host",
+                "col.transport",
+                "col.register",
+                "col.dids",
+                "col.channels",
+                "col.priority",
+                "col.enabled",
+            ]),
+            &rows,
+        )
     }
 
     fn trunk_spec(&self, o: &TrunkOpts, name: Option<&str>) -> R<TrunkSpec> {
-        let transport = match &o.transport {
-            None => None,
-            Some(t) => Some(Transport::parse(t).ok_or_else(|| usage(self.lang, Msg::new("ctl.bad_transport").arg("value", t)))?),
-        };
+        let transport =
+            match &o.transport {
+                None => None,
+                Some(t) => Some(Transport::parse(t).ok_or_else(|| {
+                    usage(self.lang, Msg::new("ctl.bad_transport").arg("value", t))
+                })?),
+            };
         Ok(TrunkSpec {
             name: name.map(String::from),
             host: o.host.clone(),
@@ -570,10 +961,22 @@ impl Ctx {
             transport,
             register: o.register,
             username: o.username.clone(),
-            secret: if o.secret_stdin { Some(read_stdin_line()?) } else { None },
+            secret: if o.secret_stdin {
+                Some(read_stdin_line()?)
+            } else {
+                None
+            },
             expires: o.expires,
-            allow: if o.allow.is_empty() { None } else { Some(o.allow.clone()) },
-            dids: if o.dids.is_empty() { None } else { Some(o.dids.clone()) },
+            allow: if o.allow.is_empty() {
+                None
+            } else {
+                Some(o.allow.clone())
+            },
+            dids: if o.dids.is_empty() {
+                None
+            } else {
+                Some(o.dids.clone())
+            },
             caller_id: o.caller_id.clone(),
             max_channels: o.max_channels,
             codecs: codecs(self.lang, &o.codecs)?,
@@ -586,7 +989,9 @@ impl Ctx {
         match c {
             TrunkCmd::Add { tenant, name, opts } => {
                 let s = self.trunk_spec(opts, Some(name))?;
-                let t: Trunk = self.send(Method::Post, Route::Trunks(tenant.clone()), &[], Some(&s)).await?;
+                let t: Trunk = self
+                    .send(Method::Post, Route::Trunks(tenant.clone()), &[], Some(&s))
+                    .await?;
                 self.out(&t, |t| self.trunk_table(std::slice::from_ref(t)))
             }
             TrunkCmd::List { tenant } => {
@@ -594,16 +999,36 @@ impl Ctx {
                 self.out(&v, |v| self.trunk_table(v))
             }
             TrunkCmd::Show { tenant, name } => {
-                let t: Trunk = self.get(Route::Trunk(tenant.clone(), name.clone()), &[]).await?;
+                let t: Trunk = self
+                    .get(Route::Trunk(tenant.clone(), name.clone()), &[])
+                    .await?;
                 self.out(&t, |t| self.trunk_table(std::slice::from_ref(t)))
             }
             TrunkCmd::Set { tenant, name, opts } => {
                 let s = self.trunk_spec(opts, None)?;
-                let t: Trunk = self.send(Method::Patch, Route::Trunk(tenant.clone(), name.clone()), &[], Some(&s)).await?;
+                let t: Trunk = self
+                    .send(
+                        Method::Patch,
+                        Route::Trunk(tenant.clone(), name.clone()),
+                        &[],
+                        Some(&s),
+                    )
+                    .await?;
                 self.out(&t, |t| self.trunk_table(std::slice::from_ref(t)))
             }
-            TrunkCmd::Remove { tenant, name, removal } => {
-                let r: Removed = self.send::<(), _>(Method::Delete, Route::Trunk(tenant.clone(), name.clone()), &Self::removal_q(removal), None).await?;
+            TrunkCmd::Remove {
+                tenant,
+                name,
+                removal,
+            } => {
+                let r: Removed = self
+                    .send::<(), _>(
+                        Method::Delete,
+                        Route::Trunk(tenant.clone(), name.clone()),
+                        &Self::removal_q(removal),
+                        None,
+                    )
+                    .await?;
                 self.removed(r)
             }
         }
@@ -618,23 +1043,48 @@ impl Ctx {
                 vec![
                     q.number.clone(),
                     q.name.clone(),
-                    serde_json::to_value(q.strategy).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                    q.members.iter().map(|m| format!("{}:{}", m.user, m.penalty)).collect::<Vec<_>>().join(","),
+                    serde_json::to_value(q.strategy)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    q.members
+                        .iter()
+                        .map(|m| format!("{}:{}", m.user, m.penalty))
+                        .collect::<Vec<_>>()
+                        .join(","),
                     q.ring_timeout_secs.to_string(),
                     q.max_wait_secs.to_string(),
                     q.wrapup_secs.to_string(),
-                    q.overflow.as_ref().map(Action::describe).unwrap_or_default(),
+                    q.overflow
+                        .as_ref()
+                        .map(Action::describe)
+                        .unwrap_or_default(),
                 ]
             })
             .collect();
-        table(&self.h(&["col.number", "col.name", "col.strategy", "col.members", "col.ring_timeout", "col.max_wait", "col.wrapup", "col.overflow"]), &rows)
+        table(
+            &self.h(&[
+                "col.number",
+                "col.name",
+                "col.strategy",
+                "col.members",
+                "col.ring_timeout",
+                "col.max_wait",
+                "col.wrapup",
+                "col.overflow",
+            ]),
+            &rows,
+        )
     }
 
     fn queue_spec(&self, o: &QueueOpts, number: Option<&str>) -> R<QueueSpec> {
-        let strategy = match &o.strategy {
-            None => None,
-            Some(s) => Some(Strategy::parse(s).ok_or_else(|| usage(self.lang, Msg::new("ctl.bad_strategy").arg("value", s)))?),
-        };
+        let strategy =
+            match &o.strategy {
+                None => None,
+                Some(s) => Some(Strategy::parse(s).ok_or_else(|| {
+                    usage(self.lang, Msg::new("ctl.bad_strategy").arg("value", s))
+                })?),
+            };
         Ok(QueueSpec {
             number: number.map(String::from),
             name: o.name.clone(),
@@ -642,51 +1092,106 @@ impl Ctx {
             ring_timeout_secs: o.ring_timeout,
             max_wait_secs: o.max_wait,
             wrapup_secs: o.wrapup,
-            overflow: o.overflow.as_deref().map(|a| action(self.lang, a)).transpose()?,
+            overflow: o
+                .overflow
+                .as_deref()
+                .map(|a| action(self.lang, a))
+                .transpose()?,
             moh: o.moh.clone(),
         })
     }
 
     async fn queue(&self, c: &QueueCmd) -> R<i32> {
         match c {
-            QueueCmd::Add { tenant, number, opts } => {
+            QueueCmd::Add {
+                tenant,
+                number,
+                opts,
+            } => {
                 let mut s = self.queue_spec(opts, Some(number))?;
                 if s.name.is_none() {
                     s.name = Some(number.clone());
                 }
-                let q: Queue = self.send(Method::Post, Route::Queues(tenant.clone()), &[], Some(&s)).await?;
+                let q: Queue = self
+                    .send(Method::Post, Route::Queues(tenant.clone()), &[], Some(&s))
+                    .await?;
                 self.out(&q, |q| self.queue_table(std::slice::from_ref(q)))
             }
             QueueCmd::List { tenant } => {
                 let v: Vec<Queue> = self.get(Route::Queues(tenant.clone()), &[]).await?;
                 self.out(&v, |v| self.queue_table(v))
             }
-            QueueCmd::Set { tenant, number, opts } => {
+            QueueCmd::Set {
+                tenant,
+                number,
+                opts,
+            } => {
                 let s = self.queue_spec(opts, None)?;
-                let q: Queue = self.send(Method::Patch, Route::Queue(tenant.clone(), number.clone()), &[], Some(&s)).await?;
+                let q: Queue = self
+                    .send(
+                        Method::Patch,
+                        Route::Queue(tenant.clone(), number.clone()),
+                        &[],
+                        Some(&s),
+                    )
+                    .await?;
                 self.out(&q, |q| self.queue_table(std::slice::from_ref(q)))
             }
-            QueueCmd::Members { tenant, number, add, remove } => {
+            QueueCmd::Members {
+                tenant,
+                number,
+                add,
+                remove,
+            } => {
                 let q: Queue = if add.is_empty() && remove.is_empty() {
-                    self.get(Route::Queue(tenant.clone(), number.clone()), &[]).await?
+                    self.get(Route::Queue(tenant.clone(), number.clone()), &[])
+                        .await?
                 } else {
-                    let mut change = MembersChange { add: Vec::new(), remove: remove.clone() };
+                    let mut change = MembersChange {
+                        add: Vec::new(),
+                        remove: remove.clone(),
+                    };
                     for a in add {
                         let (user, penalty) = match a.split_once(':') {
-                            Some((u, p)) => (u.to_string(), p.parse().map_err(|_| usage(self.lang, Msg::new("ctl.bad_penalty").arg("value", a)))?),
+                            Some((u, p)) => (
+                                u.to_string(),
+                                p.parse().map_err(|_| {
+                                    usage(self.lang, Msg::new("ctl.bad_penalty").arg("value", a))
+                                })?,
+                            ),
                             None => (a.clone(), 0),
                         };
                         change.add.push(Member { user, penalty });
                     }
-                    self.send(Method::Post, Route::QueueMembers(tenant.clone(), number.clone()), &[], Some(&change)).await?
+                    self.send(
+                        Method::Post,
+                        Route::QueueMembers(tenant.clone(), number.clone()),
+                        &[],
+                        Some(&change),
+                    )
+                    .await?
                 };
                 self.out(&q.members, |m| {
-                    let rows: Vec<Vec<String>> = m.iter().map(|m| vec![m.user.clone(), m.penalty.to_string()]).collect();
+                    let rows: Vec<Vec<String>> = m
+                        .iter()
+                        .map(|m| vec![m.user.clone(), m.penalty.to_string()])
+                        .collect();
                     table(&self.h(&["col.username", "col.penalty"]), &rows)
                 })
             }
-            QueueCmd::Remove { tenant, number, removal } => {
-                let r: Removed = self.send::<(), _>(Method::Delete, Route::Queue(tenant.clone(), number.clone()), &Self::removal_q(removal), None).await?;
+            QueueCmd::Remove {
+                tenant,
+                number,
+                removal,
+            } => {
+                let r: Removed = self
+                    .send::<(), _>(
+                        Method::Delete,
+                        Route::Queue(tenant.clone(), number.clone()),
+                        &Self::removal_q(removal),
+                        None,
+                    )
+                    .await?;
                 self.removed(r)
             }
         }
@@ -709,15 +1214,38 @@ impl Ctx {
                     cond.push(format!("DID {d}"));
                 }
                 if let Some(s) = &m.schedule {
-                    cond.push(format!("{} {s}", tr(self.lang, if m.closed { "word.closed" } else { "word.open" })));
+                    cond.push(format!(
+                        "{} {s}",
+                        tr(
+                            self.lang,
+                            if m.closed { "word.closed" } else { "word.open" }
+                        )
+                    ));
                 }
-                vec![(i + 1).to_string(), r.name.clone().unwrap_or_default(), cond.join(" & "), r.action.describe()]
+                vec![
+                    (i + 1).to_string(),
+                    r.name.clone().unwrap_or_default(),
+                    cond.join(" & "),
+                    r.action.describe(),
+                ]
             })
             .collect();
-        let mut s = table(&self.h(&["col.rule", "col.name", "col.match", "col.action"]), &rows);
+        let mut s = table(
+            &self.h(&["col.rule", "col.name", "col.match", "col.action"]),
+            &rows,
+        );
         for sc in &b.schedules {
-            let open: Vec<String> = sc.open.iter().map(|r| format!("{} {}-{}", r.days.join(","), r.from, r.to)).collect();
-            s.push_str(&format!("{} {}: {}\n", tr(self.lang, "col.schedule"), sc.name, open.join("; ")));
+            let open: Vec<String> = sc
+                .open
+                .iter()
+                .map(|r| format!("{} {}-{}", r.days.join(","), r.from, r.to))
+                .collect();
+            s.push_str(&format!(
+                "{} {}: {}\n",
+                tr(self.lang, "col.schedule"),
+                sc.name,
+                open.join("; ")
+            ));
         }
         s
     }
@@ -728,11 +1256,28 @@ impl Ctx {
                 let b: Belplan = self.get(Route::Belplan(tenant.clone()), &[]).await?;
                 self.out(&b, |b| self.belplan_text(b))
             }
-            BelplanCmd::Set { tenant, file, dry_run } => {
+            BelplanCmd::Set {
+                tenant,
+                file,
+                dry_run,
+            } => {
                 let text = read_file_or_stdin(file).map_err(|e| Failure::new(exit::NOINPUT, e))?;
-                let plan = parse_belplan(&text).map_err(|e| Failure::new(exit::DATAERR, Msg::new("ctl.belplan_parse").arg("detail", e).render(self.lang)))?;
-                let q: &[(&str, &str)] = if *dry_run { &[("dry_run", "true")] } else { &[] };
-                let b: Belplan = self.send(Method::Put, Route::Belplan(tenant.clone()), q, Some(&plan)).await?;
+                let plan = parse_belplan(&text).map_err(|e| {
+                    Failure::new(
+                        exit::DATAERR,
+                        Msg::new("ctl.belplan_parse")
+                            .arg("detail", e)
+                            .render(self.lang),
+                    )
+                })?;
+                let q: &[(&str, &str)] = if *dry_run {
+                    &[("dry_run", "true")]
+                } else {
+                    &[]
+                };
+                let b: Belplan = self
+                    .send(Method::Put, Route::Belplan(tenant.clone()), q, Some(&plan))
+                    .await?;
                 self.out(&b, |b| self.belplan_text(b))
             }
         }
@@ -741,10 +1286,19 @@ impl Ctx {
     // ---- check, plan, apply
 
     fn check(&self, a: &CheckArgs) -> R<i32> {
-        let paths = if a.paths.is_empty() { vec![self.config.clone()] } else { a.paths.clone() };
+        let paths = if a.paths.is_empty() {
+            vec![self.config.clone()]
+        } else {
+            a.paths.clone()
+        };
         for p in &paths {
             if !p.exists() {
-                return Err(Failure::new(exit::NOINPUT, Msg::new("check.path_missing").arg("path", p.display()).render(self.lang)));
+                return Err(Failure::new(
+                    exit::NOINPUT,
+                    Msg::new("check.path_missing")
+                        .arg("path", p.display())
+                        .render(self.lang),
+                ));
             }
         }
         let report = pbx_config::check_paths(&paths);
@@ -755,9 +1309,19 @@ impl Ctx {
             for d in &report.diagnostics {
                 println!("{}", d.render(self.lang, &base));
             }
-            println!("{}", Msg::new("check.summary").arg("errors", report.errors()).arg("warnings", report.warnings()).render(self.lang));
+            println!(
+                "{}",
+                Msg::new("check.summary")
+                    .arg("errors", report.errors())
+                    .arg("warnings", report.warnings())
+                    .render(self.lang)
+            );
         }
-        Ok(if report.is_ok(a.deny_warnings) { exit::OK } else { exit::FAILURE })
+        Ok(if report.is_ok(a.deny_warnings) {
+            exit::OK
+        } else {
+            exit::FAILURE
+        })
     }
 
     async fn plan(&self, a: &PlanArgs, apply: bool) -> R<i32> {
@@ -768,10 +1332,22 @@ impl Ctx {
             for d in &report.diagnostics {
                 eprintln!("{}", d.render(self.lang, &base));
             }
-            return Err(Failure::new(exit::DATAERR, Msg::new("pbxd.config_refused").arg("errors", report.errors()).render(self.lang)));
+            return Err(Failure::new(
+                exit::DATAERR,
+                Msg::new("pbxd.config_refused")
+                    .arg("errors", report.errors())
+                    .render(self.lang),
+            ));
         };
         let req = pbx_api::ApplyRequest {
-            tenants: cfg.tenants.iter().map(|t| pbx_api::DeclaredSpec { bundle: t.bundle.clone(), trunk_secrets: t.trunk_secrets.clone() }).collect(),
+            tenants: cfg
+                .tenants
+                .iter()
+                .map(|t| pbx_api::DeclaredSpec {
+                    bundle: t.bundle.clone(),
+                    trunk_secrets: t.trunk_secrets.clone(),
+                })
+                .collect(),
         };
         let route = if apply { Route::Apply } else { Route::Plan };
         let p: Plan = self.send(Method::Post, route, &[], Some(&req)).await?;
@@ -786,11 +1362,23 @@ impl Ctx {
                     pbx_api::ChangeOp::Change => "~",
                     pbx_api::ChangeOp::Remove => "-",
                 };
-                let fields = if c.fields.is_empty() { String::new() } else { format!(" ({})", c.fields.join(", ")) };
+                let fields = if c.fields.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.fields.join(", "))
+                };
                 s.push_str(&format!("{sign} {}: {}{fields}\n", c.tenant, c.object));
             }
-            let key = if p.applied { "ctl.plan_applied" } else { "ctl.plan_hint" };
-            s.push_str(&Msg::new(key).arg("count", p.changes.len()).render(self.lang));
+            let key = if p.applied {
+                "ctl.plan_applied"
+            } else {
+                "ctl.plan_hint"
+            };
+            s.push_str(
+                &Msg::new(key)
+                    .arg("count", p.changes.len())
+                    .render(self.lang),
+            );
             s.push('\n');
             s
         })
@@ -799,21 +1387,44 @@ impl Ctx {
     // ---- export, import, audit, status, api
 
     async fn export(&self, a: &ExportArgs) -> R<i32> {
-        let q: Vec<(&str, &str)> = if a.with_secrets { vec![("secrets", "true")] } else { vec![] };
-        let bytes = self.client.call_bytes(Method::Get, &format!("{}{}", Route::Export.path(), Query::encode(&q)), Vec::new(), "application/json").await?;
+        let q: Vec<(&str, &str)> = if a.with_secrets {
+            vec![("secrets", "true")]
+        } else {
+            vec![]
+        };
+        let bytes = self
+            .client
+            .call_bytes(
+                Method::Get,
+                &format!("{}{}", Route::Export.path(), Query::encode(&q)),
+                Vec::new(),
+                "application/json",
+            )
+            .await?;
         match &a.output {
-            Some(p) => write_private(p, &bytes).map_err(|e| Failure::new(exit::CANTCREAT, format!("{}: {e}", p.display())))?,
-            None => std::io::stdout().write_all(&bytes).map_err(|e| Failure::new(exit::CANTCREAT, e.to_string()))?,
+            Some(p) => write_private(p, &bytes)
+                .map_err(|e| Failure::new(exit::CANTCREAT, format!("{}: {e}", p.display())))?,
+            None => std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| Failure::new(exit::CANTCREAT, e.to_string()))?,
         }
         Ok(exit::OK)
     }
 
     async fn import(&self, a: &ImportArgs) -> R<i32> {
         let text = read_file_or_stdin(&a.file).map_err(|e| Failure::new(exit::NOINPUT, e))?;
-        let r: pbx_api::ImportResult = Client::call_bytes(&self.client, Method::Post, &Route::Import.path(), text.into_bytes(), "application/x-ndjson")
-            .await
-            .map_err(Failure::from)
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| Failure::new(exit::PROTOCOL, e.to_string())))?;
+        let r: pbx_api::ImportResult = Client::call_bytes(
+            &self.client,
+            Method::Post,
+            &Route::Import.path(),
+            text.into_bytes(),
+            "application/x-ndjson",
+        )
+        .await
+        .map_err(Failure::from)
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| Failure::new(exit::PROTOCOL, e.to_string()))
+        })?;
         self.out(&r, |r| {
             let mut s = tr(self.lang, "ctl.imported") + "\n";
             for (k, v) in &r.counts {
@@ -835,7 +1446,11 @@ impl Ctx {
                 .iter()
                 .map(|e| {
                     vec![
-                        e.time.chars().take(19).collect::<String>().replace('T', " "),
+                        e.time
+                            .chars()
+                            .take(19)
+                            .collect::<String>()
+                            .replace('T', " "),
                         match &e.user {
                             Some(u) => format!("{u} ({})", e.uid),
                             None => e.uid.to_string(),
@@ -846,7 +1461,16 @@ impl Ctx {
                     ]
                 })
                 .collect();
-            table(&self.h(&["col.time", "col.uid", "col.action", "col.tenant", "col.object"]), &rows)
+            table(
+                &self.h(&[
+                    "col.time",
+                    "col.uid",
+                    "col.action",
+                    "col.tenant",
+                    "col.object",
+                ]),
+                &rows,
+            )
         })
     }
 
@@ -856,45 +1480,67 @@ impl Ctx {
             let l = self.lang;
             let scope = match &s.you.scope {
                 pbx_api::Scope::Beheerder => tr(l, "word.beheerder"),
-                pbx_api::Scope::Tenant(t) => Msg::new("ctl.scope_tenant").arg("tenant", t).render(l),
+                pbx_api::Scope::Tenant(t) => {
+                    Msg::new("ctl.scope_tenant").arg("tenant", t).render(l)
+                }
                 pbx_api::Scope::None => tr(l, "word.none"),
             };
             let rows = [
-                (tr(l, "col.version"), format!("{} (API v{})", s.version, s.api)),
+                (
+                    tr(l, "col.version"),
+                    format!("{} (API v{})", s.version, s.api),
+                ),
                 (tr(l, "col.uptime"), format_duration(s.uptime_secs)),
                 (tr(l, "col.pid"), s.pid.to_string()),
                 (tr(l, "col.config"), s.config_dir.clone()),
-                (tr(l, "col.state"), format!("{} (schema {})", s.state_dir, s.schema_version)),
+                (
+                    tr(l, "col.state"),
+                    format!("{} (schema {})", s.state_dir, s.schema_version),
+                ),
                 (tr(l, "col.tenants"), s.tenants.to_string()),
                 (tr(l, "word.extensions"), s.extensions.to_string()),
                 (tr(l, "col.you"), format!("uid {} — {scope}", s.you.uid)),
             ];
-            rows.iter().map(|(k, v)| format!("{:<20}{v}\n", format!("{k}:"))).collect()
+            rows.iter()
+                .map(|(k, v)| format!("{:<20}{v}\n", format!("{k}:")))
+                .collect()
         })
     }
 
     async fn api(&self, a: &ApiArgs) -> R<i32> {
         let body = match a.body.as_deref() {
             None => Vec::new(),
-            Some("-") => read_file_or_stdin(Path::new("-")).map_err(|e| Failure::new(exit::NOINPUT, e))?.into_bytes(),
+            Some("-") => read_file_or_stdin(Path::new("-"))
+                .map_err(|e| Failure::new(exit::NOINPUT, e))?
+                .into_bytes(),
             Some(s) => s.as_bytes().to_vec(),
         };
         let method = match &a.method {
-            Some(m) => Method::parse(&m.to_ascii_uppercase()).ok_or_else(|| usage(self.lang, Msg::new("ctl.bad_method").arg("value", m)))?,
+            Some(m) => Method::parse(&m.to_ascii_uppercase())
+                .ok_or_else(|| usage(self.lang, Msg::new("ctl.bad_method").arg("value", m)))?,
             None if body.is_empty() => Method::Get,
             None => Method::Post,
         };
-        let r = self.client.raw(method, &a.endpoint, body, "application/json").await?;
+        let r = self
+            .client
+            .raw(method, &a.endpoint, body, "application/json")
+            .await?;
         let text = String::from_utf8_lossy(&r.body);
         match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) if !text.contains('\n') || text.trim_end().lines().count() == 1 => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+            Ok(v) if !text.contains('\n') || text.trim_end().lines().count() == 1 => {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+            }
             _ => print!("{text}"),
         }
         Ok(if (200..300).contains(&r.status) {
             exit::OK
         } else {
             match serde_json::from_str::<pbx_api::ErrorBody>(&text) {
-                Ok(e) => ClientError::Api { status: r.status, error: e.error }.exit_code(),
+                Ok(e) => ClientError::Api {
+                    status: r.status,
+                    error: e.error,
+                }
+                .exit_code(),
                 Err(_) => exit::PROTOCOL,
             }
         })
@@ -914,7 +1560,9 @@ fn format_duration(secs: u64) -> String {
 pub fn read_file_or_stdin(p: &Path) -> Result<String, String> {
     if p == Path::new("-") {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| e.to_string())?;
         Ok(s)
     } else {
         std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
@@ -923,7 +1571,12 @@ pub fn read_file_or_stdin(p: &Path) -> Result<String, String> {
 
 fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(p)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -942,5 +1595,8 @@ fn parse_belplan(text: &str) -> Result<Belplan, String> {
         schedule: Vec<pbx_model::Schedule>,
     }
     let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
-    Ok(Belplan { rules: f.rule, schedules: f.schedule })
+    Ok(Belplan {
+        rules: f.rule,
+        schedules: f.schedule,
+    })
 }

@@ -6,17 +6,19 @@
 
 use crate::diff;
 use pbx_api::{
-    ApiError, Caller, ContactBatch, ContactImportResult, DeclaredSpec, Event, ExtensionCreate, ExtensionCreated,
-    ExtensionPatch, ImportResult, MembersChange, Method, PasswordSet, Plan, Query, QueueSpec, RejectedRow, Removed,
-    Route, Scope, Status, TenantPatch, TenantSummary, TrunkSpec, UserCreate, UserPatch,
+    ApiError, Caller, ContactBatch, ContactImportResult, DeclaredSpec, Event, ExtensionCreate,
+    ExtensionCreated, ExtensionPatch, ImportResult, MembersChange, Method, PasswordSet, Plan,
+    Query, QueueSpec, RejectedRow, Removed, Route, Scope, Status, TenantPatch, TenantSummary,
+    TrunkSpec, UserCreate, UserPatch,
 };
 use pbx_config::LoadedConfig;
 use pbx_i18n::{Lang, Msg};
 use pbx_model::secret::{check_sip_password, generate_password, hash_password};
 use pbx_model::user::check_login_password;
 use pbx_model::{
-    AuditEntry, Belplan, CallPermission, Contact, E164, ErrorCode, Extension, IpNet, ModelError, ObjKind, Queue,
-    Severity, Tenant, TenantBundle, TenantStatus, Trunk, TrunkRegistration, User, UserState,
+    AuditEntry, Belplan, CallPermission, Contact, ErrorCode, Extension, IpNet, ModelError, ObjKind,
+    Queue, Severity, Tenant, TenantBundle, TenantStatus, Trunk, TrunkRegistration, User, UserState,
+    E164,
 };
 use pbx_store::Store;
 use serde::Serialize;
@@ -40,11 +42,16 @@ fn ok<T: Serialize>(v: &T) -> HResult {
 }
 
 fn json<T: Serialize>(status: u16, v: &T) -> HResult {
-    serde_json::to_value(v).map(|v| Reply::Json(status, v)).map_err(|e| internal(e.to_string()))
+    serde_json::to_value(v)
+        .map(|v| Reply::Json(status, v))
+        .map_err(|e| internal(e.to_string()))
 }
 
 fn internal(detail: String) -> ModelError {
-    ModelError::new(ErrorCode::Internal, Msg::new("api.internal").arg("detail", detail))
+    ModelError::new(
+        ErrorCode::Internal,
+        Msg::new("api.internal").arg("detail", detail),
+    )
 }
 
 fn store_err(e: pbx_store::StoreError) -> ModelError {
@@ -52,19 +59,29 @@ fn store_err(e: pbx_store::StoreError) -> ModelError {
 }
 
 fn not_found(what: &str) -> ModelError {
-    ModelError::new(ErrorCode::NotFound, Msg::new("api.not_found").arg("what", what))
+    ModelError::new(
+        ErrorCode::NotFound,
+        Msg::new("api.not_found").arg("what", what),
+    )
 }
 
 fn forbidden() -> ModelError {
-    ModelError::new(ErrorCode::Forbidden, Msg::new("api.forbidden")).hint(Msg::new("api.forbidden.hint"))
+    ModelError::new(ErrorCode::Forbidden, Msg::new("api.forbidden"))
+        .hint(Msg::new("api.forbidden.hint"))
 }
 
 fn conflict(what: &str) -> ModelError {
-    ModelError::new(ErrorCode::Conflict, Msg::new("api.exists").arg("what", what))
+    ModelError::new(
+        ErrorCode::Conflict,
+        Msg::new("api.exists").arg("what", what),
+    )
 }
 
 fn bad_json(e: serde_json::Error) -> ModelError {
-    ModelError::new(ErrorCode::BadRequest, Msg::new("api.bad_json").arg("detail", e))
+    ModelError::new(
+        ErrorCode::BadRequest,
+        Msg::new("api.bad_json").arg("detail", e),
+    )
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ModelError> {
@@ -132,7 +149,15 @@ impl App {
     }
 
     /// Writes an audit entry and tells the event stream.
-    pub fn audit(&self, caller: &Caller, action: &str, tenant: Option<&str>, object: String, before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> Result<(), ModelError> {
+    pub fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        tenant: Option<&str>,
+        object: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), ModelError> {
         let entry = AuditEntry {
             seq: 0,
             time: now_rfc3339(),
@@ -146,7 +171,9 @@ impl App {
         };
         let seq = self.store.append_audit(entry.clone()).map_err(store_err)?;
         tracing::info!(action, tenant, uid = caller.uid, seq, "wijziging");
-        let _ = self.events.send(Event::Changed { entry: AuditEntry { seq, ..entry } });
+        let _ = self.events.send(Event::Changed {
+            entry: AuditEntry { seq, ..entry },
+        });
         Ok(())
     }
 
@@ -159,7 +186,10 @@ impl App {
     }
 
     fn tenant(&self, slug: &str) -> Result<Tenant, ModelError> {
-        self.store.tenant(slug).map_err(store_err)?.ok_or_else(|| not_found(&format!("organisatie {slug}")))
+        self.store
+            .tenant(slug)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("organisatie {slug}")))
     }
 
     /// Dispatches a request.
@@ -183,7 +213,13 @@ impl App {
             (R::TenantResume(t), Post) => self.tenant_status(r, t, TenantStatus::Active),
             (R::Users(t), Get) => {
                 self.tenant(t)?;
-                ok(&self.store.users(t).map_err(store_err)?.iter().map(User::public).collect::<Vec<_>>())
+                ok(&self
+                    .store
+                    .users(t)
+                    .map_err(store_err)?
+                    .iter()
+                    .map(User::public)
+                    .collect::<Vec<_>>())
             }
             (R::Users(t), Post) => self.user_add(r, t),
             (R::User(t, u), Get) => ok(&self.user(t, u)?.public()),
@@ -192,9 +228,16 @@ impl App {
             (R::UserPassword(t, u), Post) => self.user_passwd(r, t, u),
             (R::UserLock(t, u), Post) => self.user_state(r, t, u, UserState::Locked),
             (R::UserUnlock(t, u), Post) => self.user_state(r, t, u, UserState::Active),
+            (R::UserTotp(t, u), Post) => self.user_totp(r, t, u),
             (R::Extensions(t), Get) => {
                 self.tenant(t)?;
-                ok(&self.store.extensions(t).map_err(store_err)?.iter().map(Extension::public).collect::<Vec<_>>())
+                ok(&self
+                    .store
+                    .extensions(t)
+                    .map_err(store_err)?
+                    .iter()
+                    .map(Extension::public)
+                    .collect::<Vec<_>>())
             }
             (R::Extensions(t), Post) => self.extension_add(r, t),
             (R::Extension(t, n), Get) => ok(&self.extension(t, n)?.public()),
@@ -203,7 +246,13 @@ impl App {
             (R::ExtensionResetPassword(t, n), Post) => self.extension_reset(r, t, n),
             (R::Trunks(t), Get) => {
                 self.tenant(t)?;
-                ok(&self.store.trunks(t).map_err(store_err)?.iter().map(Trunk::public).collect::<Vec<_>>())
+                ok(&self
+                    .store
+                    .trunks(t)
+                    .map_err(store_err)?
+                    .iter()
+                    .map(Trunk::public)
+                    .collect::<Vec<_>>())
             }
             (R::Trunks(t), Post) => self.trunk_add(r, t),
             (R::Trunk(t, n), Get) => ok(&self.trunk(t, n)?.public()),
@@ -240,7 +289,12 @@ impl App {
                 }
                 ok(&crate::reload(self, r.caller))
             }
-            _ => Err(ModelError::new(ErrorCode::BadRequest, Msg::new("api.method").arg("method", r.method.as_str()).arg("path", r.route.path()))),
+            _ => Err(ModelError::new(
+                ErrorCode::BadRequest,
+                Msg::new("api.method")
+                    .arg("method", r.method.as_str())
+                    .arg("path", r.route.path()),
+            )),
         }
     }
 
@@ -264,7 +318,11 @@ impl App {
             schema_version: self.store.schema_version(),
             tenants: tenants.len(),
             extensions,
-            config_loaded: self.config_loaded.read().map(|s| s.clone()).unwrap_or_default(),
+            config_loaded: self
+                .config_loaded
+                .read()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
             you: caller.clone(),
         })
     }
@@ -290,7 +348,10 @@ impl App {
 
     /// Every organisation the caller may see, with counts.
     pub fn tenant_list(&self, caller: &Caller) -> Result<Vec<TenantSummary>, ModelError> {
-        self.visible_tenants(caller)?.iter().map(|t| self.summary(t)).collect()
+        self.visible_tenants(caller)?
+            .iter()
+            .map(|t| self.summary(t))
+            .collect()
     }
 
     fn beheerder(&self, r: &Req<'_>) -> Result<(), ModelError> {
@@ -321,11 +382,23 @@ impl App {
         }
         for d in &t.domains {
             if let Some(other) = self.domain_owner(d, &t.slug)? {
-                return Err(ModelError::new(ErrorCode::Conflict, Msg::new("api.domain_taken").arg("domain", d).arg("tenant", other)));
+                return Err(ModelError::new(
+                    ErrorCode::Conflict,
+                    Msg::new("api.domain_taken")
+                        .arg("domain", d)
+                        .arg("tenant", other),
+                ));
             }
         }
         self.store.put_tenant(&t).map_err(store_err)?;
-        self.audit(r.caller, "tenant.add", Some(&t.slug), format!("organisatie {}", t.slug), None, public_json(&t))?;
+        self.audit(
+            r.caller,
+            "tenant.add",
+            Some(&t.slug),
+            format!("organisatie {}", t.slug),
+            None,
+            public_json(&t),
+        )?;
         json(201, &self.summary(&t)?)
     }
 
@@ -362,21 +435,50 @@ impl App {
         t.validate()?;
         let count = self.store.count_extensions(slug).map_err(store_err)?;
         if (t.limits.max_extensions as usize) < count {
-            return Err(ModelError::new(ErrorCode::LimitExceeded, Msg::new("api.limit_below_count").arg("max", t.limits.max_extensions).arg("count", count)));
+            return Err(ModelError::new(
+                ErrorCode::LimitExceeded,
+                Msg::new("api.limit_below_count")
+                    .arg("max", t.limits.max_extensions)
+                    .arg("count", count),
+            ));
         }
         for d in &t.domains {
             if let Some(other) = self.domain_owner(d, slug)? {
-                return Err(ModelError::new(ErrorCode::Conflict, Msg::new("api.domain_taken").arg("domain", d).arg("tenant", other)));
+                return Err(ModelError::new(
+                    ErrorCode::Conflict,
+                    Msg::new("api.domain_taken")
+                        .arg("domain", d)
+                        .arg("tenant", other),
+                ));
             }
         }
-        if t.realm() != before.realm() && self.store.extensions(slug).map_err(store_err)?.iter().any(|e| e.sip.is_some()) {
-            return Err(ModelError::invalid(Msg::new("api.realm_change").arg("old", before.realm()).arg("new", t.realm())).hint(Msg::new("api.realm_change.hint")));
+        if t.realm() != before.realm()
+            && self
+                .store
+                .extensions(slug)
+                .map_err(store_err)?
+                .iter()
+                .any(|e| e.sip.is_some())
+        {
+            return Err(ModelError::invalid(
+                Msg::new("api.realm_change")
+                    .arg("old", before.realm())
+                    .arg("new", t.realm()),
+            )
+            .hint(Msg::new("api.realm_change.hint")));
         }
         if t == before {
             return ok(&self.summary(&t)?);
         }
         self.store.put_tenant(&t).map_err(store_err)?;
-        self.audit(r.caller, "tenant.set", Some(slug), format!("organisatie {slug}"), public_json(&before), public_json(&t))?;
+        self.audit(
+            r.caller,
+            "tenant.set",
+            Some(slug),
+            format!("organisatie {slug}"),
+            public_json(&before),
+            public_json(&t),
+        )?;
         ok(&self.summary(&t)?)
     }
 
@@ -384,11 +486,25 @@ impl App {
         self.beheerder(r)?;
         let _w = self.lock();
         let before = self.tenant(slug)?;
-        let t = Tenant { status, ..before.clone() };
+        let t = Tenant {
+            status,
+            ..before.clone()
+        };
         if t != before {
             self.store.put_tenant(&t).map_err(store_err)?;
-            let action = if status == TenantStatus::Suspended { "tenant.suspend" } else { "tenant.resume" };
-            self.audit(r.caller, action, Some(slug), format!("organisatie {slug}"), public_json(&before), public_json(&t))?;
+            let action = if status == TenantStatus::Suspended {
+                "tenant.suspend"
+            } else {
+                "tenant.resume"
+            };
+            self.audit(
+                r.caller,
+                action,
+                Some(slug),
+                format!("organisatie {slug}"),
+                public_json(&before),
+                public_json(&t),
+            )?;
         }
         ok(&self.summary(&t)?)
     }
@@ -397,41 +513,78 @@ impl App {
         self.beheerder(r)?;
         let _w = self.lock();
         let t = self.tenant(slug)?;
-        let b = self.store.bundle(slug).map_err(store_err)?.unwrap_or_else(|| TenantBundle::new(t.clone()));
+        let b = self
+            .store
+            .bundle(slug)
+            .map_err(store_err)?
+            .unwrap_or_else(|| TenantBundle::new(t.clone()));
         let contacts = self.store.count_contacts(slug).map_err(store_err)?;
         let mut removed = vec![format!("organisatie {slug}")];
         removed.extend(b.users.iter().map(|u| format!("gebruiker {}", u.username)));
-        removed.extend(b.extensions.iter().map(|e| format!("extensie {}", e.number)));
+        removed.extend(
+            b.extensions
+                .iter()
+                .map(|e| format!("extensie {}", e.number)),
+        );
         removed.extend(b.trunks.iter().map(|x| format!("trunk {}", x.name)));
         removed.extend(b.queues.iter().map(|q| format!("wachtrij {}", q.number)));
-        removed.extend(b.ring_groups.iter().map(|g| format!("belgroep {}", g.number)));
+        removed.extend(
+            b.ring_groups
+                .iter()
+                .map(|g| format!("belgroep {}", g.number)),
+        );
         if contacts > 0 {
             removed.push(format!("{contacts} contacten"));
         }
-        let has_content = !b.extensions.is_empty() || !b.users.is_empty() || !b.trunks.is_empty() || !b.queues.is_empty() || contacts > 0;
+        let has_content = !b.extensions.is_empty()
+            || !b.users.is_empty()
+            || !b.trunks.is_empty()
+            || !b.queues.is_empty()
+            || contacts > 0;
         if has_content && !r.query.flag("force") {
-            return Err(ModelError::new(ErrorCode::HasDependents, Msg::new("api.tenant_not_empty").arg("tenant", slug).arg("extensions", b.extensions.len()).arg("users", b.users.len()))
-                .hint(Msg::new("api.tenant_not_empty.hint").arg("tenant", slug)));
+            return Err(ModelError::new(
+                ErrorCode::HasDependents,
+                Msg::new("api.tenant_not_empty")
+                    .arg("tenant", slug)
+                    .arg("extensions", b.extensions.len())
+                    .arg("users", b.users.len()),
+            )
+            .hint(Msg::new("api.tenant_not_empty.hint").arg("tenant", slug)));
         }
         let dry = r.query.flag("dry_run");
         if !dry {
             self.store.remove_tenant(slug).map_err(store_err)?;
-            self.audit(r.caller, "tenant.remove", Some(slug), format!("organisatie {slug}"), public_json(&t), None)?;
+            self.audit(
+                r.caller,
+                "tenant.remove",
+                Some(slug),
+                format!("organisatie {slug}"),
+                public_json(&t),
+                None,
+            )?;
         }
-        ok(&Removed { removed, dry_run: dry })
+        ok(&Removed {
+            removed,
+            dry_run: dry,
+        })
     }
 
     // ---- users
 
     fn user(&self, t: &str, u: &str) -> Result<User, ModelError> {
         self.tenant(t)?;
-        self.store.user(t, u).map_err(store_err)?.ok_or_else(|| not_found(&format!("gebruiker {u}")))
+        self.store
+            .user(t, u)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("gebruiker {u}")))
     }
 
     fn permission(v: Option<Vec<String>>) -> Result<Option<CallPermission>, ModelError> {
         match v {
             None => Ok(None),
-            Some(v) => CallPermission::try_from(v).map(Some).map_err(|bad| ModelError::invalid(Msg::new("permission.unknown").arg("value", bad))),
+            Some(v) => CallPermission::try_from(v).map(Some).map_err(|bad| {
+                ModelError::invalid(Msg::new("permission.unknown").arg("value", bad))
+            }),
         }
     }
 
@@ -462,11 +615,23 @@ impl App {
         u.validate()?;
         let _w = self.lock();
         self.tenant(t)?;
-        if self.store.user(t, &u.username).map_err(store_err)?.is_some() {
+        if self
+            .store
+            .user(t, &u.username)
+            .map_err(store_err)?
+            .is_some()
+        {
             return Err(conflict(&format!("gebruiker {}", u.username)));
         }
         self.store.put_user(&u).map_err(store_err)?;
-        self.audit(r.caller, "user.add", Some(t), format!("gebruiker {}", u.username), None, public_json(&u.public()))?;
+        self.audit(
+            r.caller,
+            "user.add",
+            Some(t),
+            format!("gebruiker {}", u.username),
+            None,
+            public_json(&u.public()),
+        )?;
         json(201, &u.public())
     }
 
@@ -496,32 +661,99 @@ impl App {
         u.validate()?;
         if u != before {
             self.store.put_user(&u).map_err(store_err)?;
-            self.audit(r.caller, "user.set", Some(t), format!("gebruiker {name}"), public_json(&before.public()), public_json(&u.public()))?;
+            self.audit(
+                r.caller,
+                "user.set",
+                Some(t),
+                format!("gebruiker {name}"),
+                public_json(&before.public()),
+                public_json(&u.public()),
+            )?;
         }
         ok(&u.public())
     }
 
     fn user_passwd(&self, r: &Req<'_>, t: &str, name: &str) -> HResult {
         let p: PasswordSet = parse(r.body)?;
-        let pw = p.password.ok_or_else(|| ModelError::invalid(Msg::new("api.password_missing")))?;
+        let pw = p
+            .password
+            .ok_or_else(|| ModelError::invalid(Msg::new("api.password_missing")))?;
         check_login_password(&pw)?;
         let hash = hash_password(&pw)?;
         let _w = self.lock();
         let mut u = self.user(t, name)?;
         u.password_hash = Some(hash);
         self.store.put_user(&u).map_err(store_err)?;
-        self.audit(r.caller, "user.passwd", Some(t), format!("gebruiker {name}"), None, None)?;
+        self.audit(
+            r.caller,
+            "user.passwd",
+            Some(t),
+            format!("gebruiker {name}"),
+            None,
+            None,
+        )?;
         ok(&u.public())
+    }
+
+    fn user_totp(&self, r: &Req<'_>, t: &str, name: &str) -> HResult {
+        let p: pbx_api::TotpSet = parse(r.body)?;
+        let _w = self.lock();
+        let before = self.user(t, name)?;
+        let mut u = before.clone();
+        let (secret, uri) = if p.enable {
+            let secret = pbx_model::secret::generate_totp_secret();
+            u.totp = Some(self.store.seal(&secret));
+            u.totp_enabled = true;
+            let uri = format!("otpauth://totp/PBX:{name}%40{t}?secret={secret}&issuer=PBX&algorithm=SHA1&digits=6&period=30");
+            (Some(secret), Some(uri))
+        } else {
+            u.totp = None;
+            u.totp_enabled = false;
+            (None, None)
+        };
+        self.store.put_user(&u).map_err(store_err)?;
+        let action = if p.enable {
+            "user.totp_on"
+        } else {
+            "user.totp_off"
+        };
+        self.audit(
+            r.caller,
+            action,
+            Some(t),
+            format!("gebruiker {name}"),
+            public_json(&before.public()),
+            public_json(&u.public()),
+        )?;
+        ok(&pbx_api::TotpEnabled {
+            user: u.public(),
+            secret,
+            uri,
+        })
     }
 
     fn user_state(&self, r: &Req<'_>, t: &str, name: &str, state: UserState) -> HResult {
         let _w = self.lock();
         let before = self.user(t, name)?;
-        let u = User { state, ..before.clone() };
+        let u = User {
+            state,
+            ..before.clone()
+        };
         if u != before {
             self.store.put_user(&u).map_err(store_err)?;
-            let action = if state == UserState::Locked { "user.lock" } else { "user.unlock" };
-            self.audit(r.caller, action, Some(t), format!("gebruiker {name}"), public_json(&before.public()), public_json(&u.public()))?;
+            let action = if state == UserState::Locked {
+                "user.lock"
+            } else {
+                "user.unlock"
+            };
+            self.audit(
+                r.caller,
+                action,
+                Some(t),
+                format!("gebruiker {name}"),
+                public_json(&before.public()),
+                public_json(&u.public()),
+            )?;
         }
         ok(&u.public())
     }
@@ -529,15 +761,34 @@ impl App {
     /// Applies `change` to the organisation's bundle and refuses it when it adds an error that
     /// was not there before (a dangling reference, a shadowed rule…), unless `force` allows
     /// removing what depends on it.
-    fn check_bundle_change(&self, t: &str, change: impl FnOnce(&mut TenantBundle)) -> Result<TenantBundle, ModelError> {
-        let before = self.store.bundle(t).map_err(store_err)?.ok_or_else(|| not_found(&format!("organisatie {t}")))?;
+    fn check_bundle_change(
+        &self,
+        t: &str,
+        change: impl FnOnce(&mut TenantBundle),
+    ) -> Result<TenantBundle, ModelError> {
+        let before = self
+            .store
+            .bundle(t)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("organisatie {t}")))?;
         let mut after = before.clone();
         change(&mut after);
-        let old: Vec<String> = before.findings().into_iter().filter(|f| f.severity == Severity::Error).map(|f| f.error.msg.to_string()).collect();
-        if let Some(f) = after.findings().into_iter().find(|f| f.severity == Severity::Error && !old.contains(&f.error.msg.to_string())) {
+        let old: Vec<String> = before
+            .findings()
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.error.msg.to_string())
+            .collect();
+        if let Some(f) = after
+            .findings()
+            .into_iter()
+            .find(|f| f.severity == Severity::Error && !old.contains(&f.error.msg.to_string()))
+        {
             let mut e = f.error;
             let place = after.describe(&f.loc);
-            e.msg = Msg::new("api.bundle_error").arg("place", place).arg("detail", e.msg.to_string());
+            e.msg = Msg::new("api.bundle_error")
+                .arg("place", place)
+                .arg("detail", e.msg.to_string());
             return Err(e);
         }
         Ok(after)
@@ -548,14 +799,41 @@ impl App {
         let u = self.user(t, name)?;
         let force = r.query.flag("force");
         let mut removed = vec![format!("gebruiker {name}")];
-        let b = self.store.bundle(t).map_err(store_err)?.ok_or_else(|| not_found(t))?;
-        let owned: Vec<&Extension> = b.extensions.iter().filter(|e| e.owner.as_deref() == Some(name)).collect();
-        let queues: Vec<&Queue> = b.queues.iter().filter(|q| q.members.iter().any(|m| m.user == name)).collect();
+        let b = self
+            .store
+            .bundle(t)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(t))?;
+        let owned: Vec<&Extension> = b
+            .extensions
+            .iter()
+            .filter(|e| e.owner.as_deref() == Some(name))
+            .collect();
+        let queues: Vec<&Queue> = b
+            .queues
+            .iter()
+            .filter(|q| q.members.iter().any(|m| m.user == name))
+            .collect();
         if (!owned.is_empty() || !queues.is_empty()) && !force {
-            return Err(ModelError::new(ErrorCode::HasDependents, Msg::new("api.user_in_use").arg("user", name).arg("extensions", owned.len()).arg("queues", queues.len())).hint(Msg::new("api.force.hint")));
+            return Err(ModelError::new(
+                ErrorCode::HasDependents,
+                Msg::new("api.user_in_use")
+                    .arg("user", name)
+                    .arg("extensions", owned.len())
+                    .arg("queues", queues.len()),
+            )
+            .hint(Msg::new("api.force.hint")));
         }
-        removed.extend(owned.iter().map(|e| format!("eigenaar van extensie {}", e.number)));
-        removed.extend(queues.iter().map(|q| format!("lid van wachtrij {}", q.number)));
+        removed.extend(
+            owned
+                .iter()
+                .map(|e| format!("eigenaar van extensie {}", e.number)),
+        );
+        removed.extend(
+            queues
+                .iter()
+                .map(|q| format!("lid van wachtrij {}", q.number)),
+        );
         let dry = r.query.flag("dry_run");
         if !dry {
             for e in owned {
@@ -569,16 +847,29 @@ impl App {
                 self.store.put_queue(&q).map_err(store_err)?;
             }
             self.store.remove_user(t, name).map_err(store_err)?;
-            self.audit(r.caller, "user.remove", Some(t), format!("gebruiker {name}"), public_json(&u.public()), None)?;
+            self.audit(
+                r.caller,
+                "user.remove",
+                Some(t),
+                format!("gebruiker {name}"),
+                public_json(&u.public()),
+                None,
+            )?;
         }
-        ok(&Removed { removed, dry_run: dry })
+        ok(&Removed {
+            removed,
+            dry_run: dry,
+        })
     }
 
     // ---- extensions
 
     fn extension(&self, t: &str, n: &str) -> Result<Extension, ModelError> {
         self.tenant(t)?;
-        self.store.extension(t, n).map_err(store_err)?.ok_or_else(|| not_found(&format!("extensie {n}")))
+        self.store
+            .extension(t, n)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("extensie {n}")))
     }
 
     fn number_taken(&self, t: &str, n: &str) -> Result<bool, ModelError> {
@@ -612,18 +903,37 @@ impl App {
         let _w = self.lock();
         let tenant = self.tenant(t)?;
         if self.number_taken(t, &e.number)? {
-            return Err(ModelError::new(ErrorCode::Conflict, Msg::new("bundle.number_twice").arg("number", &e.number)));
+            return Err(ModelError::new(
+                ErrorCode::Conflict,
+                Msg::new("bundle.number_twice").arg("number", &e.number),
+            ));
         }
         tenant.check_extension_quota(self.store.count_extensions(t).map_err(store_err)?)?;
         if let Some(o) = &e.owner {
             if self.store.user(t, o).map_err(store_err)?.is_none() {
-                return Err(ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_user").arg("user", o)));
+                return Err(ModelError::new(
+                    ErrorCode::DanglingReference,
+                    Msg::new("bundle.no_user").arg("user", o),
+                ));
             }
         }
         e.set_password(tenant.realm(), &password);
         self.store.put_extension(&e).map_err(store_err)?;
-        self.audit(r.caller, "extension.add", Some(t), format!("extensie {}", e.number), None, public_json(&e.public()))?;
-        json(201, &ExtensionCreated { extension: e.public(), password: generated.then_some(password) })
+        self.audit(
+            r.caller,
+            "extension.add",
+            Some(t),
+            format!("extensie {}", e.number),
+            None,
+            public_json(&e.public()),
+        )?;
+        json(
+            201,
+            &ExtensionCreated {
+                extension: e.public(),
+                password: generated.then_some(password),
+            },
+        )
     }
 
     fn extension_set(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
@@ -652,18 +962,32 @@ impl App {
         e.validate()?;
         if let Some(o) = &e.owner {
             if self.store.user(t, o).map_err(store_err)?.is_none() {
-                return Err(ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_user").arg("user", o)));
+                return Err(ModelError::new(
+                    ErrorCode::DanglingReference,
+                    Msg::new("bundle.no_user").arg("user", o),
+                ));
             }
         }
         if e != before {
             self.store.put_extension(&e).map_err(store_err)?;
-            self.audit(r.caller, "extension.set", Some(t), format!("extensie {n}"), public_json(&before.public()), public_json(&e.public()))?;
+            self.audit(
+                r.caller,
+                "extension.set",
+                Some(t),
+                format!("extensie {n}"),
+                public_json(&before.public()),
+                public_json(&e.public()),
+            )?;
         }
         ok(&e.public())
     }
 
     fn extension_reset(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
-        let p: PasswordSet = if r.body.is_empty() { PasswordSet::default() } else { parse(r.body)? };
+        let p: PasswordSet = if r.body.is_empty() {
+            PasswordSet::default()
+        } else {
+            parse(r.body)?
+        };
         let _w = self.lock();
         let tenant = self.tenant(t)?;
         let mut e = self.extension(t, n)?;
@@ -676,8 +1000,18 @@ impl App {
         };
         e.set_password(tenant.realm(), &password);
         self.store.put_extension(&e).map_err(store_err)?;
-        self.audit(r.caller, "extension.reset_password", Some(t), format!("extensie {n}"), None, None)?;
-        ok(&ExtensionCreated { extension: e.public(), password: generated.then_some(password) })
+        self.audit(
+            r.caller,
+            "extension.reset_password",
+            Some(t),
+            format!("extensie {n}"),
+            None,
+            None,
+        )?;
+        ok(&ExtensionCreated {
+            extension: e.public(),
+            password: generated.then_some(password),
+        })
     }
 
     fn extension_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
@@ -691,7 +1025,11 @@ impl App {
             Err(_) => {
                 // With --force: the extension leaves the belgroepen it is in; rules that send
                 // calls to it are removed.
-                let b = self.store.bundle(t).map_err(store_err)?.ok_or_else(|| not_found(t))?;
+                let b = self
+                    .store
+                    .bundle(t)
+                    .map_err(store_err)?
+                    .ok_or_else(|| not_found(t))?;
                 let mut b = b;
                 b.extensions.retain(|x| x.number != n);
                 for g in &mut b.ring_groups {
@@ -701,7 +1039,9 @@ impl App {
                     }
                 }
                 let before_rules = b.belplan.rules.len();
-                b.belplan.rules.retain(|rule| rule.action != pbx_model::Action::Extension(n.to_string()));
+                b.belplan
+                    .rules
+                    .retain(|rule| rule.action != pbx_model::Action::Extension(n.to_string()));
                 for i in 0..before_rules - b.belplan.rules.len() {
                     removed.push(format!("belplanregel naar extensie {n} ({})", i + 1));
                 }
@@ -711,16 +1051,29 @@ impl App {
         let dry = r.query.flag("dry_run");
         if !dry {
             self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(r.caller, "extension.remove", Some(t), format!("extensie {n}"), public_json(&e.public()), None)?;
+            self.audit(
+                r.caller,
+                "extension.remove",
+                Some(t),
+                format!("extensie {n}"),
+                public_json(&e.public()),
+                None,
+            )?;
         }
-        ok(&Removed { removed, dry_run: dry })
+        ok(&Removed {
+            removed,
+            dry_run: dry,
+        })
     }
 
     // ---- trunks
 
     fn trunk(&self, t: &str, n: &str) -> Result<Trunk, ModelError> {
         self.tenant(t)?;
-        self.store.trunk(t, n).map_err(store_err)?.ok_or_else(|| not_found(&format!("trunk {n}")))
+        self.store
+            .trunk(t, n)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("trunk {n}")))
     }
 
     fn apply_trunk_spec(&self, tr: &mut Trunk, s: TrunkSpec) -> Result<(), ModelError> {
@@ -747,13 +1100,18 @@ impl App {
             }
         }
         if let Some(sec) = s.secret {
-            let a = tr.auth.as_mut().ok_or_else(|| ModelError::invalid(Msg::new("api.secret_without_user")))?;
+            let a = tr
+                .auth
+                .as_mut()
+                .ok_or_else(|| ModelError::invalid(Msg::new("api.secret_without_user")))?;
             a.secret = Some(self.store.seal(&sec));
         }
         if let Some(reg) = s.register {
             match tr.auth.as_mut() {
                 Some(a) => a.register = reg,
-                None if reg => return Err(ModelError::invalid(Msg::new("api.register_without_user"))),
+                None if reg => {
+                    return Err(ModelError::invalid(Msg::new("api.register_without_user")))
+                }
                 None => {}
             }
         }
@@ -763,13 +1121,23 @@ impl App {
             }
         }
         if let Some(v) = s.allow {
-            tr.allow = v.iter().map(|x| IpNet::parse(x)).collect::<Result<_, _>>()?;
+            tr.allow = v
+                .iter()
+                .map(|x| IpNet::parse(x))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = s.dids {
-            tr.dids = v.iter().map(|x| E164::normalise(x)).collect::<Result<_, _>>()?;
+            tr.dids = v
+                .iter()
+                .map(|x| E164::normalise(x))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = s.caller_id {
-            tr.caller_id = if v.is_empty() { None } else { Some(E164::normalise(&v)?) };
+            tr.caller_id = if v.is_empty() {
+                None
+            } else {
+                Some(E164::normalise(&v)?)
+            };
         }
         if let Some(v) = s.max_channels {
             tr.max_channels = v;
@@ -800,14 +1168,28 @@ impl App {
     fn save_trunk(&self, r: &Req<'_>, t: &str, before: Option<Trunk>, tr: Trunk) -> HResult {
         for d in &tr.dids {
             if let Some(owner) = self.did_owner(d, (t, &tr.name))? {
-                return Err(ModelError::new(ErrorCode::Conflict, Msg::new("api.did_taken").arg("did", d).arg("owner", owner)));
+                return Err(ModelError::new(
+                    ErrorCode::Conflict,
+                    Msg::new("api.did_taken").arg("did", d).arg("owner", owner),
+                ));
             }
         }
         let status = if before.is_some() { 200 } else { 201 };
         if before.as_ref() != Some(&tr) {
             self.store.put_trunk(&tr).map_err(store_err)?;
-            let action = if before.is_some() { "trunk.set" } else { "trunk.add" };
-            self.audit(r.caller, action, Some(t), format!("trunk {}", tr.name), before.map(|b| b.public()).and_then(|b| public_json(&b)), public_json(&tr.public()))?;
+            let action = if before.is_some() {
+                "trunk.set"
+            } else {
+                "trunk.add"
+            };
+            self.audit(
+                r.caller,
+                action,
+                Some(t),
+                format!("trunk {}", tr.name),
+                before.map(|b| b.public()).and_then(|b| public_json(&b)),
+                public_json(&tr.public()),
+            )?;
         }
         json(status, &tr.public())
     }
@@ -841,20 +1223,35 @@ impl App {
     fn trunk_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
         let _w = self.lock();
         let tr = self.trunk(t, n)?;
-        let after = self.check_bundle_change(t, |b| b.trunks.retain(|x| x.name != n)).map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
+        let after = self
+            .check_bundle_change(t, |b| b.trunks.retain(|x| x.name != n))
+            .map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
         let dry = r.query.flag("dry_run");
         if !dry {
             self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(r.caller, "trunk.remove", Some(t), format!("trunk {n}"), public_json(&tr.public()), None)?;
+            self.audit(
+                r.caller,
+                "trunk.remove",
+                Some(t),
+                format!("trunk {n}"),
+                public_json(&tr.public()),
+                None,
+            )?;
         }
-        ok(&Removed { removed: vec![format!("trunk {n}")], dry_run: dry })
+        ok(&Removed {
+            removed: vec![format!("trunk {n}")],
+            dry_run: dry,
+        })
     }
 
     // ---- queues
 
     fn queue(&self, t: &str, n: &str) -> Result<Queue, ModelError> {
         self.tenant(t)?;
-        self.store.queue(t, n).map_err(store_err)?.ok_or_else(|| not_found(&format!("wachtrij {n}")))
+        self.store
+            .queue(t, n)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(&format!("wachtrij {n}")))
     }
 
     fn apply_queue_spec(q: &mut Queue, s: QueueSpec) {
@@ -890,8 +1287,19 @@ impl App {
         let status = if before.is_some() { 200 } else { 201 };
         if before.as_ref() != Some(&q) {
             self.store.put_queue(&q).map_err(store_err)?;
-            let action = if before.is_some() { "queue.set" } else { "queue.add" };
-            self.audit(r.caller, action, Some(t), format!("wachtrij {}", q.number), before.as_ref().and_then(public_json), public_json(&q))?;
+            let action = if before.is_some() {
+                "queue.set"
+            } else {
+                "queue.add"
+            };
+            self.audit(
+                r.caller,
+                action,
+                Some(t),
+                format!("wachtrij {}", q.number),
+                before.as_ref().and_then(public_json),
+                public_json(&q),
+            )?;
         }
         json(status, &q)
     }
@@ -904,7 +1312,10 @@ impl App {
         let _w = self.lock();
         self.tenant(t)?;
         if self.number_taken(t, &number)? {
-            return Err(ModelError::new(ErrorCode::Conflict, Msg::new("bundle.number_twice").arg("number", &number)));
+            return Err(ModelError::new(
+                ErrorCode::Conflict,
+                Msg::new("bundle.number_twice").arg("number", &number),
+            ));
         }
         self.save_queue(r, t, None, q)
     }
@@ -944,13 +1355,25 @@ impl App {
     fn queue_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
         let _w = self.lock();
         let q = self.queue(t, n)?;
-        let after = self.check_bundle_change(t, |b| b.queues.retain(|x| x.number != n)).map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
+        let after = self
+            .check_bundle_change(t, |b| b.queues.retain(|x| x.number != n))
+            .map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
         let dry = r.query.flag("dry_run");
         if !dry {
             self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(r.caller, "queue.remove", Some(t), format!("wachtrij {n}"), public_json(&q), None)?;
+            self.audit(
+                r.caller,
+                "queue.remove",
+                Some(t),
+                format!("wachtrij {n}"),
+                public_json(&q),
+                None,
+            )?;
         }
-        ok(&Removed { removed: vec![format!("wachtrij {n}")], dry_run: dry })
+        ok(&Removed {
+            removed: vec![format!("wachtrij {n}")],
+            dry_run: dry,
+        })
     }
 
     // ---- belplan
@@ -960,17 +1383,32 @@ impl App {
         let _w = self.lock();
         self.tenant(t)?;
         let before = self.store.belplan(t).map_err(store_err)?;
-        let b = self.store.bundle(t).map_err(store_err)?.ok_or_else(|| not_found(t))?;
+        let b = self
+            .store
+            .bundle(t)
+            .map_err(store_err)?
+            .ok_or_else(|| not_found(t))?;
         let mut after = b;
         after.belplan = plan.clone();
-        if let Some(f) = after.findings().into_iter().find(|f| f.severity == Severity::Error && matches!(f.loc.kind, ObjKind::Rule | ObjKind::Schedule)) {
+        if let Some(f) = after.findings().into_iter().find(|f| {
+            f.severity == Severity::Error && matches!(f.loc.kind, ObjKind::Rule | ObjKind::Schedule)
+        }) {
             let mut e = f.error;
-            e.msg = Msg::new("api.bundle_error").arg("place", after.describe(&f.loc)).arg("detail", e.msg.to_string());
+            e.msg = Msg::new("api.bundle_error")
+                .arg("place", after.describe(&f.loc))
+                .arg("detail", e.msg.to_string());
             return Err(e);
         }
         if plan != before && !r.query.flag("dry_run") {
             self.store.put_belplan(t, &plan).map_err(store_err)?;
-            self.audit(r.caller, "belplan.set", Some(t), "belplan".into(), public_json(&before), public_json(&plan))?;
+            self.audit(
+                r.caller,
+                "belplan.set",
+                Some(t),
+                "belplan".into(),
+                public_json(&before),
+                public_json(&plan),
+            )?;
         }
         ok(&plan)
     }
@@ -982,31 +1420,57 @@ impl App {
         let limit = r.query.num("limit", 100).min(10_000);
         if let Some(p) = r.query.get("phone") {
             let e = E164::normalise(p)?;
-            return ok(&self.store.find_contacts_by_phone(t, &e).map_err(store_err)?);
+            return ok(&self
+                .store
+                .find_contacts_by_phone(t, &e)
+                .map_err(store_err)?);
         }
         if let Some(q) = r.query.get("q") {
             return ok(&self.store.search_contacts(t, q, limit).map_err(store_err)?);
         }
-        ok(&self.store.contacts(t, r.query.num("offset", 0), limit).map_err(store_err)?)
+        ok(&self
+            .store
+            .contacts(t, r.query.num("offset", 0), limit)
+            .map_err(store_err)?)
     }
 
     fn contacts_import(&self, r: &Req<'_>, t: &str) -> HResult {
         let batch: ContactBatch = parse(r.body)?;
         if batch.contacts.len() > pbx_api::MAX_CONTACT_BATCH {
-            return Err(ModelError::new(ErrorCode::TooLarge, Msg::new("api.batch_too_large").arg("max", pbx_api::MAX_CONTACT_BATCH)));
+            return Err(ModelError::new(
+                ErrorCode::TooLarge,
+                Msg::new("api.batch_too_large").arg("max", pbx_api::MAX_CONTACT_BATCH),
+            ));
         }
         let mut good = Vec::with_capacity(batch.contacts.len());
         let mut rejected = Vec::new();
         for (i, c) in batch.contacts.into_iter().enumerate() {
             let row = batch.first_row + i;
-            let phones: Result<Vec<E164>, ModelError> = c.phones.iter().filter(|p| !p.trim().is_empty()).map(|p| E164::normalise(p)).collect();
+            let phones: Result<Vec<E164>, ModelError> = c
+                .phones
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| E164::normalise(p))
+                .collect();
             let contact = phones.and_then(|phones| {
-                let ct = Contact { tenant: t.to_string(), id: 0, name: c.name, company: c.company, phones, tags: c.tags, notes: c.notes, fields: c.fields };
+                let ct = Contact {
+                    tenant: t.to_string(),
+                    id: 0,
+                    name: c.name,
+                    company: c.company,
+                    phones,
+                    tags: c.tags,
+                    notes: c.notes,
+                    fields: c.fields,
+                };
                 ct.validate().map(|_| ct)
             });
             match contact {
                 Ok(ct) => good.push(ct),
-                Err(e) => rejected.push(RejectedRow { row, message: e.msg.render(r.lang) }),
+                Err(e) => rejected.push(RejectedRow {
+                    row,
+                    message: e.msg.render(r.lang),
+                }),
             }
         }
         let _w = self.lock();
@@ -1014,9 +1478,19 @@ impl App {
         let n = good.len();
         if n > 0 {
             self.store.add_contacts(t, good).map_err(store_err)?;
-            self.audit(r.caller, "contact.import", Some(t), format!("{n} contacten"), None, None)?;
+            self.audit(
+                r.caller,
+                "contact.import",
+                Some(t),
+                format!("{n} contacten"),
+                None,
+                None,
+            )?;
         }
-        ok(&ContactImportResult { imported: n, rejected })
+        ok(&ContactImportResult {
+            imported: n,
+            rejected,
+        })
     }
 
     // ---- audit, export, import
@@ -1029,7 +1503,10 @@ impl App {
             (Scope::Tenant(own), Some(t)) if t == own => Some(own.clone()),
             _ => return Err(forbidden()),
         };
-        ok(&self.store.audit(tenant.as_deref(), limit).map_err(store_err)?)
+        ok(&self
+            .store
+            .audit(tenant.as_deref(), limit)
+            .map_err(store_err)?)
     }
 
     fn export(&self, r: &Req<'_>) -> HResult {
@@ -1037,7 +1514,14 @@ impl App {
         let secrets = r.query.flag("secrets");
         let mut out = Vec::new();
         self.store.export(secrets, &mut out).map_err(store_err)?;
-        self.audit(r.caller, if secrets { "export.secrets" } else { "export" }, None, "alles".into(), None, None)?;
+        self.audit(
+            r.caller,
+            if secrets { "export.secrets" } else { "export" },
+            None,
+            "alles".into(),
+            None,
+            None,
+        )?;
         Ok(Reply::Lines(out))
     }
 
@@ -1050,7 +1534,14 @@ impl App {
             .ok()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
-        self.audit(r.caller, "import", None, "alles".into(), None, public_json(&counts))?;
+        self.audit(
+            r.caller,
+            "import",
+            None,
+            "alles".into(),
+            None,
+            public_json(&counts),
+        )?;
         ok(&ImportResult { counts })
     }
 
@@ -1065,10 +1556,15 @@ impl App {
         for spec in req.tenants {
             if let Some(f) = spec.bundle.first_error() {
                 let mut e = f.error;
-                e.msg = Msg::new("api.bundle_error").arg("place", spec.bundle.describe(&f.loc)).arg("detail", e.msg.to_string());
+                e.msg = Msg::new("api.bundle_error")
+                    .arg("place", spec.bundle.describe(&f.loc))
+                    .arg("detail", e.msg.to_string());
                 return Err(e);
             }
-            let current = self.store.bundle(&spec.bundle.tenant.slug).map_err(store_err)?;
+            let current = self
+                .store
+                .bundle(&spec.bundle.tenant.slug)
+                .map_err(store_err)?;
             let target = self.declared_target(&spec, current.as_ref())?;
             let own = diff::changes(current.as_ref(), &target);
             if !own.is_empty() {
@@ -1081,20 +1577,38 @@ impl App {
                 let slug = target.tenant.slug.clone();
                 self.store.put_bundle(&target).map_err(store_err)?;
                 let before = current.map(|b| public_bundle(&b));
-                self.audit(r.caller, "apply", Some(&slug), format!("organisatie {slug}"), before.as_ref().and_then(public_json), public_json(&public_bundle(&target)))?;
+                self.audit(
+                    r.caller,
+                    "apply",
+                    Some(&slug),
+                    format!("organisatie {slug}"),
+                    before.as_ref().and_then(public_json),
+                    public_json(&public_bundle(&target)),
+                )?;
             }
         }
-        ok(&Plan { changes, applied: apply })
+        ok(&Plan {
+            changes,
+            applied: apply,
+        })
     }
 
     /// The bundle to store for a declared organisation: credentials not given in conf.d are kept
     /// from the store; trunk secrets given in conf.d are sealed (unchanged ones keep their seal).
-    pub fn declared_target(&self, spec: &DeclaredSpec, current: Option<&TenantBundle>) -> Result<TenantBundle, ModelError> {
+    pub fn declared_target(
+        &self,
+        spec: &DeclaredSpec,
+        current: Option<&TenantBundle>,
+    ) -> Result<TenantBundle, ModelError> {
         let mut b = spec.bundle.clone();
         if let Some(cur) = current {
             for e in &mut b.extensions {
                 if e.sip.is_none() {
-                    e.sip = cur.extensions.iter().find(|x| x.number == e.number).and_then(|x| x.sip.clone());
+                    e.sip = cur
+                        .extensions
+                        .iter()
+                        .find(|x| x.number == e.number)
+                        .and_then(|x| x.sip.clone());
                 }
             }
             for u in &mut b.users {
@@ -1110,11 +1624,19 @@ impl App {
             }
         }
         for tr in &mut b.trunks {
-            let stored = current.and_then(|c| c.trunks.iter().find(|x| x.name == tr.name)).and_then(|x| x.auth.as_ref()).and_then(|a| a.secret.clone());
+            let stored = current
+                .and_then(|c| c.trunks.iter().find(|x| x.name == tr.name))
+                .and_then(|x| x.auth.as_ref())
+                .and_then(|a| a.secret.clone());
             if let Some(a) = tr.auth.as_mut() {
                 a.secret = match spec.trunk_secrets.get(&tr.name) {
                     Some(plain) => match &stored {
-                        Some(s) if self.store.open_secret(s).ok().as_deref() == Some(plain.as_str()) => Some(s.clone()),
+                        Some(s)
+                            if self.store.open_secret(s).ok().as_deref()
+                                == Some(plain.as_str()) =>
+                        {
+                            Some(s.clone())
+                        }
                         _ => Some(self.store.seal(plain)),
                     },
                     None => stored,
@@ -1139,5 +1661,9 @@ fn public_bundle(b: &TenantBundle) -> TenantBundle {
 
 /// The error body for a model error, in `lang`.
 pub fn api_error(e: &ModelError, lang: Lang) -> ApiError {
-    ApiError { code: e.code, message: e.msg.render(lang), hint: e.hint.as_ref().map(|h| h.render(lang)) }
+    ApiError {
+        code: e.code,
+        message: e.msg.render(lang),
+        hint: e.hint.as_ref().map(|h| h.render(lang)),
+    }
 }

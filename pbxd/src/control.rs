@@ -27,14 +27,29 @@ pub fn bind(path: &Path, group: Option<&str>) -> anyhow::Result<UnixListener> {
     use anyhow::Context;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!("{}", Msg::new("pbxd.socket_in_use").arg("socket", path.display()));
+            anyhow::bail!(
+                "{}",
+                Msg::new("pbxd.socket_in_use").arg("socket", path.display())
+            );
         }
-        std::fs::remove_file(path).with_context(|| Msg::new("pbxd.socket_stale").arg("socket", path.display()).to_string())?;
+        std::fs::remove_file(path).with_context(|| {
+            Msg::new("pbxd.socket_stale")
+                .arg("socket", path.display())
+                .to_string()
+        })?;
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| Msg::new("pbxd.socket_dir").arg("dir", dir.display()).to_string())?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            Msg::new("pbxd.socket_dir")
+                .arg("dir", dir.display())
+                .to_string()
+        })?;
     }
-    let listener = UnixListener::bind(path).with_context(|| Msg::new("pbxd.socket_bind").arg("socket", path.display()).to_string())?;
+    let listener = UnixListener::bind(path).with_context(|| {
+        Msg::new("pbxd.socket_bind")
+            .arg("socket", path.display())
+            .to_string()
+    })?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     if let Some(g) = group {
@@ -42,7 +57,8 @@ pub fn bind(path: &Path, group: Option<&str>) -> anyhow::Result<UnixListener> {
             .ok()
             .flatten()
             .with_context(|| Msg::new("pbxd.group_unknown").arg("group", g).to_string())?;
-        nix::unistd::chown(path, None, Some(grp.gid)).with_context(|| Msg::new("pbxd.socket_chown").arg("group", g).to_string())?;
+        nix::unistd::chown(path, None, Some(grp.gid))
+            .with_context(|| Msg::new("pbxd.socket_chown").arg("group", g).to_string())?;
     }
     Ok(listener)
 }
@@ -50,12 +66,17 @@ pub fn bind(path: &Path, group: Option<&str>) -> anyhow::Result<UnixListener> {
 /// Decides what a uid may do: root and members of the admin group are beheerder; a unix user
 /// mapped to an organisation sees only that organisation; anybody else nothing.
 pub fn caller_for(app: &App, uid: u32) -> Caller {
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten();
     let name = user.as_ref().map(|u| u.name.clone());
     let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
     let control = &cfg.daemon.control;
     let in_admin_group = match (&control.admin_group, &user) {
-        (Some(g), Some(u)) => nix::unistd::Group::from_name(g).ok().flatten().is_some_and(|grp| grp.gid == u.gid || grp.mem.contains(&u.name)),
+        (Some(g), Some(u)) => nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .is_some_and(|grp| grp.gid == u.gid || grp.mem.contains(&u.name)),
         _ => false,
     };
     let scope = if uid == 0 || uid == nix::unistd::geteuid().as_raw() || in_admin_group {
@@ -65,7 +86,11 @@ pub fn caller_for(app: &App, uid: u32) -> Caller {
     } else {
         Scope::None
     };
-    Caller { uid, user: name, scope }
+    Caller {
+        uid,
+        user: name,
+        scope,
+    }
 }
 
 /// Serves the control API until `stop` turns true.
@@ -117,58 +142,132 @@ fn full(b: impl Into<Bytes>) -> Body {
 
 fn respond(status: u16, content_type: &str, body: Body) -> Response<Body> {
     let mut r = Response::new(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
-    h.insert("content-type", hyper::header::HeaderValue::from_str(content_type).unwrap_or(hyper::header::HeaderValue::from_static("application/json")));
-    h.insert(HEADER_VERSION, hyper::header::HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
-    h.insert(HEADER_API, hyper::header::HeaderValue::from(pbx_api::API_VERSION));
+    h.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_str(content_type)
+            .unwrap_or(hyper::header::HeaderValue::from_static("application/json")),
+    );
+    h.insert(
+        HEADER_VERSION,
+        hyper::header::HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    h.insert(
+        HEADER_API,
+        hyper::header::HeaderValue::from(pbx_api::API_VERSION),
+    );
     r
 }
 
 fn error_response(e: &ModelError, lang: Lang) -> Response<Body> {
-    let body = serde_json::to_vec(&ErrorBody { error: api_error(e, lang) }).unwrap_or_default();
+    let body = serde_json::to_vec(&ErrorBody {
+        error: api_error(e, lang),
+    })
+    .unwrap_or_default();
     respond(e.code.http_status(), "application/json", full(body))
 }
 
-async fn handle(app: Arc<App>, uid: u32, req: Request<Incoming>, stop: watch::Receiver<bool>) -> Response<Body> {
-    let lang = req.headers().get("accept-language").and_then(|v| v.to_str().ok()).map(Lang::from_accept_language).unwrap_or_default();
+async fn handle(
+    app: Arc<App>,
+    uid: u32,
+    req: Request<Incoming>,
+    stop: watch::Receiver<bool>,
+) -> Response<Body> {
+    let lang = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default();
     let Some(method) = Method::parse(req.method().as_str()) else {
-        return error_response(&ModelError::new(ErrorCode::BadRequest, Msg::new("api.method").arg("method", req.method().as_str()).arg("path", req.uri().path())), lang);
+        return error_response(
+            &ModelError::new(
+                ErrorCode::BadRequest,
+                Msg::new("api.method")
+                    .arg("method", req.method().as_str())
+                    .arg("path", req.uri().path()),
+            ),
+            lang,
+        );
     };
     let Some(route) = Route::parse(req.uri().path()) else {
-        return error_response(&ModelError::new(ErrorCode::UnknownEndpoint, Msg::new("api.unknown_endpoint").arg("path", req.uri().path())), lang);
+        return error_response(
+            &ModelError::new(
+                ErrorCode::UnknownEndpoint,
+                Msg::new("api.unknown_endpoint").arg("path", req.uri().path()),
+            ),
+            lang,
+        );
     };
     let query = Query::parse(req.uri().query().unwrap_or(""));
     let caller = caller_for(&app, uid);
-    let too_large = || ModelError::new(ErrorCode::TooLarge, Msg::new("api.too_large").arg("max", route.max_body()));
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        ModelError::new(
+            ErrorCode::TooLarge,
+            Msg::new("api.too_large").arg("max", route.max_body()),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.max_body() as u64) {
         return error_response(&too_large(), lang);
     }
     if route == Route::Events && method == Method::Get {
         return events(app, caller, lang, stop).await;
     }
-    let body = match Limited::new(req.into_body(), route.max_body()).collect().await {
+    let body = match Limited::new(req.into_body(), route.max_body())
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(_) => return error_response(&too_large(), lang),
     };
     let started = std::time::Instant::now();
     let path = route.path();
     let result = tokio::task::spawn_blocking(move || {
-        let r = Req { method, route, query, body: &body, caller: &caller, lang };
+        let r = Req {
+            method,
+            route,
+            query,
+            body: &body,
+            caller: &caller,
+            lang,
+        };
         app.handle(&r)
     })
     .await;
     let resp = match result {
-        Ok(Ok(Reply::Json(status, v))) => respond(status, "application/json", full(serde_json::to_vec(&v).unwrap_or_default())),
+        Ok(Ok(Reply::Json(status, v))) => respond(
+            status,
+            "application/json",
+            full(serde_json::to_vec(&v).unwrap_or_default()),
+        ),
         Ok(Ok(Reply::Lines(b))) => respond(200, "application/x-ndjson", full(b)),
         Ok(Err(e)) => error_response(&e, lang),
         Err(join) => {
             tracing::error!(error = %join, "control-API: handler afgebroken");
-            error_response(&ModelError::new(ErrorCode::Internal, Msg::new("api.internal").arg("detail", "handler")), lang)
+            error_response(
+                &ModelError::new(
+                    ErrorCode::Internal,
+                    Msg::new("api.internal").arg("detail", "handler"),
+                ),
+                lang,
+            )
         }
     };
-    tracing::debug!(uid, method = method.as_str(), path, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "control-API");
+    tracing::debug!(
+        uid,
+        method = method.as_str(),
+        path,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "control-API"
+    );
     resp
 }
 
@@ -179,14 +278,26 @@ fn line(ev: &Event) -> Bytes {
 }
 
 fn snapshot(app: &App, caller: &Caller) -> Result<Event, ModelError> {
-    Ok(Event::Snapshot { status: app.status(caller)?, tenants: app.tenant_list(caller)? })
+    Ok(Event::Snapshot {
+        status: app.status(caller)?,
+        tenants: app.tenant_list(caller)?,
+    })
 }
 
 /// `GET /v1/events`: a snapshot, then changes the caller may see, a ping every 15 s, and a new
 /// snapshot after falling behind.
-async fn events(app: Arc<App>, caller: Caller, lang: Lang, mut stop: watch::Receiver<bool>) -> Response<Body> {
+async fn events(
+    app: Arc<App>,
+    caller: Caller,
+    lang: Lang,
+    mut stop: watch::Receiver<bool>,
+) -> Response<Body> {
     if caller.scope == Scope::None {
-        return error_response(&ModelError::new(ErrorCode::Forbidden, Msg::new("api.forbidden")).hint(Msg::new("api.forbidden.hint")), lang);
+        return error_response(
+            &ModelError::new(ErrorCode::Forbidden, Msg::new("api.forbidden"))
+                .hint(Msg::new("api.forbidden.hint")),
+            lang,
+        );
     }
     let first = match snapshot(&app, &caller) {
         Ok(s) => s,
@@ -227,6 +338,10 @@ async fn events(app: Arc<App>, caller: Caller, lang: Lang, mut stop: watch::Rece
             }
         }
     });
-    let s = stream::unfold(out, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+    let s = stream::unfold(out, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
     respond(200, "application/x-ndjson", StreamBody::new(s).boxed())
 }

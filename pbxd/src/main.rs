@@ -19,10 +19,21 @@ use std::time::Duration;
 
 /// PBX-daemon: SIP-registrar, B2BUA, trunks, belplan, media en de control-API.
 #[derive(Parser, Debug)]
-#[command(name = "pbxd", version, about, long_about = "PBX-daemon: SIP-registrar, B2BUA, trunks, belplan, media en de control-API.\n\nLeest de configuratie uit de map met pbxd.toml en tenants/*.toml, opent de opslag in de statusmap en luistert op de control-socket. SIGHUP laadt de configuratie opnieuw (eerst gecontroleerd: een foute configuratie wordt geweigerd en de oude blijft actief); SIGTERM stopt netjes.")]
+#[command(
+    name = "pbxd",
+    version,
+    about,
+    long_about = "PBX-daemon: SIP-registrar, B2BUA, trunks, belplan, media en de control-API.\n\nLeest de configuratie uit de map met pbxd.toml en tenants/*.toml, opent de opslag in de statusmap en luistert op de control-socket. SIGHUP laadt de configuratie opnieuw (eerst gecontroleerd: een foute configuratie wordt geweigerd en de oude blijft actief); SIGTERM stopt netjes."
+)]
 struct Cli {
     /// Map met pbxd.toml en tenants/
-    #[arg(short = 'c', long, env = "PBXD_CONFIG", default_value = "/etc/pbxd", value_name = "MAP")]
+    #[arg(
+        short = 'c',
+        long,
+        env = "PBXD_CONFIG",
+        default_value = "/etc/pbxd",
+        value_name = "MAP"
+    )]
     config: PathBuf,
     /// Controleer de configuratie en stop (dezelfde controle als pbxctl check)
     #[arg(long)]
@@ -61,7 +72,13 @@ fn main() {
     };
     let lang = Lang::detect(cli.lang.as_deref());
     if let Some(what) = cli.generate {
-        let res = pbx_cli::generate(command(), what, "8", &cli.out, &[("pbxd.toml.5", man::PBXD_TOML_5)]);
+        let res = pbx_cli::generate(
+            command(),
+            what,
+            "8",
+            &cli.out,
+            &[("pbxd.toml.5", man::PBXD_TOML_5)],
+        );
         std::process::exit(match res {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -79,7 +96,12 @@ fn main() {
 /// `pbxd --check`: the loader pbxd uses, offline. Exit 0 clean, 1 problems, 66 path missing.
 fn check(dir: &Path, deny_warnings: bool, json: bool, lang: Lang) -> i32 {
     if !dir.exists() {
-        eprintln!("pbxd: {}", Msg::new("check.path_missing").arg("path", dir.display()).render(lang));
+        eprintln!(
+            "pbxd: {}",
+            Msg::new("check.path_missing")
+                .arg("path", dir.display())
+                .render(lang)
+        );
         return exit::NOINPUT;
     }
     let report = pbx_config::check_paths(&[dir.to_path_buf()]);
@@ -90,7 +112,13 @@ fn check(dir: &Path, deny_warnings: bool, json: bool, lang: Lang) -> i32 {
         for d in &report.diagnostics {
             eprintln!("{}", d.render(lang, &base));
         }
-        eprintln!("{}", Msg::new("check.summary").arg("errors", report.errors()).arg("warnings", report.warnings()).render(lang));
+        eprintln!(
+            "{}",
+            Msg::new("check.summary")
+                .arg("errors", report.errors())
+                .arg("warnings", report.warnings())
+                .render(lang)
+        );
     }
     if report.is_ok(deny_warnings) {
         exit::OK
@@ -106,7 +134,12 @@ fn run(dir: &Path, lang: Lang) -> i32 {
         eprintln!("{}", d.render(lang, &base));
     }
     let Some(config) = loaded else {
-        eprintln!("pbxd: {}", Msg::new("pbxd.config_refused").arg("errors", report.errors()).render(lang));
+        eprintln!(
+            "pbxd: {}",
+            Msg::new("pbxd.config_refused")
+                .arg("errors", report.errors())
+                .render(lang)
+        );
         return exit::DATAERR;
     };
     let _guard = match init_logging(&config) {
@@ -116,7 +149,10 @@ fn run(dir: &Path, lang: Lang) -> i32 {
             return exit::CANTCREAT;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pbxd: {e}");
@@ -128,7 +164,9 @@ fn run(dir: &Path, lang: Lang) -> i32 {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("pbxd: {e:#}");
-            e.downcast_ref::<Exit>().map(|x| x.0).unwrap_or(exit::SOFTWARE)
+            e.downcast_ref::<Exit>()
+                .map(|x| x.0)
+                .unwrap_or(exit::SOFTWARE)
         }
     }
 }
@@ -150,44 +188,77 @@ fn init_logging(cfg: &LoadedConfig) -> anyhow::Result<tracing_appender::non_bloc
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
     let log = &cfg.daemon.log;
-    std::fs::create_dir_all(&log.dir).with_context(|| Msg::new("pbxd.log_dir").arg("dir", log.dir.display()).to_string())?;
+    std::fs::create_dir_all(&log.dir).with_context(|| {
+        Msg::new("pbxd.log_dir")
+            .arg("dir", log.dir.display())
+            .to_string()
+    })?;
     let appender = match log.rotation {
         pbx_config::LogRotation::Hourly => tracing_appender::rolling::hourly(&log.dir, "pbxd.log"),
         pbx_config::LogRotation::Never => tracing_appender::rolling::never(&log.dir, "pbxd.log"),
         pbx_config::LogRotation::Daily => tracing_appender::rolling::daily(&log.dir, "pbxd.log"),
     };
     let (file, guard) = tracing_appender::non_blocking(appender);
-    let filter = || tracing_subscriber::EnvFilter::try_from_env("PBXD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
-    let file_layer = tracing_subscriber::fmt::layer().with_writer(file).with_ansi(false).with_filter(filter());
-    let stderr_layer = log.stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter()));
-    tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init().ok();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("PBXD_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level))
+    };
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_writer(file)
+        .with_ansi(false)
+        .with_filter(filter());
+    let stderr_layer = log.stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init()
+        .ok();
     Ok(guard)
 }
 
 fn own_caller() -> Caller {
     let uid = nix::unistd::geteuid().as_raw();
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name);
-    Caller { uid, user, scope: Scope::Beheerder }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    Caller {
+        uid,
+        user,
+        scope: Scope::Beheerder,
+    }
 }
 
 async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     let state_dir = config.daemon.state.dir.clone();
     let socket = config.daemon.control.socket.clone();
     let group = config.daemon.control.group.clone();
-    let store = match pbx_store::Store::open(&state_dir, config.daemon.state.secret_key_file.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            let m = e.msg().render(lang);
-            return Err(Exit(exit::DATAERR, Msg::new("pbxd.store_unreadable").arg("detail", m).render(lang)).into());
-        }
-    };
+    let store =
+        match pbx_store::Store::open(&state_dir, config.daemon.state.secret_key_file.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                let m = e.msg().render(lang);
+                return Err(Exit(
+                    exit::DATAERR,
+                    Msg::new("pbxd.store_unreadable")
+                        .arg("detail", m)
+                        .render(lang),
+                )
+                .into());
+            }
+        };
     tracing::info!(state = %state_dir.display(), schema = store.schema_version(), "opslag geopend");
     let app = Arc::new(App::new(store, config));
     let seeded = seed(&app, &own_caller());
     if !seeded.is_empty() {
         tracing::info!(organisaties = ?seeded, "organisaties uit conf.d aangemaakt");
     }
-    let listener = control::bind(&socket, group.as_deref()).map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
+    let listener = control::bind(&socket, group.as_deref())
+        .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(control::serve(listener, app.clone(), stop_rx.clone()));
     tracing::info!(socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "pbxd gestart");
@@ -248,7 +319,10 @@ fn daily_snapshot(app: &App) {
         (cfg.daemon.state.dir.clone(), cfg.daemon.state.snapshot_keep)
     };
     let due = match pbx_store::last_snapshot(&dir) {
-        Some(t) => t.elapsed().map(|e| e >= Duration::from_secs(24 * 3600)).unwrap_or(true),
+        Some(t) => t
+            .elapsed()
+            .map(|e| e >= Duration::from_secs(24 * 3600))
+            .unwrap_or(true),
         None => true,
     };
     if due {
@@ -277,7 +351,10 @@ fn seed(app: &App, caller: &Caller) -> Vec<String> {
                 continue;
             }
         }
-        let spec = pbx_api::DeclaredSpec { bundle: d.bundle.clone(), trunk_secrets: d.trunk_secrets.clone() };
+        let spec = pbx_api::DeclaredSpec {
+            bundle: d.bundle.clone(),
+            trunk_secrets: d.trunk_secrets.clone(),
+        };
         let target = match app.declared_target(&spec, None) {
             Ok(t) => t,
             Err(e) => {
@@ -289,7 +366,14 @@ fn seed(app: &App, caller: &Caller) -> Vec<String> {
             tracing::error!(tenant = %slug, error = %e.msg(), "organisatie uit conf.d niet aangemaakt");
             continue;
         }
-        let _ = app.audit(caller, "seed", Some(&slug), format!("organisatie {slug}"), None, None);
+        let _ = app.audit(
+            caller,
+            "seed",
+            Some(&slug),
+            format!("organisatie {slug}"),
+            None,
+            None,
+        );
         seeded.push(slug);
     }
     seeded
@@ -297,7 +381,12 @@ fn seed(app: &App, caller: &Caller) -> Vec<String> {
 
 /// Reloads conf.d: checked first; a configuration with errors is refused and the old one stays.
 pub fn reload(app: &App, caller: &Caller) -> ReloadResult {
-    let dir = app.config.read().unwrap_or_else(|p| p.into_inner()).dir.clone();
+    let dir = app
+        .config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .dir
+        .clone();
     let (loaded, report) = pbx_config::load(&dir);
     let Some(new) = loaded else {
         let errors: Vec<String> = report
@@ -309,14 +398,28 @@ pub fn reload(app: &App, caller: &Caller) -> ReloadResult {
         for e in &errors {
             tracing::error!("{e}");
         }
-        tracing::error!(fouten = errors.len(), "nieuwe configuratie geweigerd; de oude blijft actief");
-        let _ = app.events.send(Event::Reloaded { ok: false, errors: errors.clone() });
-        return ReloadResult { ok: false, errors, seeded: Vec::new() };
+        tracing::error!(
+            fouten = errors.len(),
+            "nieuwe configuratie geweigerd; de oude blijft actief"
+        );
+        let _ = app.events.send(Event::Reloaded {
+            ok: false,
+            errors: errors.clone(),
+        });
+        return ReloadResult {
+            ok: false,
+            errors,
+            seeded: Vec::new(),
+        };
     };
     {
         let mut cfg = app.config.write().unwrap_or_else(|p| p.into_inner());
-        if cfg.daemon.control.socket != new.daemon.control.socket || cfg.daemon.state.dir != new.daemon.state.dir {
-            tracing::warn!("control-socket of statusmap gewijzigd: dat werkt pas na een herstart van pbxd");
+        if cfg.daemon.control.socket != new.daemon.control.socket
+            || cfg.daemon.state.dir != new.daemon.state.dir
+        {
+            tracing::warn!(
+                "control-socket of statusmap gewijzigd: dat werkt pas na een herstart van pbxd"
+            );
         }
         *cfg = new;
     }
@@ -325,6 +428,13 @@ pub fn reload(app: &App, caller: &Caller) -> ReloadResult {
     }
     let seeded = seed(app, caller);
     let _ = app.audit(caller, "reload", None, "configuratie".into(), None, None);
-    let _ = app.events.send(Event::Reloaded { ok: true, errors: Vec::new() });
-    ReloadResult { ok: true, errors: Vec::new(), seeded }
+    let _ = app.events.send(Event::Reloaded {
+        ok: true,
+        errors: Vec::new(),
+    });
+    ReloadResult {
+        ok: true,
+        errors: Vec::new(),
+        seeded,
+    }
 }

@@ -6,11 +6,17 @@ use std::time::Duration;
 /// Sends a state line to `$NOTIFY_SOCKET`, if systemd gave one. Failures are ignored: without
 /// systemd there is nobody to tell.
 pub fn notify(state: &str) {
-    let Ok(path) = std::env::var("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = UnixDatagram::unbound() else { return };
+    let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
     if let Some(abstract_name) = path.strip_prefix('@') {
         use std::os::linux::net::SocketAddrExt;
-        if let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes()) {
+        if let Ok(addr) =
+            std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+        {
             let _ = sock.send_to_addr(state.as_bytes(), &addr);
         }
     } else {

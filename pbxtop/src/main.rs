@@ -53,12 +53,20 @@ impl Board {
         match ev {
             Event::Snapshot { .. } => self.snapshot = Some(ev),
             Event::Changed { entry } => {
-                self.changes.push(format!("{} {} {} {}", entry.time.get(11..19).unwrap_or(""), entry.action, entry.tenant.unwrap_or_default(), entry.object));
+                self.changes.push(format!(
+                    "{} {} {} {}",
+                    entry.time.get(11..19).unwrap_or(""),
+                    entry.action,
+                    entry.tenant.unwrap_or_default(),
+                    entry.object
+                ));
                 if self.changes.len() > 200 {
                     self.changes.remove(0);
                 }
             }
-            Event::Reloaded { ok, .. } => self.changes.push(format!("reload {}", if ok { "ok" } else { "geweigerd" })),
+            Event::Reloaded { ok, .. } => self
+                .changes
+                .push(format!("reload {}", if ok { "ok" } else { "geweigerd" })),
             Event::Ping => {}
         }
     }
@@ -66,10 +74,19 @@ impl Board {
     fn text(&self, lang: Lang) -> String {
         let mut s = String::new();
         if let Some(Event::Snapshot { status, tenants }) = &self.snapshot {
-            s.push_str(&Msg::new("top.header").arg("version", &status.version).arg("tenants", status.tenants).arg("extensions", status.extensions).render(lang));
+            s.push_str(
+                &Msg::new("top.header")
+                    .arg("version", &status.version)
+                    .arg("tenants", status.tenants)
+                    .arg("extensions", status.extensions)
+                    .render(lang),
+            );
             s.push('\n');
             for t in tenants {
-                s.push_str(&format!("{}  {}  {}/{}\n", t.tenant.slug, t.tenant.name, t.extensions, t.tenant.limits.max_extensions));
+                s.push_str(&format!(
+                    "{}  {}  {}/{}\n",
+                    t.tenant.slug, t.tenant.name, t.extensions, t.tenant.limits.max_extensions
+                ));
             }
         }
         s
@@ -77,33 +94,90 @@ impl Board {
 }
 
 fn draw(f: &mut Frame<'_>, b: &Board, lang: Lang) {
-    let [head, body, foot] = Layout::vertical([Constraint::Length(3), Constraint::Min(3), Constraint::Length(1)]).areas(f.area());
-    let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
     let status = match (&b.snapshot, b.connected) {
-        (Some(Event::Snapshot { status, .. }), true) => Msg::new("top.header").arg("version", &status.version).arg("tenants", status.tenants).arg("extensions", status.extensions).render(lang),
-        _ => b.error.clone().unwrap_or_else(|| tr(lang, "top.connecting")),
+        (Some(Event::Snapshot { status, .. }), true) => Msg::new("top.header")
+            .arg("version", &status.version)
+            .arg("tenants", status.tenants)
+            .arg("extensions", status.extensions)
+            .render(lang),
+        _ => b
+            .error
+            .clone()
+            .unwrap_or_else(|| tr(lang, "top.connecting")),
     };
-    f.render_widget(Paragraph::new(status).block(Block::default().borders(Borders::ALL).title(" pbxtop ")), head);
+    f.render_widget(
+        Paragraph::new(status).block(Block::default().borders(Borders::ALL).title(" pbxtop ")),
+        head,
+    );
     let rows: Vec<Row<'_>> = match &b.snapshot {
         Some(Event::Snapshot { tenants, .. }) => tenants
             .iter()
-            .map(|t| Row::new(vec![t.tenant.slug.clone(), t.tenant.name.clone(), format!("{}/{}", t.extensions, t.tenant.limits.max_extensions)]))
+            .map(|t| {
+                Row::new(vec![
+                    t.tenant.slug.clone(),
+                    t.tenant.name.clone(),
+                    format!("{}/{}", t.extensions, t.tenant.limits.max_extensions),
+                ])
+            })
             .collect(),
         _ => Vec::new(),
     };
-    let table = Table::new(rows, [Constraint::Length(16), Constraint::Min(10), Constraint::Length(9)])
-        .header(Row::new(vec![tr(lang, "col.tenant"), tr(lang, "col.name"), tr(lang, "col.extensions")]).style(Style::default().add_modifier(Modifier::BOLD)))
-        .block(Block::default().borders(Borders::ALL).title(tr(lang, "top.tenants")));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(16),
+            Constraint::Min(10),
+            Constraint::Length(9),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            tr(lang, "col.tenant"),
+            tr(lang, "col.name"),
+            tr(lang, "col.extensions"),
+        ])
+        .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(tr(lang, "top.tenants")),
+    );
     f.render_widget(table, left);
     let n = right.height.saturating_sub(2) as usize;
-    let lines: Vec<Line<'_>> = b.changes.iter().rev().take(n).rev().map(|c| Line::from(c.as_str())).collect();
-    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(tr(lang, "top.changes"))), right);
+    let lines: Vec<Line<'_>> = b
+        .changes
+        .iter()
+        .rev()
+        .take(n)
+        .rev()
+        .map(|c| Line::from(c.as_str()))
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(tr(lang, "top.changes")),
+        ),
+        right,
+    );
     f.render_widget(Paragraph::new(tr(lang, "top.keys")), foot);
 }
 
 fn main() {
     let pre = Lang::detect(None);
-    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => std::process::exit(pbx_cli::report_parse_error(&e, "pbxtop", pre)),
     };
@@ -112,7 +186,10 @@ fn main() {
         let r = pbx_cli::generate(command(), what, "1", &cli.out, &[]);
         std::process::exit(if r.is_ok() { exit::OK } else { exit::CANTCREAT });
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pbxtop: {e}");
@@ -132,7 +209,10 @@ async fn run(cli: Cli, lang: Lang) -> i32 {
                 return e.exit_code();
             }
         };
-        let mut b = Board { connected: true, ..Board::default() };
+        let mut b = Board {
+            connected: true,
+            ..Board::default()
+        };
         if let Some(Ok(ev)) = stream.next().await {
             b.apply(ev);
         }
@@ -212,9 +292,23 @@ mod tests {
     fn renders_at_80x24_without_data() {
         let mut t = Terminal::new(TestBackend::new(80, 24)).ok();
         let b = Board::default();
-        let drawn = t.as_mut().map(|t| t.draw(|f| draw(f, &b, Lang::Nl)).is_ok());
+        let drawn = t
+            .as_mut()
+            .map(|t| t.draw(|f| draw(f, &b, Lang::Nl)).is_ok());
         assert_eq!(drawn, Some(true));
-        let text: String = t.map(|t| t.backend().buffer().content().iter().map(|c| c.symbol().to_string()).collect()).unwrap_or_default();
-        assert!(text.contains("pbxtop") && text.contains("Verbinden"), "{text}");
+        let text: String = t
+            .map(|t| {
+                t.backend()
+                    .buffer()
+                    .content()
+                    .iter()
+                    .map(|c| c.symbol().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            text.contains("pbxtop") && text.contains("Verbinden"),
+            "{text}"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// `target/<profile>/` of the running test executable (`…/target/debug/deps/x-hash` → `…/target/debug`).
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("path of the test executable");
-    let mut dir = exe.parent().expect("folder of the test executable").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("folder of the test executable")
+        .to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -51,7 +54,18 @@ pub fn bin(name: &str) -> PathBuf {
 /// no systemd notify socket.
 pub fn command(name: &str) -> Command {
     let mut c = Command::new(bin(name));
-    for v in ["LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE", "PBXCTL_SOCKET", "PBXD_CONFIG", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "PBXD_LOG"] {
+    for v in [
+        "LANG",
+        "LC_ALL",
+        "LC_MESSAGES",
+        "LANGUAGE",
+        "PBXCTL_SOCKET",
+        "PBXD_CONFIG",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
+        "PBXD_LOG",
+    ] {
         c.env_remove(v);
     }
     c
@@ -72,7 +86,11 @@ pub struct Run {
 
 impl fmt::Debug for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.what, self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "`{}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.what, self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -94,7 +112,8 @@ impl Run {
     /// Standard output as JSON.
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
 
     /// Standard output and standard error together.
@@ -106,8 +125,16 @@ impl Run {
 /// Runs a command to completion (with [`RUN_TIMEOUT`]), feeding `stdin` when given.
 pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
     let what = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
         let data = data.to_vec();
         std::thread::spawn(move || {
@@ -129,8 +156,17 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
             Err(e) => panic!("waiting for {what}: {e}"),
         }
     };
-    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    Run { what, code: status.code().unwrap_or(-1), stdout: join(out), stderr: join(err) }
+    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    Run {
+        what,
+        code: status.code().unwrap_or(-1),
+        stdout: join(out),
+        stderr: join(err),
+    }
 }
 
 fn reader_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
@@ -169,8 +205,14 @@ pub fn my_uid() -> u32 {
 
 /// The user `nobody`: (uid, primary gid, name of that group — `nogroup` on Debian).
 pub fn nobody() -> (u32, u32, String) {
-    let u = nix::unistd::User::from_name("nobody").ok().flatten().expect("user nobody exists in /etc/passwd");
-    let g = nix::unistd::Group::from_gid(u.gid).ok().flatten().expect("primary group of nobody exists in /etc/group");
+    let u = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody exists in /etc/passwd");
+    let g = nix::unistd::Group::from_gid(u.gid)
+        .ok()
+        .flatten()
+        .expect("primary group of nobody exists in /etc/group");
     (u.uid.as_raw(), u.gid.as_raw(), g.name)
 }
 
@@ -179,7 +221,10 @@ pub fn nobody() -> (u32, u32, String) {
 /// A free UDP port on 127.0.0.1, outside the default RTP range (10000–19999) and above 1024.
 pub fn free_udp_port() -> u16 {
     for _ in 0..100 {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0");
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
         if port > 1024 && !(10_000..=19_999).contains(&port) {
             return port;
         }
@@ -251,12 +296,16 @@ impl Pbx {
 
     /// Writes the configuration only (start with [`Pbx::spawn`] / [`Pbx::restart`]).
     pub fn prepare(opts: Opts) -> Pbx {
-        let tmp = tempfile::Builder::new().prefix("pbx-e2e-").tempdir().expect("temporary folder");
+        let tmp = tempfile::Builder::new()
+            .prefix("pbx-e2e-")
+            .tempdir()
+            .expect("temporary folder");
         let root = tmp.path().to_path_buf();
         // Other uids (nobody) must be able to reach the socket inside; the state folder pbxd
         // creates itself with mode 0700.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod temp folder");
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod temp folder");
         let conf = root.join("conf");
         let tenants = conf.join("tenants");
         std::fs::create_dir_all(&tenants).expect("create conf/tenants");
@@ -295,7 +344,10 @@ stderr = false
         );
         std::fs::write(conf.join("pbxd.toml"), toml).expect("write pbxd.toml");
         if let Some(from) = &opts.tenants_from {
-            for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())).flatten() {
+            for e in std::fs::read_dir(from)
+                .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+                .flatten()
+            {
                 let p = e.path();
                 if p.extension().is_some_and(|x| x == "toml") {
                     std::fs::copy(&p, tenants.join(e.file_name())).expect("copy tenant file");
@@ -305,20 +357,41 @@ stderr = false
         for (name, text) in &opts.tenants {
             std::fs::write(tenants.join(name), text).expect("write tenant file");
         }
-        Pbx { _tmp: tmp, stderr_file: root.join("pbxd.stderr"), root, conf, socket, state, log_dir, env: opts.env, child: None }
+        Pbx {
+            _tmp: tmp,
+            stderr_file: root.join("pbxd.stderr"),
+            root,
+            conf,
+            socket,
+            state,
+            log_dir,
+            env: opts.env,
+            child: None,
+        }
     }
 
     /// Starts pbxd (without waiting for the socket).
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "pbxd is already running");
-        let err = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr_file).expect("open pbxd.stderr");
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_file)
+            .expect("open pbxd.stderr");
         let out = err.try_clone().expect("clone pbxd.stderr");
         let mut c = command("pbxd");
-        c.arg("--config").arg(&self.conf).stdin(Stdio::null()).stdout(out).stderr(err);
+        c.arg("--config")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        self.child = Some(c.spawn().unwrap_or_else(|e| panic!("cannot start pbxd: {e}")));
+        self.child = Some(
+            c.spawn()
+                .unwrap_or_else(|e| panic!("cannot start pbxd: {e}")),
+        );
     }
 
     /// Waits (max. [`START_TIMEOUT`]) until the control socket accepts connections; panics with
@@ -326,15 +399,26 @@ stderr = false
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
-                panic!("pbxd exited during start ({status}); its output:\n{}", self.stderr_text());
+                panic!(
+                    "pbxd exited during start ({status}); its output:\n{}",
+                    self.stderr_text()
+                );
             }
             if UnixStream::connect(&self.socket).is_ok() {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("pbxd did not open {} within {START_TIMEOUT:?}; its output:\n{}", self.socket.display(), self.stderr_text());
+                panic!(
+                    "pbxd did not open {} within {START_TIMEOUT:?}; its output:\n{}",
+                    self.socket.display(),
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -349,14 +433,20 @@ stderr = false
             None => {
                 let text = self.stderr_text();
                 self.kill9();
-                panic!("pbxd kept running (expected it to refuse to start); its output:\n{}", &text[before.min(text.len())..]);
+                panic!(
+                    "pbxd kept running (expected it to refuse to start); its output:\n{}",
+                    &text[before.min(text.len())..]
+                );
             }
         }
     }
 
     /// The process id.
     pub fn pid(&self) -> i32 {
-        self.child.as_ref().map(|c| c.id() as i32).expect("pbxd is not running")
+        self.child
+            .as_ref()
+            .map(|c| c.id() as i32)
+            .expect("pbxd is not running")
     }
 
     /// Is pbxd still running?
@@ -385,7 +475,8 @@ stderr = false
 
     /// Sends a signal.
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig)
+            .unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
     }
 
     /// `kill -9` and wait until the process is gone (its file locks released).
@@ -399,7 +490,12 @@ stderr = false
     /// SIGTERM, then waits (max. 10 s) for the exit.
     pub fn sigterm(&mut self) -> ExitStatus {
         self.signal(nix::sys::signal::Signal::SIGTERM);
-        self.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| panic!("pbxd did not stop within 10 s after SIGTERM; its output:\n{}", self.stderr_text()))
+        self.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| {
+            panic!(
+                "pbxd did not stop within 10 s after SIGTERM; its output:\n{}",
+                self.stderr_text()
+            )
+        })
     }
 
     /// SIGHUP (reload).
@@ -419,14 +515,20 @@ stderr = false
 
     /// pbxd's captured stdout and stderr, all starts together.
     pub fn stderr_text(&self) -> String {
-        std::fs::read(&self.stderr_file).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        std::fs::read(&self.stderr_file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// Every log file of the log folder, concatenated.
     pub fn log_text(&self) -> String {
         let mut s = String::new();
         if let Ok(rd) = std::fs::read_dir(&self.log_dir) {
-            let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+            let mut files: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
             files.sort();
             for f in files {
                 if let Ok(b) = std::fs::read(&f) {
@@ -437,7 +539,7 @@ stderr = false
         s
     }
 
-    /// Waits (max. `timeout`) until the log holds `needle`; returns the log.
+    /// Waits (max. `timeout`) until `pred` holds for the log; returns the log.
     pub fn wait_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -477,7 +579,11 @@ stderr = false
     /// `pbxctl` as another uid and gid (supplementary groups dropped).
     pub fn ctl_as(&self, uid: u32, gid: u32, args: &[&str]) -> Run {
         let mut c = command("pbxctl");
-        c.arg("--socket").arg(&self.socket).args(args).uid(uid).gid(gid);
+        c.arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .uid(uid)
+            .gid(gid);
         run(&mut c, None)
     }
 
@@ -499,7 +605,8 @@ stderr = false
     #[track_caller]
     pub fn raw(&self, request: &[u8]) -> RawResponse {
         let bytes = self.raw_bytes(request, Duration::from_secs(15));
-        RawResponse::parse(&bytes).unwrap_or_else(|| panic!("no HTTP answer; got {:?}", String::from_utf8_lossy(&bytes)))
+        RawResponse::parse(&bytes)
+            .unwrap_or_else(|| panic!("no HTTP answer; got {:?}", String::from_utf8_lossy(&bytes)))
     }
 
     /// A well-formed request (`Connection: close`) with a body.
@@ -517,7 +624,11 @@ stderr = false
 
     /// Is pbxd alive and answering? (`GET /v1/status` over the raw socket.)
     pub fn answers(&self) -> bool {
-        let b = raw_bytes(&self.socket, b"GET /v1/status HTTP/1.1\r\nHost: pbxd\r\nConnection: close\r\n\r\n", Duration::from_secs(10));
+        let b = raw_bytes(
+            &self.socket,
+            b"GET /v1/status HTTP/1.1\r\nHost: pbxd\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        );
         RawResponse::parse(&b).is_some_and(|r| r.status == 200)
     }
 }
@@ -531,7 +642,8 @@ impl Drop for Pbx {
 /// Sends raw bytes on a Unix socket (in a thread, so a server that stops reading cannot block
 /// us) and reads until the server closes or `timeout` passes.
 pub fn raw_bytes(socket: &Path, request: &[u8], timeout: Duration) -> Vec<u8> {
-    let mut s = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+    let mut s =
+        UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
     let mut w = s.try_clone().expect("clone socket");
     let req = request.to_vec();
     let writer = std::thread::spawn(move || {
@@ -572,7 +684,13 @@ pub struct RawResponse {
 
 impl fmt::Debug for RawResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {} {:?}\n{}", self.status, self.headers, String::from_utf8_lossy(&self.body))
+        write!(
+            f,
+            "HTTP {} {:?}\n{}",
+            self.status,
+            self.headers,
+            String::from_utf8_lossy(&self.body)
+        )
     }
 }
 
@@ -588,8 +706,10 @@ impl RawResponse {
             return None;
         }
         let status: u16 = parts.next()?.parse().ok()?;
-        let headers: Vec<(String, String)> =
-            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
         let rest = &bytes[end + 4..];
         let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let body = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -599,40 +719,59 @@ impl RawResponse {
         } else {
             rest.to_vec()
         };
-        Some(RawResponse { status, headers, body })
+        Some(RawResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// A header value.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
     }
 
     /// `error.code` of an error body.
     #[track_caller]
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code: {self:?}")).to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.code: {self:?}"))
+            .to_string()
     }
 
     /// `error.message` of an error body.
     #[track_caller]
     pub fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message: {self:?}")).to_string()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.message: {self:?}"))
+            .to_string()
     }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
         let size_text = String::from_utf8_lossy(&b[..eol]);
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break;
+        };
         b = &b[eol + 2..];
         if size == 0 || b.len() < size {
             out.extend_from_slice(&b[..size.min(b.len())]);
@@ -658,13 +797,22 @@ pub struct EventStream {
 impl EventStream {
     /// Connects and reads the answer's head.
     pub fn open(socket: &Path) -> EventStream {
-        let mut s = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
-        s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: pbxd\r\nAccept: application/x-ndjson\r\n\r\n").expect("send GET /v1/events");
+        let mut s = UnixStream::connect(socket)
+            .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+        s.write_all(
+            b"GET /v1/events HTTP/1.1\r\nHost: pbxd\r\nAccept: application/x-ndjson\r\n\r\n",
+        )
+        .expect("send GET /v1/events");
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
         let mut r = BufReader::new(s);
         let mut status_line = String::new();
-        r.read_line(&mut status_line).expect("status line of /v1/events");
-        let status: u16 = status_line.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        r.read_line(&mut status_line)
+            .expect("status line of /v1/events");
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
         let mut headers = Vec::new();
         loop {
             let mut l = String::new();
@@ -677,8 +825,16 @@ impl EventStream {
                 headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             }
         }
-        let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-        EventStream { r, status, headers, pending: Vec::new(), chunked }
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        EventStream {
+            r,
+            status,
+            headers,
+            pending: Vec::new(),
+            chunked,
+        }
     }
 
     /// The next event (a JSON line), waiting at most `timeout`; `None` on timeout or end.
@@ -690,7 +846,12 @@ impl EventStream {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return Some(serde_json::from_slice(&line).unwrap_or_else(|e| panic!("event is not JSON ({e}): {:?}", String::from_utf8_lossy(&line))));
+                return Some(serde_json::from_slice(&line).unwrap_or_else(|e| {
+                    panic!(
+                        "event is not JSON ({e}): {:?}",
+                        String::from_utf8_lossy(&line)
+                    )
+                }));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -703,7 +864,9 @@ impl EventStream {
                     Ok(0) | Err(_) => return None,
                     Ok(_) => {}
                 }
-                let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16).ok()?;
+                let size =
+                    usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+                        .ok()?;
                 if size == 0 {
                     return None;
                 }
@@ -726,7 +889,10 @@ impl EventStream {
 
 /// The workspace root (`tests/..`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The shipped configuration folder `conf.d`.
@@ -737,13 +903,17 @@ pub fn shipped_conf() -> PathBuf {
 /// Copies a folder recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
-    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())).flatten() {
+    for e in std::fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
+        .flatten()
+    {
         let p = e.path();
         let target = to.join(e.file_name());
         if p.is_dir() {
             copy_dir(&p, &target);
         } else {
-            std::fs::copy(&p, &target).unwrap_or_else(|e| panic!("copy {} to {}: {e}", p.display(), target.display()));
+            std::fs::copy(&p, &target)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", p.display(), target.display()));
         }
     }
 }
@@ -752,19 +922,51 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// counterparts as whole message.) Used to check that messages are Dutch by default.
 pub fn looks_dutch(s: &str) -> bool {
     let lower = s.to_lowercase();
-    [" de ", " het ", " een ", " niet", " van ", " met ", "organisatie", "bestaat", "geen ", " al ", "fout", "ongeldig", "verzoek", "mag ", "toegang", "draait"]
-        .iter()
-        .any(|w| lower.contains(w))
+    [
+        " de ",
+        " het ",
+        " een ",
+        " niet",
+        " van ",
+        " met ",
+        " voor ",
+        " naar ",
+        " kan ",
+        "organisatie",
+        "bestaat",
+        "geen ",
+        " al ",
+        "fout",
+        "ongeldig",
+        "onbekend",
+        "verzoek",
+        "mag ",
+        "toegang",
+        "draait",
+        "wachtwoord",
+        "gebruik",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// Values of `key` in an array of objects, as strings.
 pub fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|x| x[key].as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x[key].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The members of a JSON object's keys, sorted.
 pub fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     k.sort();
     k
 }

@@ -65,6 +65,8 @@ pub enum Route {
     UserLock(String, String),
     /// `POST /v1/tenants/{t}/users/{u}/unlock`
     UserUnlock(String, String),
+    /// `POST /v1/tenants/{t}/users/{u}/totp`
+    UserTotp(String, String),
     /// `GET|POST /v1/tenants/{t}/extensions`
     Extensions(String),
     /// `GET|PATCH|DELETE /v1/tenants/{t}/extensions/{n}`
@@ -125,9 +127,12 @@ impl Route {
             ["tenants", _, "users", _, "password"] => Route::UserPassword(s(1), s(3)),
             ["tenants", _, "users", _, "lock"] => Route::UserLock(s(1), s(3)),
             ["tenants", _, "users", _, "unlock"] => Route::UserUnlock(s(1), s(3)),
+            ["tenants", _, "users", _, "totp"] => Route::UserTotp(s(1), s(3)),
             ["tenants", _, "extensions"] => Route::Extensions(s(1)),
             ["tenants", _, "extensions", _] => Route::Extension(s(1), s(3)),
-            ["tenants", _, "extensions", _, "reset-password"] => Route::ExtensionResetPassword(s(1), s(3)),
+            ["tenants", _, "extensions", _, "reset-password"] => {
+                Route::ExtensionResetPassword(s(1), s(3))
+            }
             ["tenants", _, "trunks"] => Route::Trunks(s(1)),
             ["tenants", _, "trunks", _] => Route::Trunk(s(1), s(3)),
             ["tenants", _, "queues"] => Route::Queues(s(1)),
@@ -161,9 +166,12 @@ impl Route {
             Route::UserPassword(t, u) => format!("/v1/tenants/{t}/users/{u}/password"),
             Route::UserLock(t, u) => format!("/v1/tenants/{t}/users/{u}/lock"),
             Route::UserUnlock(t, u) => format!("/v1/tenants/{t}/users/{u}/unlock"),
+            Route::UserTotp(t, u) => format!("/v1/tenants/{t}/users/{u}/totp"),
             Route::Extensions(t) => format!("/v1/tenants/{t}/extensions"),
             Route::Extension(t, n) => format!("/v1/tenants/{t}/extensions/{n}"),
-            Route::ExtensionResetPassword(t, n) => format!("/v1/tenants/{t}/extensions/{n}/reset-password"),
+            Route::ExtensionResetPassword(t, n) => {
+                format!("/v1/tenants/{t}/extensions/{n}/reset-password")
+            }
             Route::Trunks(t) => format!("/v1/tenants/{t}/trunks"),
             Route::Trunk(t, n) => format!("/v1/tenants/{t}/trunks/{n}"),
             Route::Queues(t) => format!("/v1/tenants/{t}/queues"),
@@ -194,6 +202,7 @@ impl Route {
             | Route::UserPassword(t, _)
             | Route::UserLock(t, _)
             | Route::UserUnlock(t, _)
+            | Route::UserTotp(t, _)
             | Route::Extensions(t)
             | Route::Extension(t, _)
             | Route::ExtensionResetPassword(t, _)
@@ -213,7 +222,9 @@ impl Route {
     /// The largest body the route accepts.
     pub fn max_body(&self) -> usize {
         match self {
-            Route::Import | Route::ContactsImport(_) | Route::Plan | Route::Apply => crate::MAX_IMPORT_BODY,
+            Route::Import | Route::ContactsImport(_) | Route::Plan | Route::Apply => {
+                crate::MAX_IMPORT_BODY
+            }
             _ => crate::MAX_BODY,
         }
     }
@@ -254,7 +265,10 @@ impl Query {
         if pairs.is_empty() {
             return String::new();
         }
-        let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        let parts: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
         format!("?{}", parts.join("&"))
     }
 }
@@ -267,7 +281,8 @@ fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -327,7 +342,13 @@ mod tests {
         assert_eq!(q.get("bad"), Some("%zz"));
         assert_eq!(q.get("end"), Some("%4"));
         let enc = Query::encode(&[("q", "a b&c"), ("phone", "+31")]);
-        assert_eq!(Query::parse(enc.trim_start_matches('?')).get("q"), Some("a b&c"));
-        assert_eq!(Query::parse(enc.trim_start_matches('?')).get("phone"), Some("+31"));
+        assert_eq!(
+            Query::parse(enc.trim_start_matches('?')).get("q"),
+            Some("a b&c")
+        );
+        assert_eq!(
+            Query::parse(enc.trim_start_matches('?')).get("phone"),
+            Some("+31")
+        );
     }
 }

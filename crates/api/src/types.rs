@@ -1,8 +1,8 @@
 //! Requests, responses and events of the control API.
 
 use pbx_model::{
-    Action, AuditEntry, Belplan, Codec, ErrorCode, Extension, Forwarding, Member, Queue, RecordingPolicy, Role,
-    Strategy, TenantBundle, TenantStatus, Transport, UserState,
+    Action, AuditEntry, Belplan, Codec, ErrorCode, Extension, Forwarding, Member, Queue,
+    RecordingPolicy, Role, Strategy, TenantBundle, TenantStatus, Transport, UserState,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -181,6 +181,27 @@ pub struct PasswordSet {
     /// The new password; for extensions, empty means: generate one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+
+/// `POST …/users/{u}/totp`: switch two-factor login on (a new secret) or off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpSet {
+    /// On or off.
+    pub enable: bool,
+}
+
+/// The answer when TOTP is switched on: the secret, shown once, and the URI for a QR code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnabled {
+    /// The user (without secrets).
+    pub user: pbx_model::User,
+    /// Base32 secret; only when switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// `otpauth://` URI; only when switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
 }
 
 /// `POST /v1/tenants/{t}/extensions`.

@@ -31,7 +31,8 @@ pub mod exit {
     pub const NOPERM: i32 = 77;
 }
 
-const TEMPLATE: &str = "{before-help}{about-with-newline}\nGebruik: {usage}\n\n{all-args}{after-help}";
+const TEMPLATE: &str =
+    "{before-help}{about-with-newline}\nGebruik: {usage}\n\n{all-args}{after-help}";
 
 /// Dutch help: template, headings, usage lines and the help/version flags, on every subcommand.
 pub fn dutch(cmd: Command) -> Command {
@@ -45,7 +46,10 @@ pub fn dutch(cmd: Command) -> Command {
 /// so the usage can be rendered once and fixed.
 fn fix_usage(cmd: &mut Command) {
     let usage = cmd.render_usage().to_string();
-    let usage = usage.trim_start_matches("Usage:").trim().replace("[OPTIONS]", "[OPTIES]");
+    let usage = usage
+        .trim_start_matches("Usage:")
+        .trim()
+        .replace("[OPTIONS]", "[OPTIES]");
     *cmd = std::mem::take(cmd).override_usage(usage);
     for sub in cmd.get_subcommands_mut() {
         fix_usage(sub);
@@ -61,7 +65,10 @@ fn positional(id: &str) -> Option<(&'static str, &'static str)> {
         "number" => ("NUMMER", "Nummer"),
         "name" => ("NAAM", "Naam"),
         "file" => ("BESTAND", "Bestand (- is standaardinvoer)"),
-        "paths" => ("PAD", "Map met pbxd.toml en tenants/, of een los .toml-bestand"),
+        "paths" => (
+            "PAD",
+            "Map met pbxd.toml en tenants/, of een los .toml-bestand",
+        ),
         "dir" => ("MAP", "Configuratiemap"),
         "query" => ("ZOEKTEKST", "Zoektekst"),
         "endpoint" => ("EINDPUNT", "Pad, bijvoorbeeld /v1/status"),
@@ -78,10 +85,22 @@ fn dutch_tree(cmd: Command) -> Command {
         .subcommand_value_name("COMMANDO")
         .disable_help_flag(true)
         .disable_help_subcommand(true)
-        .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help("Toon deze hulp").global(false))
-        ;
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Toon deze hulp")
+                .global(false),
+        );
     if has_version {
-        cmd = cmd.disable_version_flag(true).arg(Arg::new("version").short('V').long("version").action(ArgAction::Version).help("Toon de versie"));
+        cmd = cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Toon de versie"),
+        );
     }
     // Positionals keep their declaration order under their (custom) heading.
     let mut order = 0;
@@ -103,12 +122,24 @@ fn dutch_arg(a: Arg) -> Arg {
     if let Some(env) = a.get_env() {
         extra.push(format!("omgevingsvariabele: {}", env.to_string_lossy()));
     }
-    let defaults: Vec<String> = a.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+    let defaults: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
     let takes_value = a.get_action().takes_values();
     if !defaults.is_empty() && takes_value {
         extra.push(format!("standaard: {}", defaults.join(", ")));
     }
-    let possible: Vec<String> = if takes_value { a.get_possible_values().iter().filter(|p| !p.is_hide_set()).map(|p| p.get_name().to_string()).collect() } else { Vec::new() };
+    let possible: Vec<String> = if takes_value {
+        a.get_possible_values()
+            .iter()
+            .filter(|p| !p.is_hide_set())
+            .map(|p| p.get_name().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     if !possible.is_empty() {
         extra.push(format!("mogelijk: {}", possible.join(", ")));
     }
@@ -154,20 +185,34 @@ pub fn report_parse_error(e: &clap::Error, bin: &str, lang: Lang) -> i32 {
     }
     let ctx = |k: ContextKind| e.get(k).map(|v| v.to_string()).unwrap_or_default();
     let msg = match e.kind() {
-        ErrorKind::UnknownArgument => Msg::new("cli.unknown_argument").arg("arg", ctx(ContextKind::InvalidArg)),
-        ErrorKind::InvalidSubcommand => Msg::new("cli.unknown_command").arg("arg", ctx(ContextKind::InvalidSubcommand)),
-        ErrorKind::MissingRequiredArgument => Msg::new("cli.missing_argument").arg("arg", ctx(ContextKind::InvalidArg)),
-        ErrorKind::MissingSubcommand => Msg::new("cli.missing_command"),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            Msg::new("cli.invalid_value").arg("value", ctx(ContextKind::InvalidValue)).arg("arg", ctx(ContextKind::InvalidArg))
+        ErrorKind::UnknownArgument => {
+            Msg::new("cli.unknown_argument").arg("arg", ctx(ContextKind::InvalidArg))
         }
-        ErrorKind::ArgumentConflict => Msg::new("cli.conflict").arg("arg", ctx(ContextKind::InvalidArg)).arg("other", ctx(ContextKind::PriorArg)),
-        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => Msg::new("cli.values").arg("arg", ctx(ContextKind::InvalidArg)),
+        ErrorKind::InvalidSubcommand => {
+            Msg::new("cli.unknown_command").arg("arg", ctx(ContextKind::InvalidSubcommand))
+        }
+        ErrorKind::MissingRequiredArgument => {
+            Msg::new("cli.missing_argument").arg("arg", ctx(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingSubcommand => Msg::new("cli.missing_command"),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => Msg::new("cli.invalid_value")
+            .arg("value", ctx(ContextKind::InvalidValue))
+            .arg("arg", ctx(ContextKind::InvalidArg)),
+        ErrorKind::ArgumentConflict => Msg::new("cli.conflict")
+            .arg("arg", ctx(ContextKind::InvalidArg))
+            .arg("other", ctx(ContextKind::PriorArg)),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            Msg::new("cli.values").arg("arg", ctx(ContextKind::InvalidArg))
+        }
         _ => Msg::new("cli.other").arg("detail", e.render().to_string().trim()),
     };
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{bin}: {}", msg.render(lang));
-    let _ = writeln!(err, "{}", Msg::new("cli.more_help").arg("bin", bin).render(lang));
+    let _ = writeln!(
+        err,
+        "{}",
+        Msg::new("cli.more_help").arg("bin", bin).render(lang)
+    );
     exit::USAGE
 }
 
@@ -197,7 +242,13 @@ fn dutch_roff(s: String) -> String {
 
 /// Writes a man page (and its subcommands' pages) or a completion script into `out`.
 /// `extra` pages (name, roff) are written beside the man page, e.g. `pbxd.toml.5`.
-pub fn generate(cmd: Command, what: Generate, section: &str, out: &Path, extra: &[(&str, &str)]) -> std::io::Result<()> {
+pub fn generate(
+    cmd: Command,
+    what: Generate,
+    section: &str,
+    out: &Path,
+    extra: &[(&str, &str)],
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     let mut cmd = cmd;
     cmd.build();
@@ -205,20 +256,46 @@ pub fn generate(cmd: Command, what: Generate, section: &str, out: &Path, extra: 
     match what {
         Generate::Man => {
             let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd.clone()).section(section).date("").render(&mut buf)?;
-            std::fs::write(out.join(format!("{name}.{section}")), dutch_roff(String::from_utf8_lossy(&buf).into_owned()))?;
+            clap_mangen::Man::new(cmd.clone())
+                .section(section)
+                .date("")
+                .render(&mut buf)?;
+            std::fs::write(
+                out.join(format!("{name}.{section}")),
+                dutch_roff(String::from_utf8_lossy(&buf).into_owned()),
+            )?;
             for (file, roff) in extra {
                 std::fs::write(out.join(file), roff)?;
             }
         }
-        Generate::CompleteBash => write_completion(&mut cmd, clap_complete::Shell::Bash, out, &format!("{name}.bash"))?,
-        Generate::CompleteZsh => write_completion(&mut cmd, clap_complete::Shell::Zsh, out, &format!("_{name}"))?,
-        Generate::CompleteFish => write_completion(&mut cmd, clap_complete::Shell::Fish, out, &format!("{name}.fish"))?,
+        Generate::CompleteBash => write_completion(
+            &mut cmd,
+            clap_complete::Shell::Bash,
+            out,
+            &format!("{name}.bash"),
+        )?,
+        Generate::CompleteZsh => write_completion(
+            &mut cmd,
+            clap_complete::Shell::Zsh,
+            out,
+            &format!("_{name}"),
+        )?,
+        Generate::CompleteFish => write_completion(
+            &mut cmd,
+            clap_complete::Shell::Fish,
+            out,
+            &format!("{name}.fish"),
+        )?,
     }
     Ok(())
 }
 
-fn write_completion(cmd: &mut Command, shell: clap_complete::Shell, out: &Path, file: &str) -> std::io::Result<()> {
+fn write_completion(
+    cmd: &mut Command,
+    shell: clap_complete::Shell,
+    out: &Path,
+    file: &str,
+) -> std::io::Result<()> {
     let name = cmd.get_name().to_string();
     let mut buf = Vec::new();
     clap_complete::generate(shell, cmd, name, &mut buf);
@@ -259,18 +336,40 @@ mod tests {
 
     #[test]
     fn tables_align() {
-        let t = table(&["NUMMER".into(), "NAAM".into()], &[vec!["1001".into(), "Jan Jansen".into()], vec!["20".into(), "Ö".into()]]);
+        let t = table(
+            &["NUMMER".into(), "NAAM".into()],
+            &[
+                vec!["1001".into(), "Jan Jansen".into()],
+                vec!["20".into(), "Ö".into()],
+            ],
+        );
         assert_eq!(t, "NUMMER  NAAM\n1001    Jan Jansen\n20      Ö\n");
     }
 
     #[test]
     fn dutch_help() {
-        let cmd = dutch(Command::new("x").version("1").about("Proef").subcommand(Command::new("sub").arg(Arg::new("n"))));
+        let cmd = dutch(
+            Command::new("x")
+                .version("1")
+                .about("Proef")
+                .subcommand(Command::new("sub").arg(Arg::new("n"))),
+        );
         let mut c = cmd;
         let help = c.render_help().to_string();
-        assert!(help.contains("Gebruik:") && help.contains("Toon deze hulp") && help.contains("Commando's"), "{help}");
-        let sub = c.find_subcommand_mut("sub").map(|s| s.render_help().to_string()).unwrap_or_default();
-        assert!(sub.contains("Argumenten") && sub.contains("Toon deze hulp"), "{sub}");
+        assert!(
+            help.contains("Gebruik:")
+                && help.contains("Toon deze hulp")
+                && help.contains("Commando's"),
+            "{help}"
+        );
+        let sub = c
+            .find_subcommand_mut("sub")
+            .map(|s| s.render_help().to_string())
+            .unwrap_or_default();
+        assert!(
+            sub.contains("Argumenten") && sub.contains("Toon deze hulp"),
+            "{sub}"
+        );
         let e = c.try_get_matches_from_mut(["x", "--onzin"]).err();
         assert!(e.is_some_and(|e| report_parse_error(&e, "x", Lang::Nl) == exit::USAGE));
     }

@@ -56,15 +56,24 @@ impl ClientError {
     /// The message for people, in `lang`, with what to do.
     pub fn message(&self, lang: Lang) -> String {
         match self {
-            ClientError::NotRunning { socket } => {
-                Msg::new("client.not_running").arg("socket", socket.display()).render(lang)
-            }
-            ClientError::NoAccess { socket } => Msg::new("client.no_access").arg("socket", socket.display()).render(lang),
+            ClientError::NotRunning { socket } => Msg::new("client.not_running")
+                .arg("socket", socket.display())
+                .render(lang),
+            ClientError::NoAccess { socket } => Msg::new("client.no_access")
+                .arg("socket", socket.display())
+                .render(lang),
             ClientError::Api { error, .. } => match &error.hint {
-                Some(h) => format!("{}\n{}: {h}", error.message, pbx_i18n::tr(lang, "word.hint")),
+                Some(h) => format!(
+                    "{}\n{}: {h}",
+                    error.message,
+                    pbx_i18n::tr(lang, "word.hint")
+                ),
                 None => error.message.clone(),
             },
-            ClientError::Version { server } => Msg::new("client.version").arg("server", server).arg("api", pbx_api::API_VERSION).render(lang),
+            ClientError::Version { server } => Msg::new("client.version")
+                .arg("server", server)
+                .arg("api", pbx_api::API_VERSION)
+                .render(lang),
             ClientError::Protocol(s) => Msg::new("client.protocol").arg("detail", s).render(lang),
         }
     }
@@ -107,7 +116,10 @@ pub struct Client {
 impl Client {
     /// A client for the socket at `socket`; errors come back in `lang`.
     pub fn new(socket: impl Into<PathBuf>, lang: Lang) -> Client {
-        Client { socket: socket.into(), lang }
+        Client {
+            socket: socket.into(),
+            lang,
+        }
     }
 
     /// The socket path.
@@ -116,12 +128,22 @@ impl Client {
     }
 
     async fn connect(&self) -> Result<http1::SendRequest<Full<Bytes>>, ClientError> {
-        let stream = UnixStream::connect(&self.socket).await.map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ClientError::NotRunning { socket: self.socket.clone() },
-            io::ErrorKind::PermissionDenied => ClientError::NoAccess { socket: self.socket.clone() },
-            _ => ClientError::Protocol(e.to_string()),
-        })?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                    ClientError::NotRunning {
+                        socket: self.socket.clone(),
+                    }
+                }
+                io::ErrorKind::PermissionDenied => ClientError::NoAccess {
+                    socket: self.socket.clone(),
+                },
+                _ => ClientError::Protocol(e.to_string()),
+            })?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         tokio::spawn(async move {
             // The connection ends when the response is read or the server closes; nothing to report.
             let _ = conn.await;
@@ -129,7 +151,13 @@ impl Client {
         Ok(sender)
     }
 
-    fn build(&self, method: Method, path: &str, body: Vec<u8>, content_type: &str) -> Result<Request<Full<Bytes>>, ClientError> {
+    fn build(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
         Request::builder()
             .method(method.as_str())
             .uri(path)
@@ -140,46 +168,98 @@ impl Client {
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
-    fn check_version(&self, resp: &hyper::Response<hyper::body::Incoming>) -> Result<Option<String>, ClientError> {
-        let api = resp.headers().get(HEADER_API).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let version = resp.headers().get(HEADER_VERSION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    fn check_version(
+        &self,
+        resp: &hyper::Response<hyper::body::Incoming>,
+    ) -> Result<Option<String>, ClientError> {
+        let api = resp
+            .headers()
+            .get(HEADER_API)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let version = resp
+            .headers()
+            .get(HEADER_VERSION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match api {
             Some(a) if a == pbx_api::API_VERSION.to_string() => Ok(version),
-            other => Err(ClientError::Version { server: other.unwrap_or_else(|| "?".into()) }),
+            other => Err(ClientError::Version {
+                server: other.unwrap_or_else(|| "?".into()),
+            }),
         }
     }
 
     /// Sends a raw request; any status comes back as a [`Response`].
-    pub async fn raw(&self, method: Method, path: &str, body: Vec<u8>, content_type: &str) -> Result<Response, ClientError> {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Response, ClientError> {
         let mut sender = self.connect().await?;
         let req = self.build(method, path, body, content_type)?;
-        let resp = sender.send_request(req).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let server_version = self.check_version(&resp)?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map_err(|e| ClientError::Protocol(e.to_string()))?.to_bytes();
-        Ok(Response { status, server_version, body })
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+            .to_bytes();
+        Ok(Response {
+            status,
+            server_version,
+            body,
+        })
     }
 
     /// Sends a request and returns the body of a 2xx answer; an error body becomes [`ClientError::Api`].
-    pub async fn call_bytes(&self, method: Method, path: &str, body: Vec<u8>, content_type: &str) -> Result<Bytes, ClientError> {
+    pub async fn call_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Bytes, ClientError> {
         let r = self.raw(method, path, body, content_type).await?;
         if (200..300).contains(&r.status) {
             return Ok(r.body);
         }
         match serde_json::from_slice::<ErrorBody>(&r.body) {
-            Ok(e) => Err(ClientError::Api { status: r.status, error: e.error }),
-            Err(_) => Err(ClientError::Protocol(format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)))),
+            Ok(e) => Err(ClientError::Api {
+                status: r.status,
+                error: e.error,
+            }),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ))),
         }
     }
 
     /// Sends JSON, expects JSON.
-    pub async fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ClientError> {
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let bytes = match body {
             Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Protocol(e.to_string()))?,
             None => Vec::new(),
         };
-        let out = self.call_bytes(method, path, bytes, "application/json").await?;
-        serde_json::from_slice(&out).map_err(|e| ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&out))))
+        let out = self
+            .call_bytes(method, path, bytes, "application/json")
+            .await?;
+        serde_json::from_slice(&out)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&out))))
     }
 
     /// `GET` a JSON resource.
@@ -190,17 +270,38 @@ impl Client {
     /// Opens the event stream: a snapshot first, then deltas, one JSON object per line.
     pub async fn events(&self) -> Result<EventStream, ClientError> {
         let mut sender = self.connect().await?;
-        let req = self.build(Method::Get, &pbx_api::Route::Events.path(), Vec::new(), "application/json")?;
-        let resp = sender.send_request(req).await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let req = self.build(
+            Method::Get,
+            &pbx_api::Route::Events.path(),
+            Vec::new(),
+            "application/json",
+        )?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.check_version(&resp)?;
         if resp.status() != 200 {
-            let body = resp.into_body().collect().await.map_err(|e| ClientError::Protocol(e.to_string()))?.to_bytes();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Protocol(e.to_string()))?
+                .to_bytes();
             return match serde_json::from_slice::<ErrorBody>(&body) {
-                Ok(e) => Err(ClientError::Api { status: 403, error: e.error }),
-                Err(_) => Err(ClientError::Protocol(String::from_utf8_lossy(&body).into_owned())),
+                Ok(e) => Err(ClientError::Api {
+                    status: 403,
+                    error: e.error,
+                }),
+                Err(_) => Err(ClientError::Protocol(
+                    String::from_utf8_lossy(&body).into_owned(),
+                )),
             };
         }
-        Ok(EventStream { body: resp.into_body(), buf: Vec::new() })
+        Ok(EventStream {
+            body: resp.into_body(),
+            buf: Vec::new(),
+        })
     }
 }
 
@@ -219,7 +320,9 @@ impl EventStream {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return Some(serde_json::from_slice(&line).map_err(|e| ClientError::Protocol(e.to_string())));
+                return Some(
+                    serde_json::from_slice(&line).map_err(|e| ClientError::Protocol(e.to_string())),
+                );
             }
             match self.body.frame().await? {
                 Ok(frame) => {

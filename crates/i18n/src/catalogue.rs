@@ -253,6 +253,8 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("ctl.removed", "verwijderd:", "removed:"),
     ("ctl.scope_tenant", "alleen organisatie {tenant}", "organisation {tenant} only"),
     ("ctl.seeded", "organisatie {tenant} aangemaakt uit conf.d", "organisation {tenant} created from conf.d"),
+    ("ctl.totp_on", "TOTP aan voor {user}. Geheim (wordt maar één keer getoond): {secret}\nVoor een QR-code: {uri}", "TOTP on for {user}. Secret (shown only once): {secret}\nFor a QR code: {uri}"),
+    ("ctl.totp_off", "TOTP uit voor {user}", "TOTP off for {user}"),
     ("ctl.tenant_added", "organisatie {tenant} aangemaakt", "organisation {tenant} created"),
     ("ctl.tenant_resumed", "organisatie {tenant} hervat", "organisation {tenant} resumed"),
     ("ctl.tenant_suspended", "organisatie {tenant} opgeschort", "organisation {tenant} suspended"),
@@ -334,4 +336,6 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("top.header", "pbxd {version} — {tenants} organisaties, {extensions} extensies", "pbxd {version} — {tenants} organisations, {extensions} extensions"),
     ("top.keys", "q: stoppen", "q: quit"),
     ("top.tenants", " Organisaties ", " Organisations "),
+    ("store.import.sealed_totp", "gebruiker {user} bevat een versleuteld TOTP-geheim; dat opent alleen met de sleutel van de oude opslag: exporteer met --with-secrets", "user {user} carries a sealed TOTP secret; it opens only with the old store's key: export with --with-secrets"),
+    ("store.import.no_user", "TOTP-geheim voor onbekende gebruiker {user}", "TOTP secret for unknown user {user}"),
 ];

@@ -54,7 +54,10 @@ impl Lang {
 
     /// Picks the first supported language of an `Accept-Language` header value.
     pub fn from_accept_language(header: &str) -> Lang {
-        header.split(',').find_map(Lang::from_tag).unwrap_or_default()
+        header
+            .split(',')
+            .find_map(Lang::from_tag)
+            .unwrap_or_default()
     }
 
     /// The tag sent in `Accept-Language`.
@@ -76,7 +79,10 @@ pub struct Msg {
 impl Msg {
     /// A message without arguments yet.
     pub fn new(key: &'static str) -> Msg {
-        Msg { key, args: Vec::new() }
+        Msg {
+            key,
+            args: Vec::new(),
+        }
     }
 
     /// Adds the argument `{name}`.
@@ -210,8 +216,15 @@ mod tests {
         let mut seen = HashSet::new();
         for (key, nl, en) in CATALOGUE {
             assert!(seen.insert(*key), "dubbele sleutel {key}");
-            assert!(!nl.trim().is_empty() && !en.trim().is_empty(), "lege tekst bij {key}");
-            assert_eq!(placeholders(nl), placeholders(en), "argumenten verschillen bij {key}");
+            assert!(
+                !nl.trim().is_empty() && !en.trim().is_empty(),
+                "lege tekst bij {key}"
+            );
+            assert_eq!(
+                placeholders(nl),
+                placeholders(en),
+                "argumenten verschillen bij {key}"
+            );
         }
     }
 
@@ -223,7 +236,9 @@ mod tests {
         let mut missing = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -245,17 +260,33 @@ mod tests {
                             continue;
                         }
                         let rest = &text[i + 3..];
-                        if let Some(q) = rest.find('"').filter(|q| *q < 24 && !rest[..*q].contains(')')) {
+                        if let Some(q) = rest
+                            .find('"')
+                            .filter(|q| *q < 24 && !rest[..*q].contains(')'))
+                        {
                             found.extend(rest[q + 1..].split('"').next());
                         }
                     }
                     // Keys of namespaces that exist only in the catalogue (table headings, words).
-                    for prefix in ["\"col.", "\"word.", "\"top.", "\"ctl.", "\"api.", "\"cli.", "\"client."] {
+                    for prefix in [
+                        "\"col.",
+                        "\"word.",
+                        "\"top.",
+                        "\"ctl.",
+                        "\"api.",
+                        "\"cli.",
+                        "\"client.",
+                    ] {
                         for (i, _) in text.match_indices(prefix) {
                             found.extend(text[i + 1..].split('"').next());
                         }
                     }
-                    let key_shaped = |k: &str| k.contains('.') && k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
+                    let key_shaped = |k: &str| {
+                        k.contains('.')
+                            && k.chars().all(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_'
+                            })
+                    };
                     for k in found {
                         if key_shaped(k) && !keys.contains(k) {
                             missing.push(format!("{}: {k}", p.display()));
@@ -264,6 +295,10 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "sleutels ontbreken in de catalogus:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "sleutels ontbreken in de catalogus:\n{}",
+            missing.join("\n")
+        );
     }
 }

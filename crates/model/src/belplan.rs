@@ -148,18 +148,30 @@ impl Schedule {
         for r in &self.open {
             for d in &r.days {
                 if weekday(d).is_none() {
-                    out.push(ModelError::invalid(Msg::new("schedule.day").arg("value", d)));
+                    out.push(ModelError::invalid(
+                        Msg::new("schedule.day").arg("value", d),
+                    ));
                 }
             }
             match (hhmm(&r.from), hhmm(&r.to)) {
                 (Some(a), Some(b)) if a < b => {}
-                (Some(_), Some(_)) => out.push(ModelError::invalid(Msg::new("schedule.order").arg("from", &r.from).arg("to", &r.to))),
-                _ => out.push(ModelError::invalid(Msg::new("schedule.time").arg("from", &r.from).arg("to", &r.to))),
+                (Some(_), Some(_)) => out.push(ModelError::invalid(
+                    Msg::new("schedule.order")
+                        .arg("from", &r.from)
+                        .arg("to", &r.to),
+                )),
+                _ => out.push(ModelError::invalid(
+                    Msg::new("schedule.time")
+                        .arg("from", &r.from)
+                        .arg("to", &r.to),
+                )),
             }
         }
         for d in &self.closed_dates {
             if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-                out.push(ModelError::invalid(Msg::new("schedule.date").arg("value", d)));
+                out.push(ModelError::invalid(
+                    Msg::new("schedule.date").arg("value", d),
+                ));
             }
         }
         out
@@ -197,7 +209,10 @@ impl Belplan {
     pub fn shadowed(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         for (j, later) in self.rules.iter().enumerate() {
-            if let Some(i) = self.rules[..j].iter().position(|r| r.matches.covers(&later.matches)) {
+            if let Some(i) = self.rules[..j]
+                .iter()
+                .position(|r| r.matches.covers(&later.matches))
+            {
                 out.push((j, i));
             }
         }
@@ -243,7 +258,17 @@ mod tests {
     fn schedules() {
         let s = Schedule {
             name: "kantoor".into(),
-            open: vec![TimeRange { days: vec!["ma".into(), "di".into(), "wo".into(), "do".into(), "vr".into()], from: "08:30".into(), to: "17:30".into() }],
+            open: vec![TimeRange {
+                days: vec![
+                    "ma".into(),
+                    "di".into(),
+                    "wo".into(),
+                    "do".into(),
+                    "vr".into(),
+                ],
+                from: "08:30".into(),
+                to: "17:30".into(),
+            }],
             closed_dates: vec!["2026-12-25".into()],
         };
         assert!(s.problems().is_empty());
@@ -252,7 +277,15 @@ mod tests {
         assert!(!s.is_open(at("2026-11-23 17:30")));
         assert!(!s.is_open(at("2026-11-22 10:00"))); // zondag
         assert!(!s.is_open(at("2026-12-25 10:00"))); // vrijdag, gesloten
-        let bad = Schedule { name: "x".into(), open: vec![TimeRange { days: vec!["maandag".into()], from: "18:00".into(), to: "08:00".into() }], closed_dates: vec!["25-12".into()] };
+        let bad = Schedule {
+            name: "x".into(),
+            open: vec![TimeRange {
+                days: vec!["maandag".into()],
+                from: "18:00".into(),
+                to: "08:00".into(),
+            }],
+            closed_dates: vec!["25-12".into()],
+        };
         assert_eq!(bad.problems().len(), 3);
     }
 }

@@ -95,8 +95,23 @@ pub struct TenantBundle {
 struct Collector(Vec<Finding>);
 
 impl Collector {
-    fn push(&mut self, severity: Severity, kind: ObjKind, index: usize, field: &'static str, error: ModelError) {
-        self.0.push(Finding { severity, loc: Loc { kind, index, field: Some(field) }, error });
+    fn push(
+        &mut self,
+        severity: Severity,
+        kind: ObjKind,
+        index: usize,
+        field: &'static str,
+        error: ModelError,
+    ) {
+        self.0.push(Finding {
+            severity,
+            loc: Loc {
+                kind,
+                index,
+                field: Some(field),
+            },
+            error,
+        });
     }
     fn err(&mut self, kind: ObjKind, index: usize, field: &'static str, error: ModelError) {
         self.push(Severity::Error, kind, index, field, error);
@@ -132,10 +147,23 @@ impl TenantBundle {
                 c.err(ObjKind::User, i, field, e);
             }
             if !users.insert(u.username.as_str()) {
-                c.err(ObjKind::User, i, "username", ModelError::new(ErrorCode::Conflict, Msg::new("bundle.user_twice").arg("user", &u.username)));
+                c.err(
+                    ObjKind::User,
+                    i,
+                    "username",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("bundle.user_twice").arg("user", &u.username),
+                    ),
+                );
             }
             if &u.tenant != slug {
-                c.err(ObjKind::User, i, "tenant", ModelError::invalid(Msg::new("bundle.wrong_tenant").arg("tenant", &u.tenant)));
+                c.err(
+                    ObjKind::User,
+                    i,
+                    "tenant",
+                    ModelError::invalid(Msg::new("bundle.wrong_tenant").arg("tenant", &u.tenant)),
+                );
             }
         }
 
@@ -143,7 +171,15 @@ impl TenantBundle {
         let mut numbers: HashMap<String, (ObjKind, usize)> = HashMap::new();
         let mut claim = |c: &mut Collector, number: &str, kind: ObjKind, i: usize| {
             if numbers.contains_key(number) {
-                c.err(kind, i, "number", ModelError::new(ErrorCode::Conflict, Msg::new("bundle.number_twice").arg("number", number)));
+                c.err(
+                    kind,
+                    i,
+                    "number",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("bundle.number_twice").arg("number", number),
+                    ),
+                );
             } else {
                 numbers.insert(number.to_string(), (kind, i));
             }
@@ -155,7 +191,15 @@ impl TenantBundle {
             claim(&mut c, &e.number, ObjKind::Extension, i);
             if let Some(owner) = &e.owner {
                 if !users.contains(owner.as_str()) {
-                    c.err(ObjKind::Extension, i, "owner", ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_user").arg("user", owner)));
+                    c.err(
+                        ObjKind::Extension,
+                        i,
+                        "owner",
+                        ModelError::new(
+                            ErrorCode::DanglingReference,
+                            Msg::new("bundle.no_user").arg("user", owner),
+                        ),
+                    );
                 }
             }
             if i as u64 == u64::from(self.tenant.limits.max_extensions) {
@@ -180,38 +224,79 @@ impl TenantBundle {
         let queues: HashSet<&str> = self.queues.iter().map(|q| q.number.as_str()).collect();
         let groups: HashSet<&str> = self.ring_groups.iter().map(|g| g.number.as_str()).collect();
         let trunks: HashSet<&str> = self.trunks.iter().map(|t| t.name.as_str()).collect();
-        let schedules: HashSet<&str> = self.belplan.schedules.iter().map(|s| s.name.as_str()).collect();
-        let check_action = |c: &mut Collector, kind: ObjKind, i: usize, field: &'static str, a: &Action| {
-            let missing = match a {
-                Action::Extension(n) => (!exts.contains(n.as_str())).then(|| Msg::new("bundle.no_extension").arg("number", n)),
-                Action::Queue(n) => (!queues.contains(n.as_str())).then(|| Msg::new("bundle.no_queue").arg("number", n)),
-                Action::Belgroep(n) => (!groups.contains(n.as_str())).then(|| Msg::new("bundle.no_ringgroup").arg("number", n)),
-                Action::Trunks(ts) if ts.is_empty() => Some(Msg::new("bundle.no_trunks")),
-                Action::Trunks(ts) => ts.iter().find(|t| !trunks.contains(t.as_str())).map(|t| Msg::new("bundle.no_trunk").arg("trunk", t)),
-                Action::Announcement(p) => (p.is_empty() || p.contains("..")).then(|| Msg::new("bundle.bad_prompt").arg("prompt", p)),
-                Action::Hangup(code) => (!(400..=699).contains(code)).then(|| Msg::new("bundle.bad_cause").arg("code", code)),
+        let schedules: HashSet<&str> = self
+            .belplan
+            .schedules
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let check_action =
+            |c: &mut Collector, kind: ObjKind, i: usize, field: &'static str, a: &Action| {
+                let missing = match a {
+                    Action::Extension(n) => (!exts.contains(n.as_str()))
+                        .then(|| Msg::new("bundle.no_extension").arg("number", n)),
+                    Action::Queue(n) => (!queues.contains(n.as_str()))
+                        .then(|| Msg::new("bundle.no_queue").arg("number", n)),
+                    Action::Belgroep(n) => (!groups.contains(n.as_str()))
+                        .then(|| Msg::new("bundle.no_ringgroup").arg("number", n)),
+                    Action::Trunks(ts) if ts.is_empty() => Some(Msg::new("bundle.no_trunks")),
+                    Action::Trunks(ts) => ts
+                        .iter()
+                        .find(|t| !trunks.contains(t.as_str()))
+                        .map(|t| Msg::new("bundle.no_trunk").arg("trunk", t)),
+                    Action::Announcement(p) => (p.is_empty() || p.contains(".."))
+                        .then(|| Msg::new("bundle.bad_prompt").arg("prompt", p)),
+                    Action::Hangup(code) => (!(400..=699).contains(code))
+                        .then(|| Msg::new("bundle.bad_cause").arg("code", code)),
+                };
+                if let Some(m) = missing {
+                    c.err(
+                        kind,
+                        i,
+                        field,
+                        ModelError::new(ErrorCode::DanglingReference, m),
+                    );
+                }
             };
-            if let Some(m) = missing {
-                c.err(kind, i, field, ModelError::new(ErrorCode::DanglingReference, m));
-            }
-        };
         for (i, q) in self.queues.iter().enumerate() {
             for m in &q.members {
                 if !users.contains(m.user.as_str()) {
-                    c.err(ObjKind::Queue, i, "members", ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_user").arg("user", &m.user)));
+                    c.err(
+                        ObjKind::Queue,
+                        i,
+                        "members",
+                        ModelError::new(
+                            ErrorCode::DanglingReference,
+                            Msg::new("bundle.no_user").arg("user", &m.user),
+                        ),
+                    );
                 }
             }
             if let Some(a) = &q.overflow {
                 check_action(&mut c, ObjKind::Queue, i, "overflow", a);
             }
             if q.members.is_empty() {
-                c.push(Severity::Warning, ObjKind::Queue, i, "members", ModelError::invalid(Msg::new("bundle.queue_empty").arg("number", &q.number)));
+                c.push(
+                    Severity::Warning,
+                    ObjKind::Queue,
+                    i,
+                    "members",
+                    ModelError::invalid(Msg::new("bundle.queue_empty").arg("number", &q.number)),
+                );
             }
         }
         for (i, g) in self.ring_groups.iter().enumerate() {
             for m in &g.members {
                 if !exts.contains(m.as_str()) {
-                    c.err(ObjKind::RingGroup, i, "members", ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_extension").arg("number", m)));
+                    c.err(
+                        ObjKind::RingGroup,
+                        i,
+                        "members",
+                        ModelError::new(
+                            ErrorCode::DanglingReference,
+                            Msg::new("bundle.no_extension").arg("number", m),
+                        ),
+                    );
                 }
             }
             if let Some(a) = &g.fallback {
@@ -227,15 +312,37 @@ impl TenantBundle {
                 c.err(ObjKind::Trunk, i, field, err);
             }
             if !trunk_names.insert(t.name.as_str()) {
-                c.err(ObjKind::Trunk, i, "name", ModelError::new(ErrorCode::Conflict, Msg::new("bundle.trunk_twice").arg("trunk", &t.name)));
+                c.err(
+                    ObjKind::Trunk,
+                    i,
+                    "name",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("bundle.trunk_twice").arg("trunk", &t.name),
+                    ),
+                );
             }
             for d in &t.dids {
                 if !dids.insert(d.clone()) {
-                    c.err(ObjKind::Trunk, i, "dids", ModelError::new(ErrorCode::Conflict, Msg::new("bundle.did_twice").arg("did", d)));
+                    c.err(
+                        ObjKind::Trunk,
+                        i,
+                        "dids",
+                        ModelError::new(
+                            ErrorCode::Conflict,
+                            Msg::new("bundle.did_twice").arg("did", d),
+                        ),
+                    );
                 }
             }
             if t.auth.is_none() && t.allow.is_empty() {
-                c.push(Severity::Warning, ObjKind::Trunk, i, "allow", ModelError::invalid(Msg::new("bundle.trunk_open").arg("trunk", &t.name)));
+                c.push(
+                    Severity::Warning,
+                    ObjKind::Trunk,
+                    i,
+                    "allow",
+                    ModelError::invalid(Msg::new("bundle.trunk_open").arg("trunk", &t.name)),
+                );
             }
         }
 
@@ -246,19 +353,41 @@ impl TenantBundle {
                 c.err(ObjKind::Schedule, i, "open", e);
             }
             if !sched_names.insert(s.name.as_str()) {
-                c.err(ObjKind::Schedule, i, "name", ModelError::new(ErrorCode::Conflict, Msg::new("bundle.schedule_twice").arg("name", &s.name)));
+                c.err(
+                    ObjKind::Schedule,
+                    i,
+                    "name",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("bundle.schedule_twice").arg("name", &s.name),
+                    ),
+                );
             }
         }
         for (i, r) in self.belplan.rules.iter().enumerate() {
             check_action(&mut c, ObjKind::Rule, i, "action", &r.action);
             if let Some(s) = &r.matches.schedule {
                 if !schedules.contains(s.as_str()) {
-                    c.err(ObjKind::Rule, i, "match", ModelError::new(ErrorCode::DanglingReference, Msg::new("bundle.no_schedule").arg("name", s)));
+                    c.err(
+                        ObjKind::Rule,
+                        i,
+                        "match",
+                        ModelError::new(
+                            ErrorCode::DanglingReference,
+                            Msg::new("bundle.no_schedule").arg("name", s),
+                        ),
+                    );
                 }
             }
             if let Some(d) = &r.matches.did {
                 if !dids.contains(d) {
-                    c.push(Severity::Warning, ObjKind::Rule, i, "match", ModelError::invalid(Msg::new("bundle.did_not_delivered").arg("did", d)));
+                    c.push(
+                        Severity::Warning,
+                        ObjKind::Rule,
+                        i,
+                        "match",
+                        ModelError::invalid(Msg::new("bundle.did_not_delivered").arg("did", d)),
+                    );
                 }
             }
         }
@@ -267,7 +396,11 @@ impl TenantBundle {
                 ObjKind::Rule,
                 later,
                 "match",
-                ModelError::invalid(Msg::new("bundle.shadowed").arg("rule", later + 1).arg("earlier", earlier + 1)),
+                ModelError::invalid(
+                    Msg::new("bundle.shadowed")
+                        .arg("rule", later + 1)
+                        .arg("earlier", earlier + 1),
+                ),
             );
         }
         c.0
@@ -275,20 +408,59 @@ impl TenantBundle {
 
     /// The first error (warnings ignored), for changes made through the API.
     pub fn first_error(&self) -> Option<Finding> {
-        self.findings().into_iter().find(|f| f.severity == Severity::Error)
+        self.findings()
+            .into_iter()
+            .find(|f| f.severity == Severity::Error)
     }
 
     /// Describes a location for people: `extensie 1001`, `regel 3 van het belplan`.
     pub fn describe(&self, loc: &Loc) -> String {
         let name = match loc.kind {
             ObjKind::Tenant => format!("organisatie {}", self.tenant.slug),
-            ObjKind::User => format!("gebruiker {}", self.users.get(loc.index).map(|u| u.username.as_str()).unwrap_or("?")),
-            ObjKind::Extension => format!("extensie {}", self.extensions.get(loc.index).map(|e| e.number.as_str()).unwrap_or("?")),
-            ObjKind::Trunk => format!("trunk {}", self.trunks.get(loc.index).map(|t| t.name.as_str()).unwrap_or("?")),
-            ObjKind::Queue => format!("wachtrij {}", self.queues.get(loc.index).map(|q| q.number.as_str()).unwrap_or("?")),
-            ObjKind::RingGroup => format!("belgroep {}", self.ring_groups.get(loc.index).map(|g| g.number.as_str()).unwrap_or("?")),
+            ObjKind::User => format!(
+                "gebruiker {}",
+                self.users
+                    .get(loc.index)
+                    .map(|u| u.username.as_str())
+                    .unwrap_or("?")
+            ),
+            ObjKind::Extension => format!(
+                "extensie {}",
+                self.extensions
+                    .get(loc.index)
+                    .map(|e| e.number.as_str())
+                    .unwrap_or("?")
+            ),
+            ObjKind::Trunk => format!(
+                "trunk {}",
+                self.trunks
+                    .get(loc.index)
+                    .map(|t| t.name.as_str())
+                    .unwrap_or("?")
+            ),
+            ObjKind::Queue => format!(
+                "wachtrij {}",
+                self.queues
+                    .get(loc.index)
+                    .map(|q| q.number.as_str())
+                    .unwrap_or("?")
+            ),
+            ObjKind::RingGroup => format!(
+                "belgroep {}",
+                self.ring_groups
+                    .get(loc.index)
+                    .map(|g| g.number.as_str())
+                    .unwrap_or("?")
+            ),
             ObjKind::Rule => format!("belplanregel {}", loc.index + 1),
-            ObjKind::Schedule => format!("openingstijden {}", self.belplan.schedules.get(loc.index).map(|s| s.name.as_str()).unwrap_or("?")),
+            ObjKind::Schedule => format!(
+                "openingstijden {}",
+                self.belplan
+                    .schedules
+                    .get(loc.index)
+                    .map(|s| s.name.as_str())
+                    .unwrap_or("?")
+            ),
         };
         match loc.field {
             Some(f) => format!("{name} ({f})"),
@@ -314,7 +486,11 @@ mod tests {
     }
 
     fn keys(b: &TenantBundle) -> Vec<&'static str> {
-        b.findings().into_iter().filter(|f| f.severity == Severity::Error).map(|f| f.error.msg.key()).collect()
+        b.findings()
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.error.msg.key())
+            .collect()
     }
 
     #[test]
@@ -332,16 +508,34 @@ mod tests {
         assert_eq!(keys(&b), vec!["bundle.number_twice"]);
         b.extensions.pop();
         let mut q = Queue::new("acme", "1001", "Verkoop");
-        q.members.push(Member { user: "niemand".into(), penalty: 0 });
+        q.members.push(Member {
+            user: "niemand".into(),
+            penalty: 0,
+        });
         b.queues.push(q);
         assert_eq!(keys(&b), vec!["bundle.number_twice", "bundle.no_user"]);
         b.queues[0].number = "500".into();
-        b.belplan.rules.push(Rule { name: None, matches: RuleMatch::default(), action: Action::Queue("501".into()) });
         b.belplan.rules.push(Rule {
             name: None,
-            matches: RuleMatch { pattern: Pattern::parse("_1XXX").ok(), ..RuleMatch::default() },
+            matches: RuleMatch::default(),
+            action: Action::Queue("501".into()),
+        });
+        b.belplan.rules.push(Rule {
+            name: None,
+            matches: RuleMatch {
+                pattern: Pattern::parse("_1XXX").ok(),
+                ..RuleMatch::default()
+            },
             action: Action::Trunks(vec!["kpn".into()]),
         });
-        assert_eq!(keys(&b), vec!["bundle.no_user", "bundle.no_queue", "bundle.no_trunk", "bundle.shadowed"]);
+        assert_eq!(
+            keys(&b),
+            vec![
+                "bundle.no_user",
+                "bundle.no_queue",
+                "bundle.no_trunk",
+                "bundle.shadowed"
+            ]
+        );
     }
 }

@@ -59,6 +59,9 @@ impl Contact {
         self.name.to_lowercase().contains(&q)
             || self.company.to_lowercase().contains(&q)
             || self.tags.iter().any(|t| t.to_lowercase() == q)
-            || self.phones.iter().any(|p| p.as_str().contains(&q) || p.national().contains(&q))
+            || self
+                .phones
+                .iter()
+                .any(|p| p.as_str().contains(&q) || p.national().contains(&q))
     }
 }

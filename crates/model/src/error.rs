@@ -92,7 +92,11 @@ pub struct ModelError {
 impl ModelError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, msg: Msg) -> ModelError {
-        ModelError { code, msg, hint: None }
+        ModelError {
+            code,
+            msg,
+            hint: None,
+        }
     }
 
     /// Shorthand for [`ErrorCode::Invalid`].

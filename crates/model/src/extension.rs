@@ -30,7 +30,13 @@ pub enum Codec {
 
 impl Codec {
     /// All codecs.
-    pub const ALL: [Codec; 5] = [Codec::Opus, Codec::G722, Codec::Pcma, Codec::Pcmu, Codec::TelephoneEvent];
+    pub const ALL: [Codec; 5] = [
+        Codec::Opus,
+        Codec::G722,
+        Codec::Pcma,
+        Codec::Pcmu,
+        Codec::TelephoneEvent,
+    ];
 
     /// The SDP name.
     pub fn as_str(self) -> &'static str {
@@ -45,12 +51,20 @@ impl Codec {
 
     /// Parses a codec name, case-insensitively.
     pub fn parse(s: &str) -> Option<Codec> {
-        Codec::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s))
+        Codec::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
     }
 
     /// The default codec list, in order of preference.
     pub fn defaults() -> Vec<Codec> {
-        vec![Codec::Opus, Codec::G722, Codec::Pcma, Codec::Pcmu, Codec::TelephoneEvent]
+        vec![
+            Codec::Opus,
+            Codec::G722,
+            Codec::Pcma,
+            Codec::Pcmu,
+            Codec::TelephoneEvent,
+        ]
     }
 }
 
@@ -108,9 +122,13 @@ fn default_no_answer() -> u32 {
 impl Forwarding {
     /// The targets that are set, with their field names.
     pub fn targets(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [("always", &self.always), ("busy", &self.busy), ("no_answer", &self.no_answer)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        [
+            ("always", &self.always),
+            ("busy", &self.busy),
+            ("no_answer", &self.no_answer),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
     }
 }
 
@@ -119,7 +137,9 @@ pub fn check_forward_target(t: &str) -> Result<(), ModelError> {
     if check_extension_number(t).is_ok() || E164::normalise(t).is_ok() {
         Ok(())
     } else {
-        Err(ModelError::invalid(Msg::new("extension.forward_target").arg("value", t)))
+        Err(ModelError::invalid(
+            Msg::new("extension.forward_target").arg("value", t),
+        ))
     }
 }
 
@@ -170,7 +190,10 @@ impl Extension {
             owner: None,
             sip: None,
             codecs: Codec::defaults(),
-            forwarding: Forwarding { no_answer_secs: default_no_answer(), ..Forwarding::default() },
+            forwarding: Forwarding {
+                no_answer_secs: default_no_answer(),
+                ..Forwarding::default()
+            },
             recording: None,
             max_registrations: default_max_reg(),
         }
@@ -178,7 +201,10 @@ impl Extension {
 
     /// The extension without its credentials, for output.
     pub fn public(&self) -> Extension {
-        Extension { sip: None, ..self.clone() }
+        Extension {
+            sip: None,
+            ..self.clone()
+        }
     }
 
     /// Sets the SIP password (stored as HA1 for the organisation's realm).
@@ -196,22 +222,38 @@ impl Extension {
             out.push(("name", e));
         }
         if self.codecs.iter().all(|c| *c == Codec::TelephoneEvent) {
-            out.push(("codecs", ModelError::invalid(Msg::new("extension.no_codecs"))));
+            out.push((
+                "codecs",
+                ModelError::invalid(Msg::new("extension.no_codecs")),
+            ));
         }
         for (field, t) in self.forwarding.targets() {
             if t == self.number {
-                out.push(("forwarding", ModelError::invalid(Msg::new("extension.forward_self").arg("field", field))));
+                out.push((
+                    "forwarding",
+                    ModelError::invalid(Msg::new("extension.forward_self").arg("field", field)),
+                ));
             } else if let Err(e) = check_forward_target(t) {
                 out.push(("forwarding", e));
             }
         }
         if !(5..=300).contains(&self.forwarding.no_answer_secs) {
-            out.push(("forwarding", ModelError::invalid(Msg::new("extension.no_answer_secs").arg("value", self.forwarding.no_answer_secs))));
+            out.push((
+                "forwarding",
+                ModelError::invalid(
+                    Msg::new("extension.no_answer_secs")
+                        .arg("value", self.forwarding.no_answer_secs),
+                ),
+            ));
         }
         if self.max_registrations == 0 || self.max_registrations > MAX_REGISTRATIONS_CEILING {
             out.push((
                 "max_registrations",
-                ModelError::invalid(Msg::new("extension.max_registrations").arg("value", self.max_registrations).arg("max", MAX_REGISTRATIONS_CEILING)),
+                ModelError::invalid(
+                    Msg::new("extension.max_registrations")
+                        .arg("value", self.max_registrations)
+                        .arg("max", MAX_REGISTRATIONS_CEILING),
+                ),
             ));
         }
         out
@@ -236,9 +278,19 @@ mod tests {
         e.set_password("acme.example", "Zonnebloem-Tulp-42");
         let json = serde_json::to_string(&e).unwrap_or_default();
         assert!(!json.contains("Zonnebloem"));
-        assert!(json.contains(&crate::secret::ha1_md5("1001", "acme.example", "Zonnebloem-Tulp-42")));
-        assert!(!serde_json::to_string(&e.public()).unwrap_or_default().contains("ha1"));
-        assert!(!format!("{:?}", e).contains(&crate::secret::ha1_md5("1001", "acme.example", "Zonnebloem-Tulp-42")));
+        assert!(json.contains(&crate::secret::ha1_md5(
+            "1001",
+            "acme.example",
+            "Zonnebloem-Tulp-42"
+        )));
+        assert!(!serde_json::to_string(&e.public())
+            .unwrap_or_default()
+            .contains("ha1"));
+        assert!(!format!("{:?}", e).contains(&crate::secret::ha1_md5(
+            "1001",
+            "acme.example",
+            "Zonnebloem-Tulp-42"
+        )));
     }
 
     #[test]

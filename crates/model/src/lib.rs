@@ -24,7 +24,7 @@ pub use contact::Contact;
 pub use error::{ErrorCode, ModelError};
 pub use extension::{Codec, Extension, Forwarding, SipCredentials};
 pub use names::{check_extension_number, check_slug, check_username};
-pub use numbering::{CallPermission, E164, NumberClass};
+pub use numbering::{CallPermission, NumberClass, E164};
 pub use pattern::Pattern;
 pub use queue::{Member, Queue, RingGroup, RingStrategy, Strategy};
 pub use records::{AuditEntry, ExportRecord, EXPORT_FORMAT};

@@ -8,7 +8,8 @@ pub fn check_slug(s: &str) -> Result<(), ModelError> {
     let ok = (2..=32).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(())
     } else {
@@ -20,11 +21,14 @@ pub fn check_slug(s: &str) -> Result<(), ModelError> {
 pub fn check_username(s: &str) -> Result<(), ModelError> {
     let ok = (1..=64).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(ModelError::invalid(Msg::new("name.username").arg("value", s)))
+        Err(ModelError::invalid(
+            Msg::new("name.username").arg("value", s),
+        ))
     }
 }
 
@@ -33,7 +37,9 @@ pub fn check_username(s: &str) -> Result<(), ModelError> {
 pub fn check_extension_number(s: &str) -> Result<(), ModelError> {
     let digits = (2..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit());
     if !digits || s.starts_with('0') {
-        return Err(ModelError::invalid(Msg::new("name.extension").arg("value", s)));
+        return Err(ModelError::invalid(
+            Msg::new("name.extension").arg("value", s),
+        ));
     }
     if s == "112" || s.starts_with("112") && s.len() == 3 {
         return Err(ModelError::invalid(Msg::new("name.extension_112")));
@@ -44,7 +50,8 @@ pub fn check_extension_number(s: &str) -> Result<(), ModelError> {
 /// A short free name (trunk, schedule, belgroep): 1 to 48 characters `a-z 0-9 . _ -`.
 pub fn check_object_name(s: &str) -> Result<(), ModelError> {
     let ok = (1..=48).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if ok {
         Ok(())
     } else {

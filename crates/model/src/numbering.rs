@@ -43,17 +43,25 @@ impl E164 {
         } else if let Some(rest) = s.strip_prefix('0') {
             format!("+31{rest}")
         } else {
-            return Err(ModelError::invalid(Msg::new("number.not_normalisable").arg("value", input)));
+            return Err(ModelError::invalid(
+                Msg::new("number.not_normalisable").arg("value", input),
+            ));
         };
         // "+310…" is a national number written with its trunk prefix.
         let e164 = match e164.strip_prefix("+310") {
             Some(rest) => format!("+31{rest}"),
             None => e164,
         };
-        if e164.strip_prefix("+31").is_some_and(|nat| !national_length_ok(nat)) {
-            return Err(ModelError::invalid(Msg::new("number.national_length").arg("value", input)));
+        if e164
+            .strip_prefix("+31")
+            .is_some_and(|nat| !national_length_ok(nat))
+        {
+            return Err(ModelError::invalid(
+                Msg::new("number.national_length").arg("value", input),
+            ));
         }
-        E164::parse(&e164).map_err(|_| ModelError::invalid(Msg::new("number.e164").arg("value", input)))
+        E164::parse(&e164)
+            .map_err(|_| ModelError::invalid(Msg::new("number.e164").arg("value", input)))
     }
 
     /// The number as text, with its `+`.
@@ -74,7 +82,9 @@ impl E164 {
 /// The length of a Dutch number without its trunk prefix `0`: 9 digits, except the free and
 /// premium-rate ranges (0800, 0900, 0906, 0909) with 4 or 7 digits after the prefix.
 fn national_length_ok(nat: &str) -> bool {
-    let special = ["800", "900", "906", "909"].iter().any(|p| nat.starts_with(p));
+    let special = ["800", "900", "906", "909"]
+        .iter()
+        .any(|p| nat.starts_with(p));
     if special {
         nat.len() == 7 || nat.len() == 10
     } else {
@@ -156,11 +166,19 @@ impl NumberClass {
 ///
 /// Returns `None` for input that is no number at all.
 pub fn classify(dialled: &str) -> Option<NumberClass> {
-    let s: String = dialled.chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
+    let s: String = dialled
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .collect();
     if s == "112" || s == "+31112" {
         return Some(NumberClass::Alarm);
     }
-    if s.is_empty() || !s.trim_start_matches('+').chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+    if s.is_empty()
+        || !s
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+    {
         return None;
     }
     if s.starts_with("116") && s.len() == 6 {
@@ -220,8 +238,13 @@ impl CallPermission {
 
     /// Parses `intern,mobiel,…` or a preset (`intern`, `nationaal`, `internationaal`, `alles`).
     pub fn parse(s: &str) -> Result<CallPermission, ModelError> {
-        let parts: Vec<String> = s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-        CallPermission::try_from(parts).map_err(|bad| ModelError::invalid(Msg::new("permission.unknown").arg("value", bad)))
+        let parts: Vec<String> = s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        CallPermission::try_from(parts)
+            .map_err(|bad| ModelError::invalid(Msg::new("permission.unknown").arg("value", bad)))
     }
 
     /// May a number of this class be called?
@@ -268,7 +291,10 @@ impl TryFrom<Vec<String>> for CallPermission {
 
 impl From<CallPermission> for Vec<String> {
     fn from(p: CallPermission) -> Vec<String> {
-        p.0.into_iter().filter(|c| *c != NumberClass::Alarm).map(|c| c.as_str().to_string()).collect()
+        p.0.into_iter()
+            .filter(|c| *c != NumberClass::Alarm)
+            .map(|c| c.as_str().to_string())
+            .collect()
     }
 }
 
@@ -284,7 +310,9 @@ mod tests {
     use super::*;
 
     fn n(s: &str) -> String {
-        E164::normalise(s).map(|e| e.to_string()).unwrap_or_else(|e| format!("ERR {}", e.msg.key()))
+        E164::normalise(s)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|e| format!("ERR {}", e.msg.key()))
     }
 
     #[test]
@@ -307,8 +335,20 @@ mod tests {
         assert_eq!(n("061234"), "ERR number.national_length");
         assert_eq!(n("+0123456789"), "ERR number.e164");
         assert_eq!(n("+3106123456789"), "ERR number.national_length");
-        assert_eq!(E164::parse("+31201234567").map(|e| e.national()).ok().as_deref(), Some("0201234567"));
-        assert_eq!(E164::parse("+442079460958").map(|e| e.national()).ok().as_deref(), Some("00442079460958"));
+        assert_eq!(
+            E164::parse("+31201234567")
+                .map(|e| e.national())
+                .ok()
+                .as_deref(),
+            Some("0201234567")
+        );
+        assert_eq!(
+            E164::parse("+442079460958")
+                .map(|e| e.national())
+                .ok()
+                .as_deref(),
+            Some("00442079460958")
+        );
     }
 
     #[test]
@@ -349,7 +389,8 @@ mod tests {
         assert_eq!(back, Some(p));
         assert!(CallPermission::parse("intern,mobiel").is_ok_and(|p| p.allows(NumberClass::Mobiel)));
         assert!(CallPermission::parse("alles").is_ok_and(|p| p.allows(NumberClass::Betaalnummers)));
-        assert!(CallPermission::parse("nationaal").is_ok_and(|p| !p.allows(NumberClass::Internationaal)));
+        assert!(CallPermission::parse("nationaal")
+            .is_ok_and(|p| !p.allows(NumberClass::Internationaal)));
         assert!(CallPermission::parse("intern,maan").is_err());
     }
 }

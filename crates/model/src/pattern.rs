@@ -43,7 +43,11 @@ impl Pattern {
             for c in text.chars() {
                 fixed.push(bit(c).ok_or_else(|| err(Msg::new("pattern.char")))?);
             }
-            return Ok(Pattern { text: text.to_string(), fixed, tail: None });
+            return Ok(Pattern {
+                text: text.to_string(),
+                fixed,
+                tail: None,
+            });
         };
         let mut fixed = Vec::new();
         let mut tail = None;
@@ -105,7 +109,11 @@ impl Pattern {
         if fixed.is_empty() && tail.is_none() {
             return Err(err(Msg::new("pattern.length")));
         }
-        Ok(Pattern { text: text.to_string(), fixed, tail })
+        Ok(Pattern {
+            text: text.to_string(),
+            fixed,
+            tail,
+        })
     }
 
     /// The pattern as written.
@@ -223,7 +231,9 @@ mod tests {
 
     #[test]
     fn invalid_patterns() {
-        for bad in ["", "_", "_0[", "_0[]", "_0[9-1]", "_0.X", "_0a", "12a", "_[1-]"] {
+        for bad in [
+            "", "_", "_0[", "_0[]", "_0[9-1]", "_0.X", "_0a", "12a", "_[1-]",
+        ] {
             assert!(Pattern::parse(bad).is_err(), "{bad}");
         }
     }

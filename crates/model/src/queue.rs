@@ -114,17 +114,44 @@ impl Queue {
             out.push(("name", e));
         }
         if !(5..=600).contains(&self.ring_timeout_secs) {
-            out.push(("ring_timeout_secs", ModelError::invalid(Msg::new("queue.range").arg("field", "ring_timeout_secs").arg("min", 5).arg("max", 600))));
+            out.push((
+                "ring_timeout_secs",
+                ModelError::invalid(
+                    Msg::new("queue.range")
+                        .arg("field", "ring_timeout_secs")
+                        .arg("min", 5)
+                        .arg("max", 600),
+                ),
+            ));
         }
         if !(10..=86_400).contains(&self.max_wait_secs) {
-            out.push(("max_wait_secs", ModelError::invalid(Msg::new("queue.range").arg("field", "max_wait_secs").arg("min", 10).arg("max", 86_400))));
+            out.push((
+                "max_wait_secs",
+                ModelError::invalid(
+                    Msg::new("queue.range")
+                        .arg("field", "max_wait_secs")
+                        .arg("min", 10)
+                        .arg("max", 86_400),
+                ),
+            ));
         }
         if self.wrapup_secs > 3600 {
-            out.push(("wrapup_secs", ModelError::invalid(Msg::new("queue.range").arg("field", "wrapup_secs").arg("min", 0).arg("max", 3600))));
+            out.push((
+                "wrapup_secs",
+                ModelError::invalid(
+                    Msg::new("queue.range")
+                        .arg("field", "wrapup_secs")
+                        .arg("min", 0)
+                        .arg("max", 3600),
+                ),
+            ));
         }
         for (i, m) in self.members.iter().enumerate() {
             if self.members[..i].iter().any(|o| o.user == m.user) {
-                out.push(("members", ModelError::invalid(Msg::new("queue.member_twice").arg("user", &m.user))));
+                out.push((
+                    "members",
+                    ModelError::invalid(Msg::new("queue.member_twice").arg("user", &m.user)),
+                ));
             }
         }
         out
@@ -184,7 +211,15 @@ impl RingGroup {
             out.push(("members", ModelError::invalid(Msg::new("ringgroup.empty"))));
         }
         if !(5..=600).contains(&self.timeout_secs) {
-            out.push(("timeout_secs", ModelError::invalid(Msg::new("queue.range").arg("field", "timeout_secs").arg("min", 5).arg("max", 600))));
+            out.push((
+                "timeout_secs",
+                ModelError::invalid(
+                    Msg::new("queue.range")
+                        .arg("field", "timeout_secs")
+                        .arg("min", 5)
+                        .arg("max", 600),
+                ),
+            ));
         }
         out
     }

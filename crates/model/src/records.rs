@@ -71,6 +71,16 @@ pub enum ExportRecord {
         /// The secret.
         secret: String,
     },
+    /// A user's TOTP secret in plain text (base32), only when secrets were asked for; sealed again
+    /// on import with the key of the importing store.
+    TotpSecret {
+        /// Organisation.
+        tenant: String,
+        /// User name.
+        user: String,
+        /// The secret.
+        secret: String,
+    },
     /// A queue.
     Queue(Queue),
     /// A belgroep.

@@ -27,19 +27,25 @@ pub fn hash_password(password: &str) -> Result<String, ModelError> {
 /// Checks a login password against its argon2id hash; false on any malformed hash.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }
 
 /// HA1 = H(username:realm:password) of RFC 7616 for MD5, lowercase hex.
 pub fn ha1_md5(user: &str, realm: &str, password: &str) -> String {
-    hex::encode(md5::Md5::digest(format!("{user}:{realm}:{password}").as_bytes()))
+    hex::encode(md5::Md5::digest(
+        format!("{user}:{realm}:{password}").as_bytes(),
+    ))
 }
 
 /// HA1 = H(username:realm:password) of RFC 7616 for SHA-256, lowercase hex.
 pub fn ha1_sha256(user: &str, realm: &str, password: &str) -> String {
-    hex::encode(sha2::Sha256::digest(format!("{user}:{realm}:{password}").as_bytes()))
+    hex::encode(sha2::Sha256::digest(
+        format!("{user}:{realm}:{password}").as_bytes(),
+    ))
 }
 
 /// Length of generated passwords.
@@ -49,18 +55,62 @@ pub const GENERATED_LEN: usize = 20;
 pub fn generate_password() -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = OsRng;
-    (0..GENERATED_LEN).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    (0..GENERATED_LEN)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// A new TOTP secret (RFC 6238): 20 random bytes, base32 (RFC 4648) without padding.
+pub fn generate_totp_secret() -> String {
+    let mut bytes = [0u8; 20];
+    OsRng.fill_bytes(&mut bytes);
+    base32(&bytes)
+}
+
+/// RFC 4648 base32 without padding, as authenticator apps expect it.
+pub fn base32(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
+    let mut buf: u32 = 0;
+    let mut bits = 0;
+    for &b in data {
+        buf = (buf << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buf >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buf << (5 - bits)) & 31) as usize] as char);
+    }
+    out
 }
 
 /// Minimum length of a SIP password chosen by a person.
 pub const MIN_SIP_PASSWORD: usize = 12;
 
-const COMMON: &[&str] = &["password", "wachtwoord", "welkom", "qwerty", "123456", "abc123", "geheim", "letmein", "admin"];
+const COMMON: &[&str] = &[
+    "password",
+    "wachtwoord",
+    "welkom",
+    "qwerty",
+    "123456",
+    "abc123",
+    "geheim",
+    "letmein",
+    "admin",
+];
 
 /// Is this SIP password strong enough? At least 12 characters, three kinds of characters
 /// (or 16+ characters), not built around the extension number or a common word.
 pub fn check_sip_password(password: &str, extension: &str) -> Result<(), ModelError> {
-    let weak = |m: Msg| Err(ModelError::new(ErrorCode::WeakPassword, m.arg("min", MIN_SIP_PASSWORD)).hint(Msg::new("secret.weak.hint")));
+    let weak = |m: Msg| {
+        Err(
+            ModelError::new(ErrorCode::WeakPassword, m.arg("min", MIN_SIP_PASSWORD))
+                .hint(Msg::new("secret.weak.hint")),
+        )
+    };
     if password.chars().count() < MIN_SIP_PASSWORD {
         return weak(Msg::new("secret.weak_short"));
     }
@@ -107,8 +157,11 @@ impl SecretKey {
 
     /// The key from its file form (64 hex characters, whitespace ignored).
     pub fn from_file_text(text: &str) -> Result<SecretKey, ModelError> {
-        let bytes = hex::decode(text.trim()).map_err(|_| ModelError::invalid(Msg::new("secret.key_format")))?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| ModelError::invalid(Msg::new("secret.key_format")))?;
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| ModelError::invalid(Msg::new("secret.key_format")))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ModelError::invalid(Msg::new("secret.key_format")))?;
         Ok(SecretKey(arr))
     }
 
@@ -123,7 +176,9 @@ impl SecretKey {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
         // Encryption with a valid key and nonce size cannot fail for in-memory buffers.
-        let ct = cipher.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).unwrap_or_default();
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
+            .unwrap_or_default();
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
         Sealed(format!("v1:{}", B64.encode(blob)))
@@ -138,7 +193,9 @@ impl SecretKey {
             return Err(bad());
         }
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.0));
-        let plain = cipher.decrypt(Nonce::from_slice(&blob[..12]), &blob[12..]).map_err(|_| bad())?;
+        let plain = cipher
+            .decrypt(Nonce::from_slice(&blob[..12]), &blob[12..])
+            .map_err(|_| bad())?;
         String::from_utf8(plain).map_err(|_| bad())
     }
 }
@@ -176,7 +233,10 @@ mod tests {
     #[test]
     fn ha1_known_values() {
         // RFC 2617 §3.5 example; SHA-256 value computed independently (Python hashlib).
-        assert_eq!(ha1_md5("Mufasa", "testrealm@host.com", "Circle Of Life"), "939e7578ed9e3c518a452acee763bce9");
+        assert_eq!(
+            ha1_md5("Mufasa", "testrealm@host.com", "Circle Of Life"),
+            "939e7578ed9e3c518a452acee763bce9"
+        );
         assert_eq!(
             ha1_sha256("Mufasa", "http-auth@example.org", "Circle of Life"),
             "7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232"
@@ -202,10 +262,30 @@ mod tests {
             ("kleinelettersab", "simple"),
         ] {
             let e = check_sip_password(pw, "1001").err();
-            assert!(e.is_some_and(|e| e.code == ErrorCode::WeakPassword), "{pw} ({why})");
+            assert!(
+                e.is_some_and(|e| e.code == ErrorCode::WeakPassword),
+                "{pw} ({why})"
+            );
         }
         assert!(check_sip_password("Zonnebloem-Tulp-42", "1001").is_ok());
         assert!(check_sip_password("zonnebloem tulp roos margriet", "1001").is_ok());
+    }
+
+    #[test]
+    fn base32_rfc4648_vectors() {
+        // RFC 4648 §10, without padding.
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
+            assert_eq!(base32(plain.as_bytes()), enc);
+        }
+        assert_eq!(generate_totp_secret().len(), 32);
     }
 
     #[test]
@@ -217,7 +297,10 @@ mod tests {
         assert!(SecretKey::generate().open(&s).is_err());
         assert!(k.open(&Sealed("v1:kapot".into())).is_err());
         let k2 = SecretKey::from_file_text(&k.to_file_text()).ok();
-        assert_eq!(k2.map(|k| k.open(&s).ok()), Some(Some("provider-geheim".to_string())));
+        assert_eq!(
+            k2.map(|k| k.open(&s).ok()),
+            Some(Some("provider-geheim".to_string()))
+        );
         assert!(format!("{:?}", s).find("v1:").is_none());
     }
 }

@@ -55,7 +55,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_extensions: 50, max_calls: 20, max_outside_calls: 10 }
+        Limits {
+            max_extensions: 50,
+            max_calls: 20,
+            max_outside_calls: 10,
+        }
     }
 }
 
@@ -107,7 +111,10 @@ impl Tenant {
 
     /// The digest realm of its extensions: the first SIP domain, else the slug.
     pub fn realm(&self) -> &str {
-        self.domains.first().map(String::as_str).unwrap_or(&self.slug)
+        self.domains
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&self.slug)
     }
 
     /// Checks the organisation's own fields; each problem once, with the field it concerns.
@@ -126,20 +133,47 @@ impl Tenant {
                 out.push(("domains", e));
             }
             if self.domains[..i].contains(d) {
-                out.push(("domains", ModelError::new(ErrorCode::Conflict, Msg::new("tenant.domain_twice").arg("domain", d))));
+                out.push((
+                    "domains",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("tenant.domain_twice").arg("domain", d),
+                    ),
+                ));
             }
         }
         let l = &self.limits;
-        for (field, v) in [("max_extensions", l.max_extensions), ("max_calls", l.max_calls), ("max_outside_calls", l.max_outside_calls)] {
+        for (field, v) in [
+            ("max_extensions", l.max_extensions),
+            ("max_calls", l.max_calls),
+            ("max_outside_calls", l.max_outside_calls),
+        ] {
             if v > LIMIT_CEILING {
-                out.push(("limits", ModelError::invalid(Msg::new("tenant.limit_ceiling").arg("field", field).arg("max", LIMIT_CEILING))));
+                out.push((
+                    "limits",
+                    ModelError::invalid(
+                        Msg::new("tenant.limit_ceiling")
+                            .arg("field", field)
+                            .arg("max", LIMIT_CEILING),
+                    ),
+                ));
             }
         }
         if l.max_outside_calls > l.max_calls {
-            out.push(("limits", ModelError::invalid(Msg::new("tenant.outside_above_calls").arg("outside", l.max_outside_calls).arg("calls", l.max_calls))));
+            out.push((
+                "limits",
+                ModelError::invalid(
+                    Msg::new("tenant.outside_above_calls")
+                        .arg("outside", l.max_outside_calls)
+                        .arg("calls", l.max_calls),
+                ),
+            ));
         }
         if self.retention_days == 0 || self.retention_days > 3650 {
-            out.push(("retention_days", ModelError::invalid(Msg::new("tenant.retention").arg("value", self.retention_days))));
+            out.push((
+                "retention_days",
+                ModelError::invalid(Msg::new("tenant.retention").arg("value", self.retention_days)),
+            ));
         }
         out
     }
@@ -157,9 +191,15 @@ impl Tenant {
         if current as u64 >= u64::from(self.limits.max_extensions) {
             return Err(ModelError::new(
                 ErrorCode::LimitExceeded,
-                Msg::new("tenant.extension_limit").arg("tenant", &self.slug).arg("max", self.limits.max_extensions),
+                Msg::new("tenant.extension_limit")
+                    .arg("tenant", &self.slug)
+                    .arg("max", self.limits.max_extensions),
             )
-            .hint(Msg::new("tenant.extension_limit.hint").arg("tenant", &self.slug).arg("next", self.limits.max_extensions.saturating_add(10))));
+            .hint(
+                Msg::new("tenant.extension_limit.hint")
+                    .arg("tenant", &self.slug)
+                    .arg("next", self.limits.max_extensions.saturating_add(10)),
+            ));
         }
         Ok(())
     }
@@ -175,11 +215,22 @@ mod tests {
         t.limits.max_extensions = 50;
         assert!(t.check_extension_quota(49).is_ok());
         let e = t.check_extension_quota(50).err();
-        let e = e.as_ref().map(|e| (e.code, e.msg.to_string(), e.hint.as_ref().map(|h| h.to_string())));
-        let Some((code, msg, Some(hint))) = e else { panic!("geen fout") };
+        let e = e.as_ref().map(|e| {
+            (
+                e.code,
+                e.msg.to_string(),
+                e.hint.as_ref().map(|h| h.to_string()),
+            )
+        });
+        let Some((code, msg, Some(hint))) = e else {
+            panic!("geen fout")
+        };
         assert_eq!(code, ErrorCode::LimitExceeded);
         assert!(msg.contains("50") && msg.contains("acme"), "{msg}");
-        assert!(hint.contains("pbxctl tenant set acme --max-extensions"), "{hint}");
+        assert!(
+            hint.contains("pbxctl tenant set acme --max-extensions"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -41,9 +41,15 @@ impl Transport {
 
     /// Parses a transport name.
     pub fn parse(s: &str) -> Option<Transport> {
-        [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss]
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+        [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -80,11 +86,19 @@ impl IpNet {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -238,32 +252,56 @@ impl Trunk {
             out.push(("port", ModelError::invalid(Msg::new("trunk.port"))));
         }
         if matches!(self.transport, Transport::Ws | Transport::Wss) {
-            out.push(("transport", ModelError::invalid(Msg::new("trunk.transport_ws"))));
+            out.push((
+                "transport",
+                ModelError::invalid(Msg::new("trunk.transport_ws")),
+            ));
         }
         if let Some(a) = &self.auth {
             if a.username.is_empty() {
-                out.push(("auth", ModelError::invalid(Msg::new("trunk.username_empty"))));
+                out.push((
+                    "auth",
+                    ModelError::invalid(Msg::new("trunk.username_empty")),
+                ));
             }
             if a.secret.is_none() {
-                out.push(("auth", ModelError::invalid(Msg::new("trunk.secret_missing"))));
+                out.push((
+                    "auth",
+                    ModelError::invalid(Msg::new("trunk.secret_missing")),
+                ));
             }
             if !(60..=86_400).contains(&a.expires) {
-                out.push(("auth", ModelError::invalid(Msg::new("trunk.expires").arg("value", a.expires))));
+                out.push((
+                    "auth",
+                    ModelError::invalid(Msg::new("trunk.expires").arg("value", a.expires)),
+                ));
             }
         }
         if self.allow.iter().any(IpNet::is_everything) {
-            out.push(("allow", ModelError::invalid(Msg::new("trunk.allow_everything"))));
+            out.push((
+                "allow",
+                ModelError::invalid(Msg::new("trunk.allow_everything")),
+            ));
         }
         for (i, d) in self.dids.iter().enumerate() {
             if self.dids[..i].contains(d) {
-                out.push(("dids", ModelError::invalid(Msg::new("trunk.did_twice").arg("did", d))));
+                out.push((
+                    "dids",
+                    ModelError::invalid(Msg::new("trunk.did_twice").arg("did", d)),
+                ));
             }
         }
         if self.max_channels == 0 || self.max_channels > crate::tenant::LIMIT_CEILING {
-            out.push(("max_channels", ModelError::invalid(Msg::new("trunk.max_channels").arg("value", self.max_channels))));
+            out.push((
+                "max_channels",
+                ModelError::invalid(Msg::new("trunk.max_channels").arg("value", self.max_channels)),
+            ));
         }
         if self.codecs.iter().all(|c| *c == Codec::TelephoneEvent) {
-            out.push(("codecs", ModelError::invalid(Msg::new("extension.no_codecs"))));
+            out.push((
+                "codecs",
+                ModelError::invalid(Msg::new("extension.no_codecs")),
+            ));
         }
         out
     }
@@ -284,27 +322,64 @@ mod tests {
     #[test]
     fn networks() {
         let n = IpNet::parse("192.0.2.0/24").ok();
-        assert!(n.is_some_and(|n| n.contains("192.0.2.77".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))));
+        assert!(n.is_some_and(
+            |n| n.contains("192.0.2.77".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+        ));
         let n = IpNet::parse("192.0.2.10").ok();
-        assert!(n.is_some_and(|n| !n.contains("192.0.2.11".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))));
-        assert!(n.is_some_and(|n| n.contains("::ffff:192.0.2.10".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))));
+        assert!(n.is_some_and(
+            |n| !n.contains("192.0.2.11".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+        ));
+        assert!(n.is_some_and(|n| n.contains(
+            "::ffff:192.0.2.10"
+                .parse()
+                .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        )));
         let v6 = IpNet::parse("2001:db8::/32").ok();
-        assert!(v6.is_some_and(|n| n.contains("2001:db8::5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))));
+        assert!(v6.is_some_and(
+            |n| n.contains("2001:db8::5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+        ));
         for bad in ["192.0.2.0/33", "abc", "1.2.3.4/", "::/129"] {
             assert!(IpNet::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(IpNet::parse("10.0.0.0/8").map(|n| n.to_string()).ok().as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(
+            IpNet::parse("10.0.0.0/8")
+                .map(|n| n.to_string())
+                .ok()
+                .as_deref(),
+            Some("10.0.0.0/8")
+        );
     }
 
     #[test]
     fn trunk_rules() {
         let mut t = Trunk::new("acme", "kpn", "sip.provider.example");
         assert!(t.validate().is_ok());
-        t.allow = vec![IpNet::parse("0.0.0.0/0").unwrap_or(IpNet { addr: IpAddr::from([0, 0, 0, 0]), prefix: 0 })];
+        t.allow = vec![IpNet::parse("0.0.0.0/0").unwrap_or(IpNet {
+            addr: IpAddr::from([0, 0, 0, 0]),
+            prefix: 0,
+        })];
         assert!(t.validate().is_err());
         t.allow.clear();
-        t.auth = Some(TrunkRegistration { register: true, username: "u".into(), secret: None, expires: 600 });
+        t.auth = Some(TrunkRegistration {
+            register: true,
+            username: "u".into(),
+            secret: None,
+            expires: 600,
+        });
         assert!(t.validate().is_err());
-        assert!(!serde_json::to_string(&Trunk { auth: Some(TrunkRegistration { register: true, username: "u".into(), secret: Some(Sealed("v1:x".into())), expires: 600 }), ..t }.public()).unwrap_or_default().contains("v1:x"));
+        assert!(!serde_json::to_string(
+            &Trunk {
+                auth: Some(TrunkRegistration {
+                    register: true,
+                    username: "u".into(),
+                    secret: Some(Sealed("v1:x".into())),
+                    expires: 600
+                }),
+                ..t
+            }
+            .public()
+        )
+        .unwrap_or_default()
+        .contains("v1:x"));
     }
 }

@@ -25,7 +25,13 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [Role::Beheerder, Role::Organisatiebeheerder, Role::Manager, Role::Supervisor, Role::Agent];
+    pub const ALL: [Role; 5] = [
+        Role::Beheerder,
+        Role::Organisatiebeheerder,
+        Role::Manager,
+        Role::Supervisor,
+        Role::Agent,
+    ];
 
     /// The name in config and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -46,7 +52,10 @@ impl Role {
     /// May a user of this role create, change or remove a user with role `other`?
     /// Nobody hands out more rights than they have; agents and supervisors manage nobody.
     pub fn may_manage(self, other: Role) -> bool {
-        matches!(self, Role::Beheerder | Role::Organisatiebeheerder | Role::Manager) && self <= other
+        matches!(
+            self,
+            Role::Beheerder | Role::Organisatiebeheerder | Role::Manager
+        ) && self <= other
     }
 
     /// May this role listen in on, whisper to or barge into agents' calls?
@@ -101,7 +110,11 @@ pub struct User {
 impl User {
     /// The user without its secrets, for output.
     pub fn public(&self) -> User {
-        User { password_hash: None, totp: None, ..self.clone() }
+        User {
+            password_hash: None,
+            totp: None,
+            ..self.clone()
+        }
     }
 
     /// Checks the user's own fields.
@@ -115,9 +128,17 @@ impl User {
         }
         if let Some(email) = &self.email {
             let ok = email.len() <= 254
-                && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !email.contains(char::is_whitespace));
+                && email.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty()
+                        && d.contains('.')
+                        && !d.starts_with('.')
+                        && !email.contains(char::is_whitespace)
+                });
             if !ok {
-                out.push(("email", ModelError::invalid(Msg::new("user.email").arg("value", email))));
+                out.push((
+                    "email",
+                    ModelError::invalid(Msg::new("user.email").arg("value", email)),
+                ));
             }
         }
         out
@@ -138,7 +159,10 @@ pub const MIN_LOGIN_PASSWORD: usize = 10;
 /// Checks a login password for length; the rest is argon2id's job.
 pub fn check_login_password(pw: &str) -> Result<(), ModelError> {
     if pw.chars().count() < MIN_LOGIN_PASSWORD {
-        return Err(ModelError::new(crate::error::ErrorCode::WeakPassword, Msg::new("user.password_short").arg("min", MIN_LOGIN_PASSWORD)));
+        return Err(ModelError::new(
+            crate::error::ErrorCode::WeakPassword,
+            Msg::new("user.password_short").arg("min", MIN_LOGIN_PASSWORD),
+        ));
     }
     Ok(())
 }
@@ -173,7 +197,9 @@ mod tests {
             state: UserState::Active,
         };
         let json = serde_json::to_string(&u.public()).unwrap_or_default();
-        assert!(!json.contains("argon2") && !json.contains("v1:abc") && json.contains("totp_enabled"));
+        assert!(
+            !json.contains("argon2") && !json.contains("v1:abc") && json.contains("totp_enabled")
+        );
         assert!(u.validate().is_ok());
     }
 }

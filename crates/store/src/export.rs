@@ -70,10 +70,26 @@ impl Store {
             let slug = t.slug.clone();
             emit(out, ExportRecord::Tenant(t))?;
             for u in self.users(&slug)? {
-                emit(
-                    out,
-                    ExportRecord::User(if with_secrets { u } else { u.public() }),
-                )?;
+                // The sealed TOTP secret never leaves: it only opens with this store's key.
+                let sealed_totp = u.totp.clone();
+                let user = if with_secrets {
+                    User { totp: None, ..u }
+                } else {
+                    u.public()
+                };
+                let (tenant, name) = (user.tenant.clone(), user.username.clone());
+                emit(out, ExportRecord::User(user))?;
+                if let (true, Some(sealed)) = (with_secrets, sealed_totp) {
+                    let secret = self.open_secret(&sealed)?;
+                    emit(
+                        out,
+                        ExportRecord::TotpSecret {
+                            tenant,
+                            user: name,
+                            secret,
+                        },
+                    )?;
+                }
             }
             for e in self.extensions(&slug)? {
                 emit(
@@ -209,6 +225,7 @@ struct Checked {
     extensions: Vec<Extension>,
     trunks: Vec<Trunk>,
     secrets: HashMap<(String, String), String>,
+    totp: HashMap<(String, String), String>,
     queues: Vec<Queue>,
     ring_groups: Vec<RingGroup>,
     belplans: BTreeMap<String, Belplan>,
@@ -270,6 +287,11 @@ impl Checked {
             ExportRecord::User(u) => {
                 tenant_ok(&self.slugs, &u.tenant)?;
                 name_ok(&u.username)?;
+                if u.totp.is_some() {
+                    return Err(err(
+                        Msg::new("store.import.sealed_totp").arg("user", &u.username)
+                    ));
+                }
                 once(
                     Tid::Users,
                     &u.tenant,
@@ -302,6 +324,30 @@ impl Checked {
                     format!("trunk {}/{}", t.tenant, t.name),
                 )?;
                 self.trunks.push(t);
+            }
+            ExportRecord::TotpSecret {
+                tenant,
+                user,
+                secret,
+            } => {
+                tenant_ok(&self.slugs, &tenant)?;
+                if !self
+                    .users
+                    .iter()
+                    .any(|u| u.tenant == tenant && u.username == user)
+                {
+                    return Err(err(
+                        Msg::new("store.import.no_user").arg("user", format!("{tenant}/{user}"))
+                    ));
+                }
+                if self
+                    .totp
+                    .insert((tenant.clone(), user.clone()), secret)
+                    .is_some()
+                {
+                    return Err(err(Msg::new("store.import.twice")
+                        .arg("object", format!("totp {tenant}/{user}"))));
+                }
             }
             ExportRecord::TrunkSecret {
                 tenant,
@@ -404,8 +450,11 @@ impl Checked {
         for t in &self.tenants {
             p.put(Tid::Tenants, t.slug.as_bytes(), encode(t)?);
         }
-        for u in &self.users {
-            p.put(Tid::Users, key2(&u.tenant, &u.username), encode(u)?);
+        for mut u in self.users {
+            if let Some(secret) = self.totp.get(&(u.tenant.clone(), u.username.clone())) {
+                u.totp = Some(store.seal(secret));
+            }
+            p.put(Tid::Users, key2(&u.tenant, &u.username), encode(&u)?);
         }
         for e in &self.extensions {
             p.put(Tid::Extensions, key2(&e.tenant, &e.number), encode(e)?);

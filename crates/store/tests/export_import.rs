@@ -8,8 +8,14 @@ use pbx_model::{ExportRecord, Sealed, TenantBundle};
 use pbx_store::{Store, StoreError};
 use std::io::Cursor;
 
-/// A bundle with every sealed trunk secret opened, so bundles of stores with other keys compare.
+/// A bundle with every sealed trunk and TOTP secret opened, so bundles of stores with other keys
+/// compare.
 fn plain(s: &Store, mut b: TenantBundle) -> TenantBundle {
+    for u in &mut b.users {
+        if let Some(sealed) = u.totp.as_mut() {
+            *sealed = Sealed(format!("plain:{}", s.open_secret(sealed).unwrap()));
+        }
+    }
     for t in &mut b.trunks {
         if let Some(sealed) = t.auth.as_mut().and_then(|a| a.secret.as_mut()) {
             *sealed = Sealed(format!("plain:{}", s.open_secret(sealed).unwrap()));
@@ -62,7 +68,11 @@ fn export_with_secrets_imports_into_a_fresh_store_unchanged() {
         "belplan",
         "contact",
     ];
-    let rank = |k: &str| order.iter().position(|o| *o == k);
+    // A user's TOTP secret follows that user directly.
+    let rank = |k: &str| {
+        let k = if k == "totp_secret" { "user" } else { k };
+        order.iter().position(|o| *o == k)
+    };
     let mut prev = 0;
     for k in kinds[1..].iter().take_while(|k| *k != "audit") {
         let r = rank(k).unwrap();
@@ -344,5 +354,37 @@ fn snapshots_are_private_pruned_and_restorable() {
     assert_eq!(
         plain(&restored, restored.bundle("acme").unwrap().unwrap()),
         plain(&s, s.bundle("acme").unwrap().unwrap())
+    );
+}
+
+#[test]
+fn totp_secrets_survive_a_restore_into_a_store_with_another_key() {
+    let base = tmp();
+    let a = source(&base.path().join("a"));
+    let mut u = a.users("acme").unwrap().remove(0);
+    u.totp = Some(a.seal("JBSWY3DPEHPK3PXP"));
+    u.totp_enabled = true;
+    a.put_user(&u).unwrap();
+
+    let (without, _) = export(&a, false);
+    assert!(!without.contains("JBSWY3DPEHPK3PXP") && !without.contains("totp_secret"));
+    let (with, _) = export(&a, true);
+    assert!(with.contains("\"kind\":\"totp_secret\""));
+    // The sealed form never leaves the store: it only opens with this store's key.
+    let sealed = u.totp.clone().unwrap().0;
+    assert!(!with.contains(&sealed));
+
+    let b = open(&base.path().join("b"));
+    b.import(&mut Cursor::new(with.as_bytes())).unwrap();
+    let restored = b.user("acme", &u.username).unwrap().unwrap();
+    assert!(restored.totp_enabled);
+    assert_eq!(
+        b.open_secret(restored.totp.as_ref().unwrap()).unwrap(),
+        "JBSWY3DPEHPK3PXP"
+    );
+    assert_ne!(
+        restored.totp.unwrap().0,
+        sealed,
+        "sealed again with the new store's key"
     );
 }

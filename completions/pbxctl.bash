@@ -166,6 +166,9 @@ _pbxctl() {
             pbxctl__subcmd__user,set)
                 cmd="pbxctl__subcmd__user__subcmd__set"
                 ;;
+            pbxctl__subcmd__user,totp)
+                cmd="pbxctl__subcmd__user__subcmd__totp"
+                ;;
             pbxctl__subcmd__user,unlock)
                 cmd="pbxctl__subcmd__user__subcmd__unlock"
                 ;;
@@ -330,7 +333,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__belplan__subcmd__set)
-            opts="-h --help --json --lang --socket --config"
+            opts="-h --dry-run --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1668,7 +1671,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__user)
-            opts="-h --help --json --lang --socket --config add list set passwd lock unlock remove"
+            opts="-h --help --json --lang --socket --config add list set passwd totp lock unlock remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1862,6 +1865,32 @@ _pbxctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__user__subcmd__totp)
+            opts="-h --disable --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -114,18 +114,19 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l force -d 'Verwijder ook wat ervan afhangt'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -s h -l help -d 'Toon deze hulp'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "add" -d 'Maak een gebruiker aan'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "list" -d 'Toon de gebruikers van een organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "set" -d 'Wijzig een gebruiker'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "passwd" -d 'Stel het wachtwoord in (gelezen van standaardinvoer)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "lock" -d 'Blokkeer een gebruiker'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "unlock" -d 'Deblokkeer een gebruiker'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd lock unlock remove" -f -a "remove" -d 'Verwijder een gebruiker'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "add" -d 'Maak een gebruiker aan'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "list" -d 'Toon de gebruikers van een organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "set" -d 'Wijzig een gebruiker'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "passwd" -d 'Stel het wachtwoord in (gelezen van standaardinvoer)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "totp" -d 'Zet inloggen met TOTP (tweestapsverificatie) aan of uit; het geheim wordt eenmalig getoond'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "lock" -d 'Blokkeer een gebruiker'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "unlock" -d 'Deblokkeer een gebruiker'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and not __fish_seen_subcommand_from add list set passwd totp lock unlock remove" -f -a "remove" -d 'Verwijder een gebruiker'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from add" -l name -d 'Volledige naam' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from add" -l email -d 'E-mailadres' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from add" -l role -d 'Rol: beheerder, organisatiebeheerder, manager, supervisor of agent' -r
@@ -155,6 +156,12 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subc
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -l disable -d 'Zet TOTP uit in plaats van aan'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from totp" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from lock" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from lock" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand user; and __fish_seen_subcommand_from lock" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
@@ -372,6 +379,7 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_s
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -l dry-run -d 'Controleer alleen; verander niets'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand belplan; and __fish_seen_subcommand_from set" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and not __fish_seen_subcommand_from import find list" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r

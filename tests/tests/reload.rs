@@ -111,7 +111,7 @@ fn sighup_refuses_a_broken_config_and_takes_a_fixed_one() {
 }
 
 #[test]
-fn reload_needs_beheerder_rights_and_a_broken_pbxd_toml_is_refused_too() {
+fn a_broken_pbxd_toml_is_refused_on_reload() {
     let pbx = Pbx::start(Opts::default());
     let toml_path = pbx.conf.join("pbxd.toml");
     let good = std::fs::read_to_string(&toml_path).expect("read pbxd.toml");

@@ -21,6 +21,27 @@ use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Writes to standard output; a reader that went away (`pbxctl … | head`) ends pbxctl quietly
+/// instead of with a panic, as other Unix tools do.
+fn write_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(exit::OK);
+        }
+        eprintln!("pbxctl: {e}");
+        std::process::exit(exit::CANTCREAT);
+    }
+}
+
+macro_rules! say {
+    ($($t:tt)*) => { $crate::write_out(&format!($($t)*)) };
+}
+
+macro_rules! sayln {
+    ($($t:tt)*) => { $crate::write_out(&(format!($($t)*) + "\n")) };
+}
+
 /// The clap definition, in Dutch.
 pub fn command() -> clap::Command {
     pbx_cli::dutch(Cli::command())
@@ -218,7 +239,7 @@ impl Ctx {
     }
 
     fn print_json<T: Serialize>(&self, v: &T) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        sayln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     }
 
     /// Prints JSON, or the table/text `human` makes.
@@ -226,7 +247,7 @@ impl Ctx {
         if self.json {
             self.print_json(v);
         } else {
-            print!("{}", human(v));
+            say!("{}", human(v));
         }
         Ok(exit::OK)
     }
@@ -1304,12 +1325,12 @@ impl Ctx {
         let report = pbx_config::check_paths(&paths);
         let base = std::env::current_dir().unwrap_or_default();
         if self.json {
-            println!("{}", report.to_json(self.lang));
+            sayln!("{}", report.to_json(self.lang));
         } else {
             for d in &report.diagnostics {
-                println!("{}", d.render(self.lang, &base));
+                sayln!("{}", d.render(self.lang, &base));
             }
-            println!(
+            sayln!(
                 "{}",
                 Msg::new("check.summary")
                     .arg("errors", report.errors())
@@ -1404,9 +1425,7 @@ impl Ctx {
         match &a.output {
             Some(p) => write_private(p, &bytes)
                 .map_err(|e| Failure::new(exit::CANTCREAT, format!("{}: {e}", p.display())))?,
-            None => std::io::stdout()
-                .write_all(&bytes)
-                .map_err(|e| Failure::new(exit::CANTCREAT, e.to_string()))?,
+            None => write_out(&String::from_utf8_lossy(&bytes)),
         }
         Ok(exit::OK)
     }
@@ -1528,9 +1547,9 @@ impl Ctx {
         let text = String::from_utf8_lossy(&r.body);
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(v) if !text.contains('\n') || text.trim_end().lines().count() == 1 => {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                sayln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
             }
-            _ => print!("{text}"),
+            _ => say!("{text}"),
         }
         Ok(if (200..300).contains(&r.status) {
             exit::OK

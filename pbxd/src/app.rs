@@ -16,9 +16,9 @@ use pbx_i18n::{Lang, Msg};
 use pbx_model::secret::{check_sip_password, generate_password, hash_password};
 use pbx_model::user::check_login_password;
 use pbx_model::{
-    AuditEntry, Belplan, CallPermission, Contact, ErrorCode, Extension, IpNet, ModelError, ObjKind,
-    Queue, Severity, Tenant, TenantBundle, TenantStatus, Trunk, TrunkRegistration, User, UserState,
-    E164,
+    AuditEntry, Belplan, CallPermission, Contact, Detach, ErrorCode, Extension, IpNet, ModelError,
+    ObjKind, Queue, Severity, Tenant, TenantBundle, TenantStatus, Trunk, TrunkRegistration, User,
+    UserState, E164,
 };
 use pbx_store::Store;
 use serde::Serialize;
@@ -54,8 +54,10 @@ fn internal(detail: String) -> ModelError {
     )
 }
 
+/// A store error keeps the store's own code: an import into a non-empty store is a conflict, a
+/// bad import line invalid input; only real storage failures are `store`.
 fn store_err(e: pbx_store::StoreError) -> ModelError {
-    ModelError::new(ErrorCode::Store, e.msg())
+    ModelError::new(e.code(), e.msg())
 }
 
 fn not_found(what: &str) -> ModelError {
@@ -1017,48 +1019,49 @@ impl App {
     fn extension_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
         let _w = self.lock();
         let e = self.extension(t, n)?;
-        let force = r.query.flag("force");
-        let mut removed = vec![format!("extensie {n}")];
-        let after = match self.check_bundle_change(t, |b| b.extensions.retain(|x| x.number != n)) {
-            Ok(b) => b,
-            Err(err) if !force => return Err(err.hint(Msg::new("api.force.hint"))),
+        self.remove_detached(
+            r,
+            t,
+            Detach::Extension(n),
+            "extension.remove",
+            public_json(&e.public()),
+        )
+    }
+
+    /// Removes an extension, queue or trunk. Without `force` only when nothing refers to it;
+    /// with `force` together with every reference ([`TenantBundle::detach`]). `dry_run` only
+    /// reports what would go.
+    fn remove_detached(
+        &self,
+        r: &Req<'_>,
+        t: &str,
+        target: Detach<'_>,
+        action: &str,
+        before: Option<serde_json::Value>,
+    ) -> HResult {
+        let only_the_object = |b: &mut TenantBundle| match target {
+            Detach::Extension(n) => b.extensions.retain(|x| x.number != n),
+            Detach::Queue(n) => b.queues.retain(|x| x.number != n),
+            Detach::Trunk(n) => b.trunks.retain(|x| x.name != n),
+        };
+        let (after, removed) = match self.check_bundle_change(t, only_the_object) {
+            Ok(b) => {
+                let mut probe = b.clone();
+                let object = probe.detach(target).into_iter().next().unwrap_or_default();
+                (b, vec![object])
+            }
+            Err(err) if !r.query.flag("force") => return Err(err.hint(Msg::new("api.force.hint"))),
             Err(_) => {
-                // With --force: the extension leaves the belgroepen it is in; rules that send
-                // calls to it are removed.
-                let b = self
-                    .store
-                    .bundle(t)
-                    .map_err(store_err)?
-                    .ok_or_else(|| not_found(t))?;
-                let mut b = b;
-                b.extensions.retain(|x| x.number != n);
-                for g in &mut b.ring_groups {
-                    if g.members.iter().any(|m| m == n) {
-                        removed.push(format!("lid van belgroep {}", g.number));
-                        g.members.retain(|m| m != n);
-                    }
-                }
-                let before_rules = b.belplan.rules.len();
-                b.belplan
-                    .rules
-                    .retain(|rule| rule.action != pbx_model::Action::Extension(n.to_string()));
-                for i in 0..before_rules - b.belplan.rules.len() {
-                    removed.push(format!("belplanregel naar extensie {n} ({})", i + 1));
-                }
-                b
+                let mut removed = Vec::new();
+                let after = self.check_bundle_change(t, |b| removed = b.detach(target))?;
+                (after, removed)
             }
         };
         let dry = r.query.flag("dry_run");
         if !dry {
             self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(
-                r.caller,
-                "extension.remove",
-                Some(t),
-                format!("extensie {n}"),
-                public_json(&e.public()),
-                None,
-            )?;
+            let object = removed.first().cloned().unwrap_or_default();
+            self.audit(r.caller, action, Some(t), object, before, None)?;
         }
         ok(&Removed {
             removed,
@@ -1223,25 +1226,13 @@ impl App {
     fn trunk_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
         let _w = self.lock();
         let tr = self.trunk(t, n)?;
-        let after = self
-            .check_bundle_change(t, |b| b.trunks.retain(|x| x.name != n))
-            .map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
-        let dry = r.query.flag("dry_run");
-        if !dry {
-            self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(
-                r.caller,
-                "trunk.remove",
-                Some(t),
-                format!("trunk {n}"),
-                public_json(&tr.public()),
-                None,
-            )?;
-        }
-        ok(&Removed {
-            removed: vec![format!("trunk {n}")],
-            dry_run: dry,
-        })
+        self.remove_detached(
+            r,
+            t,
+            Detach::Trunk(n),
+            "trunk.remove",
+            public_json(&tr.public()),
+        )
     }
 
     // ---- queues
@@ -1355,25 +1346,7 @@ impl App {
     fn queue_remove(&self, r: &Req<'_>, t: &str, n: &str) -> HResult {
         let _w = self.lock();
         let q = self.queue(t, n)?;
-        let after = self
-            .check_bundle_change(t, |b| b.queues.retain(|x| x.number != n))
-            .map_err(|e| e.hint(Msg::new("api.fix_belplan.hint")))?;
-        let dry = r.query.flag("dry_run");
-        if !dry {
-            self.store.put_bundle(&after).map_err(store_err)?;
-            self.audit(
-                r.caller,
-                "queue.remove",
-                Some(t),
-                format!("wachtrij {n}"),
-                public_json(&q),
-                None,
-            )?;
-        }
-        ok(&Removed {
-            removed: vec![format!("wachtrij {n}")],
-            dry_run: dry,
-        })
+        self.remove_detached(r, t, Detach::Queue(n), "queue.remove", public_json(&q))
     }
 
     // ---- belplan

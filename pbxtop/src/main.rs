@@ -219,22 +219,44 @@ async fn run(cli: Cli, lang: Lang) -> i32 {
         print!("{}", b.text(lang));
         return exit::OK;
     }
+    // Connect before taking over the terminal: without pbxd, say so and stop (exit 69).
+    let first = match client.events().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pbxtop: {}", e.message(lang));
+            return e.exit_code();
+        }
+    };
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!("pbxtop: {}", tr(lang, "top.no_tty"));
+        return exit::USAGE;
+    }
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         ratatui::restore();
         prev(info);
     }));
     let mut term = ratatui::init();
-    let code = board(&mut term, client, lang).await;
+    let code = board(&mut term, client, first, lang).await;
     ratatui::restore();
     code
 }
 
-async fn board(term: &mut ratatui::DefaultTerminal, client: Client, lang: Lang) -> i32 {
+async fn board(
+    term: &mut ratatui::DefaultTerminal,
+    client: Client,
+    first: pbx_client::EventStream,
+    lang: Lang,
+) -> i32 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Event, String>>(256);
     tokio::spawn(async move {
+        let mut next = Some(first);
         loop {
-            match client.events().await {
+            let stream = match next.take() {
+                Some(s) => Ok(s),
+                None => client.events().await,
+            };
+            match stream {
                 Ok(mut s) => {
                     while let Some(ev) = s.next().await {
                         if tx.send(ev.map_err(|e| e.message(lang))).await.is_err() {

@@ -76,7 +76,7 @@ pub fn command(name: &str) -> Command {
 pub struct Run {
     /// What was run (for messages).
     pub what: String,
-    /// Exit code; -1 when killed by a signal.
+    /// Exit code; -1 when killed by a signal, [`TIMED_OUT`] when killed by [`run_for`].
     pub code: i32,
     /// Standard output.
     pub stdout: String,
@@ -122,8 +122,22 @@ impl Run {
     }
 }
 
-/// Runs a command to completion (with [`RUN_TIMEOUT`]), feeding `stdin` when given.
+/// Runs a command to completion (with [`RUN_TIMEOUT`]), feeding `stdin` when given; panics when
+/// it does not finish in time.
 pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
+    let r = run_for(cmd, stdin, RUN_TIMEOUT);
+    if r.code == TIMED_OUT {
+        panic!("did not finish within {RUN_TIMEOUT:?}: {r:?}");
+    }
+    r
+}
+
+/// The exit code [`run_for`] reports for a program it had to kill.
+pub const TIMED_OUT: i32 = -2;
+
+/// Runs a command, feeding `stdin` when given; kills it after `timeout` and then reports exit
+/// code [`TIMED_OUT`].
+pub fn run_for(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Run {
     let what = format!("{cmd:?}");
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -143,14 +157,14 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
     }
     let out = child.stdout.take().map(reader_thread);
     let err = child.stderr.take().map(reader_thread);
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
+    let deadline = Instant::now() + timeout;
+    let code = loop {
         match child.try_wait() {
-            Ok(Some(s)) => break s,
+            Ok(Some(s)) => break s.code().unwrap_or(-1),
             Ok(None) if Instant::now() > deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{what} did not finish within {RUN_TIMEOUT:?}");
+                break TIMED_OUT;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => panic!("waiting for {what}: {e}"),
@@ -163,7 +177,7 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
     };
     Run {
         what,
-        code: status.code().unwrap_or(-1),
+        code,
         stdout: join(out),
         stderr: join(err),
     }
@@ -368,6 +382,12 @@ stderr = false
             env: opts.env,
             child: None,
         }
+    }
+
+    /// Sets an environment variable for the next start of pbxd.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Starts pbxd (without waiting for the socket).
@@ -763,10 +783,7 @@ impl RawResponse {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&b[..eol]);
         let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
         else {

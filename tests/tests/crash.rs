@@ -9,15 +9,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn state(pbx: &Pbx) -> (BTreeSet<String>, BTreeSet<String>) {
-    let tenants = strings(&pbx.ctl_json(&["tenant", "list"]), "slug").into_iter().collect();
-    let exts = strings(&pbx.ctl_json(&["extension", "list", "basis"]), "number").into_iter().collect();
+    let tenants = strings(&pbx.ctl_json(&["tenant", "list"]), "slug")
+        .into_iter()
+        .collect();
+    let exts = strings(&pbx.ctl_json(&["extension", "list", "basis"]), "number")
+        .into_iter()
+        .collect();
     (tenants, exts)
 }
 
 #[test]
 fn kill_9_after_an_acknowledged_change_loses_nothing() {
     let mut pbx = Pbx::start(Opts::default());
-    pbx.ctl(&["tenant", "add", "basis", "--max-extensions", "100"]).ok();
+    pbx.ctl(&["tenant", "add", "basis", "--max-extensions", "100"])
+        .ok();
     let mut tenants: BTreeSet<String> = ["basis".to_string()].into();
     let mut exts = BTreeSet::new();
     let mut rng = rand::thread_rng();
@@ -25,7 +30,14 @@ fn kill_9_after_an_acknowledged_change_loses_nothing() {
         // The acknowledgement is pbxctl exiting 0; kill within 0–20 ms after it.
         if i % 2 == 0 {
             let slug = format!("org{i:02}");
-            pbx.ctl(&["tenant", "add", &slug, "--name", &format!("Organisatie {i}")]).ok();
+            pbx.ctl(&[
+                "tenant",
+                "add",
+                &slug,
+                "--name",
+                &format!("Organisatie {i}"),
+            ])
+            .ok();
             tenants.insert(slug);
         } else {
             let n = (4000 + i).to_string();
@@ -37,8 +49,16 @@ fn kill_9_after_an_acknowledged_change_loses_nothing() {
         pbx.spawn();
         pbx.wait_ready();
         let (t, e) = state(&pbx);
-        assert_eq!(t, tenants, "iteration {i}: acknowledged organisations lost after kill -9; pbxd output:\n{}", pbx.stderr_text());
-        assert_eq!(e, exts, "iteration {i}: acknowledged extensions lost after kill -9");
+        assert_eq!(
+            t,
+            tenants,
+            "iteration {i}: acknowledged organisations lost after kill -9; pbxd output:\n{}",
+            pbx.stderr_text()
+        );
+        assert_eq!(
+            e, exts,
+            "iteration {i}: acknowledged extensions lost after kill -9"
+        );
     }
     // The audit log is as durable: one entry per change.
     let audit = pbx.ctl_json(&["audit", "--limit", "1000"]);
@@ -48,12 +68,18 @@ fn kill_9_after_an_acknowledged_change_loses_nothing() {
 #[test]
 fn kill_9_during_a_burst_keeps_every_acknowledged_command() {
     let mut pbx = Pbx::start(Opts::default());
-    pbx.ctl(&["tenant", "add", "basis", "--max-extensions", "1000"]).ok();
+    pbx.ctl(&["tenant", "add", "basis", "--max-extensions", "1000"])
+        .ok();
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));
     let worker = {
-        let (socket, acked, stop, started) = (pbx.socket.clone(), acked.clone(), stop.clone(), started.clone());
+        let (socket, acked, stop, started) = (
+            pbx.socket.clone(),
+            acked.clone(),
+            stop.clone(),
+            started.clone(),
+        );
         std::thread::spawn(move || {
             let mut failures = Vec::new();
             for i in 0..400 {
@@ -77,25 +103,43 @@ fn kill_9_during_a_burst_keeps_every_acknowledged_command() {
     while !started.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(150..400)));
+    std::thread::sleep(Duration::from_millis(
+        rand::thread_rng().gen_range(150..400),
+    ));
     pbx.kill9();
     // Let the burst run into the dead socket for a moment, then stop it.
     std::thread::sleep(Duration::from_millis(100));
     stop.store(true, Ordering::SeqCst);
     let failures = worker.join().expect("worker thread");
     let acked: Vec<String> = acked.lock().map(|a| a.clone()).unwrap_or_default();
-    assert!(acked.len() >= 2, "the burst did not get going: {failures:#?}");
+    assert!(
+        acked.len() >= 2,
+        "the burst did not get going: {failures:#?}"
+    );
     // Failures are only those of a pbxd that went away: not running (69) or a broken answer (76).
     for f in &failures {
-        assert!(f.code == 69 || f.code == 76, "unexpected failure during the burst: {f:?}");
+        assert!(
+            f.code == 69 || f.code == 76,
+            "unexpected failure during the burst: {f:?}"
+        );
     }
     pbx.spawn();
     pbx.wait_ready();
     let (_, exts) = state(&pbx);
     let lost: Vec<&String> = acked.iter().filter(|n| !exts.contains(*n)).collect();
-    assert!(lost.is_empty(), "acknowledged extensions lost after kill -9: {lost:?} (of {} acknowledged, {} present)", acked.len(), exts.len());
+    assert!(
+        lost.is_empty(),
+        "acknowledged extensions lost after kill -9: {lost:?} (of {} acknowledged, {} present)",
+        acked.len(),
+        exts.len()
+    );
     // Whatever is present beyond the acknowledged ones was at most the one in flight.
-    assert!(exts.len() <= acked.len() + 1, "more extensions than commands: {} present, {} acknowledged", exts.len(), acked.len());
+    assert!(
+        exts.len() <= acked.len() + 1,
+        "more extensions than commands: {} present, {} acknowledged",
+        exts.len(),
+        acked.len()
+    );
     // The store is whole: it takes new changes and a clean restart.
     pbx.ctl(&["extension", "add", "basis", "6999"]).ok();
     pbx.restart();

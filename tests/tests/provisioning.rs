@@ -209,6 +209,23 @@ fn provisioning_round_trip() {
         );
     }
 
+    // pbxd's log records the changes, never the secrets.
+    let log = pbx
+        .wait_log(std::time::Duration::from_secs(5), |l| {
+            l.contains("trunk.add")
+        })
+        .unwrap_or_else(|| panic!("the log does not record the changes:\n{}", pbx.log_text()));
+    for secret in [TRUNK_SECRET, USER_PASSWORD, pw1.as_str(), pw2.as_str()] {
+        assert!(
+            !log.contains(secret),
+            "a secret in pbxd's log: {secret}\n{log}"
+        );
+        assert!(
+            !pbx.stderr_text().contains(secret),
+            "a secret on pbxd's stderr: {secret}"
+        );
+    }
+
     // --- export without secrets: no passwords, no HA1, no hashes; with secrets: HA1 but still
     // never the generated SIP passwords (they were never stored)
     let plain = pbx.ctl(&["export"]);

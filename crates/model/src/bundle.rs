@@ -92,6 +92,17 @@ pub struct TenantBundle {
     pub belplan: Belplan,
 }
 
+/// An object that `detach` removes together with every reference to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detach<'a> {
+    /// An extension (by number).
+    Extension(&'a str),
+    /// A queue (by number).
+    Queue(&'a str),
+    /// A trunk (by name).
+    Trunk(&'a str),
+}
+
 struct Collector(Vec<Finding>);
 
 impl Collector {
@@ -406,6 +417,80 @@ impl TenantBundle {
         c.0
     }
 
+    /// Removes the object and every reference to it: belplan rules that send calls to it, queue
+    /// overflow and belgroep fallback targets, belgroep membership, its place in trunk groups
+    /// (a rule whose trunk group becomes empty goes). Returns what was removed or cleared, in
+    /// Dutch, for `--dry-run` and the answer of `--force`.
+    pub fn detach(&mut self, target: Detach<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        let points = |a: &Action| match (target, a) {
+            (Detach::Extension(n), Action::Extension(x)) | (Detach::Queue(n), Action::Queue(x)) => {
+                x == n
+            }
+            _ => false,
+        };
+        match target {
+            Detach::Extension(n) => {
+                self.extensions.retain(|e| e.number != n);
+                out.push(format!("extensie {n}"));
+            }
+            Detach::Queue(n) => {
+                self.queues.retain(|q| q.number != n);
+                out.push(format!("wachtrij {n}"));
+            }
+            Detach::Trunk(n) => {
+                self.trunks.retain(|t| t.name != n);
+                out.push(format!("trunk {n}"));
+            }
+        }
+        if let Detach::Extension(n) = target {
+            for g in &mut self.ring_groups {
+                if g.members.iter().any(|m| m == n) {
+                    g.members.retain(|m| m != n);
+                    out.push(format!("lid van belgroep {}", g.number));
+                }
+            }
+        }
+        for q in &mut self.queues {
+            if q.overflow.as_ref().is_some_and(points) {
+                q.overflow = None;
+                out.push(format!("overloop van wachtrij {}", q.number));
+            }
+        }
+        for g in &mut self.ring_groups {
+            if g.fallback.as_ref().is_some_and(points) {
+                g.fallback = None;
+                out.push(format!("terugval van belgroep {}", g.number));
+            }
+        }
+        let mut i = 0;
+        let mut position = 0;
+        while i < self.belplan.rules.len() {
+            position += 1;
+            let rule = &mut self.belplan.rules[i];
+            let described = rule.action.describe();
+            let drop = match (&mut rule.action, target) {
+                (Action::Trunks(ts), Detach::Trunk(n)) if ts.iter().any(|t| t == n) => {
+                    ts.retain(|t| t != n);
+                    if ts.is_empty() {
+                        true
+                    } else {
+                        out.push(format!("trunk {n} uit belplanregel {position}"));
+                        false
+                    }
+                }
+                (a, _) => points(a),
+            };
+            if drop {
+                out.push(format!("belplanregel {position} ({described})"));
+                self.belplan.rules.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
     /// The first error (warnings ignored), for changes made through the API.
     pub fn first_error(&self) -> Option<Finding> {
         self.findings()
@@ -475,6 +560,7 @@ mod tests {
     use crate::belplan::{Rule, RuleMatch};
     use crate::pattern::Pattern;
     use crate::queue::Member;
+    use crate::trunk::Trunk;
 
     fn bundle() -> TenantBundle {
         let mut t = Tenant::new("acme", "Acme BV");
@@ -491,6 +577,78 @@ mod tests {
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.error.msg.key())
             .collect()
+    }
+
+    #[test]
+    fn detach_removes_every_reference() {
+        let mut b = bundle();
+        let mut q = Queue::new("acme", "500", "Verkoop");
+        q.overflow = Some(Action::Extension("1001".into()));
+        b.queues.push(q);
+        b.ring_groups.push(RingGroup {
+            tenant: "acme".into(),
+            number: "600".into(),
+            name: "Balie".into(),
+            strategy: crate::queue::RingStrategy::Simultaan,
+            members: vec!["1001".into(), "1002".into()],
+            timeout_secs: 20,
+            fallback: Some(Action::Extension("1001".into())),
+        });
+        b.trunks.push(Trunk::new("acme", "kpn", "sip.example"));
+        b.trunks.push(Trunk::new("acme", "ziggo", "sip2.example"));
+        b.belplan.rules.push(Rule {
+            name: None,
+            matches: RuleMatch {
+                pattern: Pattern::parse("1001").ok(),
+                ..RuleMatch::default()
+            },
+            action: Action::Extension("1001".into()),
+        });
+        b.belplan.rules.push(Rule {
+            name: None,
+            matches: RuleMatch {
+                pattern: Pattern::parse("_00.").ok(),
+                ..RuleMatch::default()
+            },
+            action: Action::Trunks(vec!["kpn".into()]),
+        });
+        b.belplan.rules.push(Rule {
+            name: None,
+            matches: RuleMatch {
+                pattern: Pattern::parse("_0.").ok(),
+                ..RuleMatch::default()
+            },
+            action: Action::Trunks(vec!["kpn".into(), "ziggo".into()]),
+        });
+        let mut x = b.clone();
+        let gone = x.detach(Detach::Extension("1001"));
+        assert_eq!(
+            gone,
+            vec![
+                "extensie 1001",
+                "lid van belgroep 600",
+                "overloop van wachtrij 500",
+                "terugval van belgroep 600",
+                "belplanregel 1 (extensie 1001)"
+            ]
+        );
+        assert!(keys(&x).is_empty(), "{:?}", keys(&x));
+        let mut y = b.clone();
+        let gone = y.detach(Detach::Trunk("kpn"));
+        assert_eq!(
+            gone,
+            vec![
+                "trunk kpn",
+                "belplanregel 2 (trunks kpn)",
+                "trunk kpn uit belplanregel 3"
+            ]
+        );
+        assert_eq!(
+            y.belplan.rules[1].action,
+            Action::Trunks(vec!["ziggo".into()])
+        );
+        let gone = b.detach(Detach::Queue("500"));
+        assert_eq!(gone, vec!["wachtrij 500"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod trunk;
 pub mod user;
 
 pub use belplan::{Action, Belplan, Rule, RuleMatch, Schedule, TimeRange};
-pub use bundle::{Finding, Loc, ObjKind, Severity, TenantBundle};
+pub use bundle::{Detach, Finding, Loc, ObjKind, Severity, TenantBundle};
 pub use contact::Contact;
 pub use error::{ErrorCode, ModelError};
 pub use extension::{Codec, Extension, Forwarding, SipCredentials};

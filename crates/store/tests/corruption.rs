@@ -41,7 +41,7 @@ fn assert_refused(dir: &Path, what: &str) {
             assert!(e.is_corruption(), "{what}: {e:?}");
             let m = e.msg().to_string();
             assert!(
-                m.contains(&dir.display().to_string()) && m.contains("pbxctl import <"),
+                m.contains(&dir.display().to_string()) && m.contains("pbxctl import "),
                 "{what}: {m}"
             );
         }
@@ -216,7 +216,7 @@ fn vanished_db_is_refused_but_a_fresh_folder_opens() {
     assert!(matches!(e, Some(StoreError::Vanished { .. })), "{e:?}");
     let m = e.map(|e| e.msg().to_string()).unwrap_or_default();
     assert!(
-        m.contains("snapshots") && m.contains("pbxctl import <"),
+        m.contains("snapshots") && m.contains("pbxctl import "),
         "{m}"
     );
 }

@@ -287,6 +287,14 @@ impl Ctx {
         q
     }
 
+    /// `… remove` of any object: DELETE with `--dry-run` / `--force`, then what went.
+    async fn remove(&self, route: Route, removal: &Removal) -> R<i32> {
+        let r: Removed = self
+            .send::<(), _>(Method::Delete, route, &Self::removal_q(removal), None)
+            .await?;
+        self.removed(r)
+    }
+
     fn removed(&self, r: Removed) -> R<i32> {
         self.out(&r, |r| {
             let key = if r.dry_run {
@@ -513,15 +521,7 @@ impl Ctx {
                 })
             }
             TenantCmd::Remove { slug, removal } => {
-                let r: Removed = self
-                    .send::<(), _>(
-                        Method::Delete,
-                        Route::Tenant(slug.clone()),
-                        &Self::removal_q(removal),
-                        None,
-                    )
-                    .await?;
-                self.removed(r)
+                self.remove(Route::Tenant(slug.clone()), removal).await
             }
         }
     }
@@ -698,15 +698,8 @@ impl Ctx {
                 username,
                 removal,
             } => {
-                let r: Removed = self
-                    .send::<(), _>(
-                        Method::Delete,
-                        Route::User(tenant.clone(), username.clone()),
-                        &Self::removal_q(removal),
-                        None,
-                    )
-                    .await?;
-                self.removed(r)
+                self.remove(Route::User(tenant.clone(), username.clone()), removal)
+                    .await
             }
         }
     }
@@ -917,15 +910,8 @@ impl Ctx {
                 number,
                 removal,
             } => {
-                let r: Removed = self
-                    .send::<(), _>(
-                        Method::Delete,
-                        Route::Extension(tenant.clone(), number.clone()),
-                        &Self::removal_q(removal),
-                        None,
-                    )
-                    .await?;
-                self.removed(r)
+                self.remove(Route::Extension(tenant.clone(), number.clone()), removal)
+                    .await
             }
         }
     }
@@ -1042,15 +1028,8 @@ impl Ctx {
                 name,
                 removal,
             } => {
-                let r: Removed = self
-                    .send::<(), _>(
-                        Method::Delete,
-                        Route::Trunk(tenant.clone(), name.clone()),
-                        &Self::removal_q(removal),
-                        None,
-                    )
-                    .await?;
-                self.removed(r)
+                self.remove(Route::Trunk(tenant.clone(), name.clone()), removal)
+                    .await
             }
         }
     }
@@ -1205,15 +1184,8 @@ impl Ctx {
                 number,
                 removal,
             } => {
-                let r: Removed = self
-                    .send::<(), _>(
-                        Method::Delete,
-                        Route::Queue(tenant.clone(), number.clone()),
-                        &Self::removal_q(removal),
-                        None,
-                    )
-                    .await?;
-                self.removed(r)
+                self.remove(Route::Queue(tenant.clone(), number.clone()), removal)
+                    .await
             }
         }
     }

@@ -1,0 +1,1 @@
+//! Media without I/O: RTP/RTCP, SDP offer/answer, G.711 and transcoding, per-leg statistics.

@@ -5,6 +5,7 @@
 
 pub mod belplan;
 pub mod bundle;
+pub mod calls;
 pub mod contact;
 pub mod error;
 pub mod extension;
@@ -19,6 +20,7 @@ pub mod trunk;
 pub mod user;
 
 pub use belplan::{Action, Belplan, Rule, RuleMatch, Schedule, TimeRange};
+pub use calls::{Afloop, Cdr, Direction, HangupBy, LegQuality, Party, Registration};
 pub use bundle::{Detach, Finding, Loc, ObjKind, Severity, TenantBundle};
 pub use contact::Contact;
 pub use error::{ErrorCode, ModelError};

@@ -94,6 +94,8 @@ pub enum ExportRecord {
     },
     /// A contact.
     Contact(Contact),
+    /// A call detail record.
+    Cdr(crate::calls::Cdr),
     /// An audit entry.
     Audit(AuditEntry),
 }

@@ -23,11 +23,13 @@ pub(crate) enum Tid {
     Contacts,
     Phones,
     Audit,
+    Registrations,
+    Cdrs,
     Meta,
 }
 
 impl Tid {
-    pub(crate) const ALL: [Tid; 11] = [
+    pub(crate) const ALL: [Tid; 13] = [
         Tid::Tenants,
         Tid::Users,
         Tid::Extensions,
@@ -38,11 +40,13 @@ impl Tid {
         Tid::Contacts,
         Tid::Phones,
         Tid::Audit,
+        Tid::Registrations,
+        Tid::Cdrs,
         Tid::Meta,
     ];
 
     /// The trees that hold objects of an organisation under `slug\0…` keys.
-    pub(crate) const PER_TENANT: [Tid; 7] = [
+    pub(crate) const PER_TENANT: [Tid; 9] = [
         Tid::Users,
         Tid::Extensions,
         Tid::Trunks,
@@ -50,6 +54,8 @@ impl Tid {
         Tid::RingGroups,
         Tid::Contacts,
         Tid::Phones,
+        Tid::Registrations,
+        Tid::Cdrs,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -64,6 +70,8 @@ impl Tid {
             Tid::Contacts => "contacts",
             Tid::Phones => "contact_phones",
             Tid::Audit => "audit",
+            Tid::Registrations => "registrations",
+            Tid::Cdrs => "cdrs",
             Tid::Meta => "meta",
         }
     }

@@ -32,6 +32,9 @@ pub struct ImportSummary {
     pub ring_groups: usize,
     /// Contacts.
     pub contacts: usize,
+    /// Call detail records.
+    #[serde(default)]
+    pub cdrs: usize,
     /// Audit entries.
     pub audit: usize,
 }
@@ -139,6 +142,10 @@ impl Store {
                     ExportRecord::Contact(self.decode_at(Tid::Contacts, &k, &v)?),
                 )?;
             }
+            for kv in self.tree(Tid::Cdrs).scan_prefix(crate::codec::prefix(&slug)) {
+                let (k, v) = kv.map_err(|e| self.db_err(e))?;
+                emit(out, ExportRecord::Cdr(self.decode_at(Tid::Cdrs, &k, &v)?))?;
+            }
         }
         for kv in self.tree(Tid::Audit).iter() {
             let (k, v) = kv.map_err(|e| self.db_err(e))?;
@@ -230,6 +237,7 @@ struct Checked {
     ring_groups: Vec<RingGroup>,
     belplans: BTreeMap<String, Belplan>,
     contacts: Vec<Contact>,
+    cdrs: Vec<pbx_model::Cdr>,
     audit: Vec<AuditEntry>,
     /// (tree, slug, name) of every object, for duplicates.
     seen: HashSet<(Tid, String, String)>,
@@ -419,6 +427,12 @@ impl Checked {
                 }
                 self.contacts.push(c);
             }
+            ExportRecord::Cdr(c) => {
+                tenant_ok(&self.slugs, &c.tenant)?;
+                name_ok(&c.id)?;
+                once(Tid::Cdrs, &c.tenant, &c.id, format!("cdr {}/{}", c.tenant, c.id))?;
+                self.cdrs.push(c);
+            }
             ExportRecord::Audit(a) => {
                 if a.seq == 0 {
                     return Err(err(Msg::new("store.import.audit_seq")));
@@ -444,9 +458,13 @@ impl Checked {
             queues: self.queues.len(),
             ring_groups: self.ring_groups.len(),
             contacts: self.contacts.len(),
+            cdrs: self.cdrs.len(),
             audit: self.audit.len(),
         };
         let mut p = Plan::default();
+        for c in &self.cdrs {
+            p.put(Tid::Cdrs, crate::calls::cdr_key(c), encode(c)?);
+        }
         for t in &self.tenants {
             p.put(Tid::Tenants, t.slug.as_bytes(), encode(t)?);
         }

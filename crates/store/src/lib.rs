@@ -23,6 +23,8 @@
 //! whose records cannot be read, and one that sled cannot open or panics on.
 
 mod audit;
+mod calls;
+pub use calls::CdrFilter;
 mod codec;
 mod contacts;
 mod error;
@@ -414,6 +416,17 @@ impl Store {
             *mark = generation;
         }
         Ok(())
+    }
+
+    /// Like [`Store::mutate`] but without waiting for the flush: for data that is refreshed by
+    /// the network anyway (registrations). sled writes it within its flush interval (500 ms) and
+    /// at [`Store::flush`] on shutdown.
+    pub(crate) fn mutate_lazy<T>(&self, build: impl FnOnce(&mut Plan) -> Result<T>) -> Result<T> {
+        let _guard = self.lock();
+        let mut plan = Plan::default();
+        let out = build(&mut plan)?;
+        self.commit(plan)?;
+        Ok(out)
     }
 
     /// Runs a change: `build` reads what it needs and fills a plan under the writer lock, the

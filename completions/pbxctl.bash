@@ -28,6 +28,9 @@ _pbxctl() {
             pbxctl,belplan)
                 cmd="pbxctl__subcmd__belplan"
                 ;;
+            pbxctl,cdr)
+                cmd="pbxctl__subcmd__cdr"
+                ;;
             pbxctl,check)
                 cmd="pbxctl__subcmd__check"
                 ;;
@@ -49,6 +52,9 @@ _pbxctl() {
             pbxctl,queue)
                 cmd="pbxctl__subcmd__queue"
                 ;;
+            pbxctl,registrations)
+                cmd="pbxctl__subcmd__registrations"
+                ;;
             pbxctl,reload)
                 cmd="pbxctl__subcmd__reload"
                 ;;
@@ -69,6 +75,15 @@ _pbxctl() {
                 ;;
             pbxctl__subcmd__belplan,show)
                 cmd="pbxctl__subcmd__belplan__subcmd__show"
+                ;;
+            pbxctl__subcmd__cdr,export)
+                cmd="pbxctl__subcmd__cdr__subcmd__export"
+                ;;
+            pbxctl__subcmd__cdr,list)
+                cmd="pbxctl__subcmd__cdr__subcmd__list"
+                ;;
+            pbxctl__subcmd__cdr,show)
+                cmd="pbxctl__subcmd__cdr__subcmd__show"
                 ;;
             pbxctl__subcmd__contact,find)
                 cmd="pbxctl__subcmd__contact__subcmd__find"
@@ -179,7 +194,7 @@ _pbxctl() {
 
     case "${cmd}" in
         pbxctl)
-            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact check plan apply export import audit status reload api"
+            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact registrations cdr check plan apply export import audit status reload api"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +374,158 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__belplan__subcmd__show)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__cdr)
+            opts="-h --help --json --lang --socket --config list show export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__cdr__subcmd__export)
+            opts="-h --tenant --from --to --number --afloop --limit --csv --jsonl --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --number)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afloop)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__cdr__subcmd__list)
+            opts="-h --tenant --from --to --number --afloop --limit --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --number)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afloop)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__cdr__subcmd__show)
             opts="-h --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1072,6 +1239,36 @@ _pbxctl() {
                     return 0
                     ;;
                 --moh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__registrations)
+            opts="-h --tenant --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,6 +42,8 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "trunk" -d 'SIP-trunks
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "queue" -d 'Wachtrijen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "belplan" -d 'Belplan van een organisatie'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "contact" -d 'Contacten (leads)'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "registrations" -d 'Toon de registraties van toestellen'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "cdr" -d 'Gespreksoverzicht (CDR\'s)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "check" -d 'Controleer conf.d zonder pbxd (dezelfde lader als pbxd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "plan" -d 'Toon het verschil tussen conf.d en de draaiende toestand'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "apply" -d 'Toon het verschil tussen conf.d en de draaiende toestand en voer het door'
@@ -410,6 +412,49 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_s
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -f -a "list" -d 'Toon gesprekken'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -f -a "show" -d 'Toon één gesprek met de gesprekskwaliteit per kant'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and not __fish_seen_subcommand_from list show export" -f -a "export" -d 'Exporteer gesprekken als CSV of JSON-regels'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l from -d 'Vanaf (lokale tijd): 2026-11-21, "2026-11-21 14:00" of RFC 3339' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l to -d 'Tot (lokale tijd, niet inbegrepen)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l number -d 'Nummer van beller of gebelde bevat dit' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l afloop -d 'Afloop: beantwoord, geen_antwoord, bezet, mislukt, geannuleerd' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l limit -d 'Maximum aantal (de nieuwste)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from list" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from show" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from show" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from show" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from show" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from show" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l from -d 'Vanaf (lokale tijd): 2026-11-21, "2026-11-21 14:00" of RFC 3339' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l to -d 'Tot (lokale tijd, niet inbegrepen)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l number -d 'Nummer van beller of gebelde bevat dit' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l afloop -d 'Afloop: beantwoord, geen_antwoord, bezet, mislukt, geannuleerd' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l limit -d 'Maximum aantal (de nieuwste)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l csv -d 'CSV (standaard)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l jsonl -d 'JSON, één gesprek per regel'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

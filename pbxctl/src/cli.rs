@@ -58,6 +58,15 @@ pub enum Cmd {
     /// Contacten (leads)
     #[command(subcommand)]
     Contact(ContactCmd),
+    /// Toon de registraties van toestellen
+    Registrations {
+        /// Alleen deze organisatie
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Gespreksoverzicht (CDR's)
+    #[command(subcommand)]
+    Cdr(CdrCmd),
     /// Controleer conf.d zonder pbxd (dezelfde lader als pbxd)
     Check(CheckArgs),
     /// Toon het verschil tussen conf.d en de draaiende toestand
@@ -456,6 +465,50 @@ pub enum ContactCmd {
         offset: usize,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct CdrFilterArgs {
+    /// Alleen deze organisatie
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Vanaf (lokale tijd): 2026-11-21, "2026-11-21 14:00" of RFC 3339
+    #[arg(long, value_name = "TIJD")]
+    pub from: Option<String>,
+    /// Tot (lokale tijd, niet inbegrepen)
+    #[arg(long, value_name = "TIJD")]
+    pub to: Option<String>,
+    /// Nummer van beller of gebelde bevat dit
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Afloop: beantwoord, geen_antwoord, bezet, mislukt, geannuleerd
+    #[arg(long)]
+    pub afloop: Option<String>,
+    /// Maximum aantal (de nieuwste)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CdrCmd {
+    /// Toon gesprekken
+    List {
+        #[command(flatten)]
+        filter: CdrFilterArgs,
+    },
+    /// Toon één gesprek met de gesprekskwaliteit per kant
+    Show { tenant: String, id: String },
+    /// Exporteer gesprekken als CSV of JSON-regels
+    Export {
+        #[command(flatten)]
+        filter: CdrFilterArgs,
+        /// CSV (standaard)
+        #[arg(long, conflicts_with = "jsonl")]
+        csv: bool,
+        /// JSON, één gesprek per regel
+        #[arg(long)]
+        jsonl: bool,
     },
 }
 

@@ -1,5 +1,6 @@
 //! pbxctl: provisioning and operation of pbxd over its control socket; `check` works offline.
 
+mod cdr;
 mod cli;
 mod contacts;
 
@@ -319,6 +320,8 @@ impl Ctx {
             Cmd::Queue(c) => self.queue(c).await,
             Cmd::Belplan(c) => self.belplan(c).await,
             Cmd::Contact(c) => contacts::run(self, c).await,
+            Cmd::Registrations { tenant } => self.registrations(tenant.as_deref()).await,
+            Cmd::Cdr(c) => cdr::run(self, c).await,
             Cmd::Check(a) => self.check(a),
             Cmd::Plan(a) => self.plan(a, false).await,
             Cmd::Apply(a) => self.plan(a, true).await,
@@ -1274,6 +1277,39 @@ impl Ctx {
                 self.out(&b, |b| self.belplan_text(b))
             }
         }
+    }
+
+    // ---- registrations
+
+    async fn registrations(&self, tenant: Option<&str>) -> R<i32> {
+        let q: Vec<(&str, &str)> = tenant.map(|t| vec![("tenant", t)]).unwrap_or_default();
+        let v: Vec<pbx_model::Registration> = self.get(Route::Registrations, &q).await?;
+        self.out(&v, |v| {
+            let rows: Vec<Vec<String>> = v
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.tenant.clone(),
+                        r.extension.clone(),
+                        r.contact.clone(),
+                        r.source.clone(),
+                        r.user_agent.clone().unwrap_or_default(),
+                        cdr::local_time(r.expires_ms),
+                    ]
+                })
+                .collect();
+            table(
+                &self.h(&[
+                    "col.tenant",
+                    "col.extension",
+                    "col.contact",
+                    "col.source",
+                    "col.user_agent",
+                    "col.expires",
+                ]),
+                &rows,
+            )
+        })
     }
 
     // ---- check, plan, apply

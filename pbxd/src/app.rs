@@ -281,6 +281,19 @@ impl App {
             (R::Contacts(t), Get) => self.contacts(r, t),
             (R::ContactsImport(t), Post) => self.contacts_import(r, t),
             (R::Audit, Get) => self.audit_list(r),
+            (R::Registrations, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                ok(&self
+                    .store
+                    .registrations(tenant.as_deref())
+                    .map_err(store_err)?)
+            }
+            (R::Cdrs, Get) => self.cdr_list(r),
+            (R::Cdr(t, id), Get) => ok(&self
+                .store
+                .cdr(t, id)
+                .map_err(store_err)?
+                .ok_or_else(|| not_found(&format!("gesprek {id}")))?),
             (R::Export, Get) => self.export(r),
             (R::Import, Post) => self.import(r),
             (R::Plan, Post) => self.plan(r, false),
@@ -1468,18 +1481,44 @@ impl App {
 
     // ---- audit, export, import
 
+    /// The organisation a list request is limited to: `?tenant=` for a beheerder (none = all),
+    /// always the caller's own for an organisation-scoped caller.
+    fn scoped_tenant(&self, r: &Req<'_>) -> Result<Option<String>, ModelError> {
+        match (&r.caller.scope, r.query.get("tenant")) {
+            (Scope::Beheerder, t) => Ok(t.map(str::to_string)),
+            (Scope::Tenant(own), None) => Ok(Some(own.clone())),
+            (Scope::Tenant(own), Some(t)) if t == own => Ok(Some(own.clone())),
+            _ => Err(forbidden()),
+        }
+    }
+
     fn audit_list(&self, r: &Req<'_>) -> HResult {
         let limit = r.query.num("limit", 50).min(100_000);
-        let tenant = match (&r.caller.scope, r.query.get("tenant")) {
-            (Scope::Beheerder, t) => t.map(str::to_string),
-            (Scope::Tenant(own), None) => Some(own.clone()),
-            (Scope::Tenant(own), Some(t)) if t == own => Some(own.clone()),
-            _ => return Err(forbidden()),
-        };
+        let tenant = self.scoped_tenant(r)?;
         ok(&self
             .store
             .audit(tenant.as_deref(), limit)
             .map_err(store_err)?)
+    }
+
+    fn cdr_list(&self, r: &Req<'_>) -> HResult {
+        let afloop =
+            match r.query.get("afloop") {
+                None => None,
+                Some(a) => Some(pbx_model::Afloop::parse(a).ok_or_else(|| {
+                    ModelError::invalid(Msg::new("api.bad_afloop").arg("value", a))
+                })?),
+            };
+        let num = |k: &str| r.query.get(k).and_then(|v| v.parse::<u64>().ok());
+        let filter = pbx_store::CdrFilter {
+            tenant: self.scoped_tenant(r)?,
+            from_ms: num("from_ms"),
+            to_ms: num("to_ms"),
+            number: r.query.get("number").map(str::to_string),
+            afloop,
+            limit: r.query.num("limit", 0),
+        };
+        ok(&self.store.cdrs(&filter).map_err(store_err)?)
     }
 
     fn export(&self, r: &Req<'_>) -> HResult {

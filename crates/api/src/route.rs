@@ -91,6 +91,12 @@ pub enum Route {
     Contacts(String),
     /// `POST /v1/tenants/{t}/contacts/import`
     ContactsImport(String),
+    /// `GET /v1/registrations?tenant`
+    Registrations,
+    /// `GET /v1/cdr?tenant&from_ms&to_ms&number&afloop&limit`
+    Cdrs,
+    /// `GET /v1/cdr/{t}/{id}`
+    Cdr(String, String),
     /// `GET /v1/export?secrets=true`
     Export,
     /// `POST /v1/import`
@@ -142,6 +148,9 @@ impl Route {
             ["tenants", _, "belplan"] => Route::Belplan(s(1)),
             ["tenants", _, "contacts"] => Route::Contacts(s(1)),
             ["tenants", _, "contacts", "import"] => Route::ContactsImport(s(1)),
+            ["registrations"] => Route::Registrations,
+            ["cdr"] => Route::Cdrs,
+            ["cdr", _, _] => Route::Cdr(s(1), s(2)),
             ["export"] => Route::Export,
             ["import"] => Route::Import,
             ["audit"] => Route::Audit,
@@ -181,6 +190,9 @@ impl Route {
             Route::Belplan(t) => format!("/v1/tenants/{t}/belplan"),
             Route::Contacts(t) => format!("/v1/tenants/{t}/contacts"),
             Route::ContactsImport(t) => format!("/v1/tenants/{t}/contacts/import"),
+            Route::Registrations => "/v1/registrations".into(),
+            Route::Cdrs => "/v1/cdr".into(),
+            Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
             Route::Export => "/v1/export".into(),
             Route::Import => "/v1/import".into(),
             Route::Audit => "/v1/audit".into(),
@@ -214,7 +226,8 @@ impl Route {
             | Route::RingGroups(t)
             | Route::Belplan(t)
             | Route::Contacts(t)
-            | Route::ContactsImport(t) => Some(t),
+            | Route::ContactsImport(t)
+            | Route::Cdr(t, _) => Some(t),
             _ => None,
         }
     }
@@ -323,6 +336,9 @@ mod tests {
             Route::ExtensionResetPassword("acme".into(), "1001".into()),
             Route::QueueMembers("acme".into(), "500".into()),
             Route::ContactsImport("acme".into()),
+            Route::Registrations,
+            Route::Cdrs,
+            Route::Cdr("acme".into(), "c1".into()),
             Route::Events,
         ];
         for r in all {

@@ -55,7 +55,13 @@ pub enum Afloop {
 
 impl Afloop {
     /// Every value.
-    pub const ALL: [Afloop; 5] = [Afloop::Beantwoord, Afloop::GeenAntwoord, Afloop::Bezet, Afloop::Mislukt, Afloop::Geannuleerd];
+    pub const ALL: [Afloop; 5] = [
+        Afloop::Beantwoord,
+        Afloop::GeenAntwoord,
+        Afloop::Bezet,
+        Afloop::Mislukt,
+        Afloop::Geannuleerd,
+    ];
 
     /// The name in filters and output.
     pub fn as_str(self) -> &'static str {
@@ -185,7 +191,9 @@ impl Cdr {
 
     /// Whole seconds from answer to end (0 when not answered).
     pub fn billsec(&self) -> u64 {
-        self.answer_ms.map(|a| self.end_ms.saturating_sub(a) / 1000).unwrap_or(0)
+        self.answer_ms
+            .map(|a| self.end_ms.saturating_sub(a) / 1000)
+            .unwrap_or(0)
     }
 }
 
@@ -223,6 +231,13 @@ mod tests {
         };
         assert_eq!(c.duration_secs(), 64);
         assert_eq!(c.billsec(), 60);
-        assert_eq!(Cdr { answer_ms: None, ..c }.billsec(), 0);
+        assert_eq!(
+            Cdr {
+                answer_ms: None,
+                ..c
+            }
+            .billsec(),
+            0
+        );
     }
 }

@@ -43,7 +43,10 @@ impl CdrFilter {
         self.from_ms.is_none_or(|f| c.end_ms >= f)
             && self.to_ms.is_none_or(|t| c.end_ms < t)
             && self.afloop.is_none_or(|a| c.afloop == a)
-            && self.number.as_deref().is_none_or(|n| c.caller.number.contains(n) || c.callee.number.contains(n))
+            && self
+                .number
+                .as_deref()
+                .is_none_or(|n| c.caller.number.contains(n) || c.callee.number.contains(n))
     }
 }
 
@@ -79,7 +82,11 @@ impl Store {
 
     /// Drops the registrations that expired at `now_ms`; returns them.
     pub fn prune_registrations(&self, now_ms: u64) -> Result<Vec<Registration>> {
-        let expired: Vec<Registration> = self.registrations(None)?.into_iter().filter(|r| r.expired(now_ms)).collect();
+        let expired: Vec<Registration> = self
+            .registrations(None)?
+            .into_iter()
+            .filter(|r| r.expired(now_ms))
+            .collect();
         if !expired.is_empty() {
             let keys: Vec<Vec<u8>> = expired.iter().map(registration_key).collect();
             self.mutate_lazy(|p| {
@@ -107,7 +114,11 @@ impl Store {
     /// CDRs matching the filter, oldest first; with a limit the newest `limit`.
     pub fn cdrs(&self, f: &CdrFilter) -> Result<Vec<Cdr>> {
         let pre = f.tenant.as_deref().map(prefix).unwrap_or_default();
-        let mut out: Vec<Cdr> = self.scan::<Cdr>(Tid::Cdrs, &pre)?.into_iter().filter(|c| f.keeps(c)).collect();
+        let mut out: Vec<Cdr> = self
+            .scan::<Cdr>(Tid::Cdrs, &pre)?
+            .into_iter()
+            .filter(|c| f.keeps(c))
+            .collect();
         out.sort_by(|a, b| (a.end_ms, &a.id).cmp(&(b.end_ms, &b.id)));
         if f.limit > 0 && out.len() > f.limit {
             out.drain(..out.len() - f.limit);
@@ -117,13 +128,21 @@ impl Store {
 
     /// One CDR by id.
     pub fn cdr(&self, tenant: &str, id: &str) -> Result<Option<Cdr>> {
-        Ok(self.scan::<Cdr>(Tid::Cdrs, &prefix(tenant))?.into_iter().find(|c| c.id == id))
+        Ok(self
+            .scan::<Cdr>(Tid::Cdrs, &prefix(tenant))?
+            .into_iter()
+            .find(|c| c.id == id))
     }
 
     /// Removes the CDRs of an organisation that ended before `before_ms` (retention); returns
     /// how many.
     pub fn prune_cdrs(&self, tenant: &str, before_ms: u64) -> Result<usize> {
-        let old: Vec<Vec<u8>> = self.scan::<Cdr>(Tid::Cdrs, &prefix(tenant))?.iter().filter(|c| c.end_ms < before_ms).map(cdr_key).collect();
+        let old: Vec<Vec<u8>> = self
+            .scan::<Cdr>(Tid::Cdrs, &prefix(tenant))?
+            .iter()
+            .filter(|c| c.end_ms < before_ms)
+            .map(cdr_key)
+            .collect();
         let n = old.len();
         if n > 0 {
             self.mutate(|p| {

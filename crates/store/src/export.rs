@@ -142,7 +142,10 @@ impl Store {
                     ExportRecord::Contact(self.decode_at(Tid::Contacts, &k, &v)?),
                 )?;
             }
-            for kv in self.tree(Tid::Cdrs).scan_prefix(crate::codec::prefix(&slug)) {
+            for kv in self
+                .tree(Tid::Cdrs)
+                .scan_prefix(crate::codec::prefix(&slug))
+            {
                 let (k, v) = kv.map_err(|e| self.db_err(e))?;
                 emit(out, ExportRecord::Cdr(self.decode_at(Tid::Cdrs, &k, &v)?))?;
             }
@@ -430,7 +433,12 @@ impl Checked {
             ExportRecord::Cdr(c) => {
                 tenant_ok(&self.slugs, &c.tenant)?;
                 name_ok(&c.id)?;
-                once(Tid::Cdrs, &c.tenant, &c.id, format!("cdr {}/{}", c.tenant, c.id))?;
+                once(
+                    Tid::Cdrs,
+                    &c.tenant,
+                    &c.id,
+                    format!("cdr {}/{}", c.tenant, c.id),
+                )?;
                 self.cdrs.push(c);
             }
             ExportRecord::Audit(a) => {

@@ -1,0 +1,5 @@
+//! Call control without I/O: the registrar now; routing, B2BUA legs and queues follow. The engine
+//! takes decoded input and the current time, and hands back decisions; it never touches a
+//! socket or the store.
+
+pub mod registrar;

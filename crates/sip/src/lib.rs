@@ -5,4 +5,5 @@
 pub mod auth;
 pub mod check;
 pub mod msg;
+pub mod trace;
 pub mod transaction;

@@ -4,10 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use. The foundation needs none beyond Rust and a C compiler; the SIP
-# peers (sip-tester, baresip) and the browser (chromium, chromium-driver) join this list with the
-# issues that test against them.
-packages=()
+# Debian packages the tests use: SIPp (sip-tester) plays SIP phones and providers. baresip and the
+# browser (chromium, chromium-driver) join this list with the tests that use them.
+packages=(sip-tester)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

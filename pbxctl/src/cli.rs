@@ -67,6 +67,15 @@ pub enum Cmd {
     /// Gespreksoverzicht (CDR's)
     #[command(subcommand)]
     Cdr(CdrCmd),
+    /// Toon het SIP-verloop van een gesprek als ladder, met de berichten (inloggegevens geredigeerd)
+    Trace {
+        /// Call-ID van het gesprek
+        #[arg(value_name = "CALL-ID")]
+        call_id: String,
+        /// Alleen de ladder, zonder de berichten
+        #[arg(long)]
+        ladder_only: bool,
+    },
     /// Controleer conf.d zonder pbxd (dezelfde lader als pbxd)
     Check(CheckArgs),
     /// Toon het verschil tussen conf.d en de draaiende toestand

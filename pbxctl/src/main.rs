@@ -322,6 +322,38 @@ impl Ctx {
             Cmd::Contact(c) => contacts::run(self, c).await,
             Cmd::Registrations { tenant } => self.registrations(tenant.as_deref()).await,
             Cmd::Cdr(c) => cdr::run(self, c).await,
+            Cmd::Trace {
+                call_id,
+                ladder_only,
+            } => {
+                let t: pbx_api::TraceView = self.get(Route::Trace(call_id.clone()), &[]).await?;
+                self.out(&t, |t| {
+                    let mut s = pbx_api::ladder::ladder(&t.messages);
+                    if t.dropped > 0 {
+                        s.push_str(
+                            &Msg::new("ctl.trace_dropped")
+                                .arg("count", t.dropped)
+                                .render(self.lang),
+                        );
+                        s.push('\n');
+                    }
+                    if !*ladder_only {
+                        for m in &t.messages {
+                            s.push_str(&format!(
+                                "\n── {} {} {} → {} ({})\n",
+                                cdr::local_time(m.time_ms),
+                                m.way,
+                                m.src,
+                                m.dst,
+                                m.transport
+                            ));
+                            s.push_str(m.text.trim_end());
+                            s.push('\n');
+                        }
+                    }
+                    s
+                })
+            }
             Cmd::Check(a) => self.check(a),
             Cmd::Plan(a) => self.plan(a, false).await,
             Cmd::Apply(a) => self.plan(a, true).await,

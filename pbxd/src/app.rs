@@ -112,6 +112,8 @@ pub struct App {
     pub events: broadcast::Sender<Event>,
     /// Start time.
     pub started: Instant,
+    /// The SIP service, once it runs.
+    pub sip: std::sync::OnceLock<crate::sip::SipHandle>,
 }
 
 /// A request as the handlers see it.
@@ -141,6 +143,7 @@ impl App {
             write: Mutex::new(()),
             events,
             started: Instant::now(),
+            sip: std::sync::OnceLock::new(),
         }
     }
 
@@ -289,6 +292,10 @@ impl App {
                     .map_err(store_err)?)
             }
             (R::Cdrs, Get) => self.cdr_list(r),
+            (R::Trace(call_id), Get) => {
+                self.beheerder(r)?;
+                self.trace(call_id)
+            }
             (R::Cdr(t, id), Get) => ok(&self
                 .store
                 .cdr(t, id)
@@ -339,6 +346,7 @@ impl App {
                 .map(|s| s.clone())
                 .unwrap_or_default(),
             you: caller.clone(),
+            sip: self.sip.get().map(|h| h.counters()).unwrap_or_default(),
         })
     }
 
@@ -1499,6 +1507,37 @@ impl App {
             .store
             .audit(tenant.as_deref(), limit)
             .map_err(store_err)?)
+    }
+
+    fn trace(&self, call_id: &str) -> HResult {
+        let Some(handle) = self.sip.get() else {
+            return Err(not_found(&format!("spoor {call_id}")));
+        };
+        let traces = handle.traces.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((entries, dropped)) = traces.get(call_id) else {
+            return Err(not_found(&format!("spoor {call_id}")));
+        };
+        let messages = entries
+            .iter()
+            .map(|e| pbx_api::TraceMessage {
+                time_ms: e.time_ms,
+                way: if e.way == pbx_sip::trace::Way::In {
+                    "in"
+                } else {
+                    "out"
+                }
+                .into(),
+                transport: e.transport.into(),
+                src: e.src.clone(),
+                dst: e.dst.clone(),
+                text: e.text.clone(),
+            })
+            .collect();
+        ok(&pbx_api::TraceView {
+            call_id: call_id.to_string(),
+            dropped,
+            messages,
+        })
     }
 
     fn cdr_list(&self, r: &Req<'_>) -> HResult {

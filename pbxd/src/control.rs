@@ -323,6 +323,15 @@ async fn events(
                         if !visible { continue; }
                         Event::Changed { entry }
                     }
+                    Ok(Event::Registration { change, registration }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => registration.tenant == *t,
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::Registration { change, registration }
+                    }
                     Ok(other) => other,
                     Err(broadcast::error::RecvError::Lagged(_)) => match snapshot(&app, &caller) {
                         Ok(s) => s,

@@ -5,6 +5,7 @@ mod control;
 mod diff;
 mod man;
 mod notify;
+mod sip;
 
 use anyhow::Context;
 use app::App;
@@ -260,6 +261,10 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     let listener = control::bind(&socket, group.as_deref())
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sip = sip::start(app.clone(), stop_rx.clone())
+        .await
+        .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
+    let _ = app.sip.set(sip);
     let server = tokio::spawn(control::serve(listener, app.clone(), stop_rx.clone()));
     tracing::info!(socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "pbxd gestart");
     notify::notify("READY=1\nSTATUS=pbxd draait");

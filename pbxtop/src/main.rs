@@ -67,6 +67,9 @@ impl Board {
             Event::Reloaded { ok, .. } => self
                 .changes
                 .push(format!("reload {}", if ok { "ok" } else { "geweigerd" })),
+            Event::Registration { change, registration } => {
+                self.changes.push(format!("{change} {} {}", registration.tenant, registration.extension));
+            }
             Event::Ping => {}
         }
     }

@@ -295,6 +295,8 @@ pub struct Pbx {
     pub log_dir: PathBuf,
     /// pbxd's captured stdout and stderr.
     pub stderr_file: PathBuf,
+    /// The UDP port of the SIP listener (127.0.0.1).
+    pub sip_port: u16,
     env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -379,6 +381,7 @@ stderr = false
             socket,
             state,
             log_dir,
+            sip_port: port,
             env: opts.env,
             child: None,
         }

@@ -3,6 +3,7 @@
 //! HTTP/1.1 + JSON on a Unix socket, paths under `/v1/`. pbxd serves it; pbxctl and pbxtop call
 //! it with these types. A client checks [`HEADER_API`] and refuses a server of another major API.
 
+pub mod ladder;
 mod route;
 mod types;
 

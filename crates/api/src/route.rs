@@ -97,6 +97,8 @@ pub enum Route {
     Cdrs,
     /// `GET /v1/cdr/{t}/{id}`
     Cdr(String, String),
+    /// `GET /v1/trace/{call-id}`
+    Trace(String),
     /// `GET /v1/export?secrets=true`
     Export,
     /// `POST /v1/import`
@@ -121,7 +123,7 @@ impl Route {
         if parts.iter().any(|p| p.is_empty() || p.len() > 128) {
             return None;
         }
-        let s = |i: usize| parts[i].to_string();
+        let s = |i: usize| decode_with(parts[i], false);
         Some(match parts.as_slice() {
             ["status"] => Route::Status,
             ["tenants"] => Route::Tenants,
@@ -151,6 +153,7 @@ impl Route {
             ["registrations"] => Route::Registrations,
             ["cdr"] => Route::Cdrs,
             ["cdr", _, _] => Route::Cdr(s(1), s(2)),
+            ["trace", _] => Route::Trace(s(1)),
             ["export"] => Route::Export,
             ["import"] => Route::Import,
             ["audit"] => Route::Audit,
@@ -193,6 +196,7 @@ impl Route {
             Route::Registrations => "/v1/registrations".into(),
             Route::Cdrs => "/v1/cdr".into(),
             Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
+            Route::Trace(c) => format!("/v1/trace/{}", encode_segment(c)),
             Route::Export => "/v1/export".into(),
             Route::Import => "/v1/import".into(),
             Route::Audit => "/v1/audit".into(),
@@ -286,13 +290,30 @@ impl Query {
     }
 }
 
+/// A path segment with `/`, `%`, `?`, `#` and spaces percent-encoded (Call-IDs may hold them).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '/' | '%' | '?' | '#' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn decode(s: &str) -> String {
+    decode_with(s, true)
+}
+
+/// Percent-decoding; `+` is a space only in query strings, not in paths.
+fn decode_with(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < b.len() => {
                 match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
                 {
@@ -339,6 +360,7 @@ mod tests {
             Route::Registrations,
             Route::Cdrs,
             Route::Cdr("acme".into(), "c1".into()),
+            Route::Trace("a84b/4c76 e667%10+x@pc33.atlanta.com".into()),
             Route::Events,
         ];
         for r in all {

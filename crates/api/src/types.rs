@@ -51,6 +51,37 @@ pub struct Status {
     pub config_loaded: String,
     /// The caller as pbxd sees it.
     pub you: Caller,
+    /// SIP counters (received, rate_limited, discarded, rejected, registered, auth_failed).
+    #[serde(default)]
+    pub sip: BTreeMap<String, u64>,
+}
+
+/// `GET /v1/trace/{call-id}`: the SIP messages of a call, credentials redacted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceView {
+    /// The Call-ID.
+    pub call_id: String,
+    /// Messages not kept (over the per-call limit).
+    pub dropped: usize,
+    /// The messages in order.
+    pub messages: Vec<TraceMessage>,
+}
+
+/// One message of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceMessage {
+    /// Unix ms.
+    pub time_ms: u64,
+    /// `in` or `out`, seen from pbxd.
+    pub way: String,
+    /// Transport.
+    pub transport: String,
+    /// Source address.
+    pub src: String,
+    /// Destination address.
+    pub dst: String,
+    /// The message text.
+    pub text: String,
 }
 
 /// Who the caller is and what it may do.
@@ -509,6 +540,13 @@ pub enum Event {
         ok: bool,
         /// Problems when refused.
         errors: Vec<String>,
+    },
+    /// A phone registered, refreshed, unregistered, or its registration expired.
+    Registration {
+        /// `registered`, `unregistered` or `expired`.
+        change: String,
+        /// The registration.
+        registration: pbx_model::Registration,
     },
     /// Keep-alive, every 15 s.
     Ping,

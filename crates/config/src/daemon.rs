@@ -132,6 +132,24 @@ pub struct DaemonConfig {
     pub state: StateConfig,
     /// Logs.
     pub log: LogConfig,
+    /// SIP protocol settings.
+    pub sip: SipConfig,
+}
+
+/// SIP protocol settings (`[sip]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SipConfig {
+    /// Digest algorithms offered, in order (`SHA-256`, `MD5`). RFC 8760 puts SHA-256 first;
+    /// phones that take the first challenge and know only MD5 need `["MD5", "SHA-256"]`.
+    pub digest: Vec<String>,
+}
+
+impl Default for SipConfig {
+    fn default() -> SipConfig {
+        SipConfig {
+            digest: vec!["SHA-256".into(), "MD5".into()],
+        }
+    }
 }
 
 impl Default for DaemonConfig {
@@ -165,6 +183,7 @@ impl Default for DaemonConfig {
                 level: "info".into(),
                 stderr: true,
             },
+            sip: SipConfig::default(),
         }
     }
 }
@@ -194,6 +213,14 @@ struct PbxdCfg {
     state: StateCfg,
     #[serde(default)]
     log: LogCfg,
+    #[serde(default)]
+    sip: SipCfg,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SipCfg {
+    digest: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -726,6 +753,31 @@ pub(crate) fn load_daemon(
         }
     }
 
+    // SIP.
+    let mut sip = SipConfig::default();
+    if let Some(d) = &cfg.sip.digest {
+        let list = d.get_ref();
+        let mut seen = Vec::new();
+        for a in list {
+            if !["SHA-256", "MD5"].contains(&a.as_str()) || seen.contains(a) {
+                out.push(src.error(
+                    &d.span(),
+                    "invalid",
+                    Msg::new("config.digest").arg("value", a),
+                ));
+            }
+            seen.push(a.clone());
+        }
+        if list.is_empty() {
+            out.push(src.error(
+                &d.span(),
+                "invalid",
+                Msg::new("config.digest").arg("value", "[]"),
+            ));
+        }
+        sip.digest = list.clone();
+    }
+
     let language = match cfg.language {
         Some(LanguageCfg::En) => Lang::En,
         _ => Lang::Nl,
@@ -745,6 +797,7 @@ pub(crate) fn load_daemon(
         control,
         state,
         log,
+        sip,
     };
     Some((
         config,

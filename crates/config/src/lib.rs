@@ -44,7 +44,8 @@ mod tenant;
 
 pub use daemon::{
     ControlConfig, DaemonConfig, HttpConfig, Listener, LogConfig, LogRotation, RtpConfig,
-    StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET, DEFAULT_STATE_DIR,
+    SipConfig, StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET,
+    DEFAULT_STATE_DIR,
 };
 pub use diag::{Diagnostic, Report};
 pub use tenant::DeclaredTenant;

@@ -357,4 +357,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("col.afloop", "AFLOOP", "OUTCOME"),
     ("col.duration", "DUUR", "DURATION"),
     ("col.billsec", "GESPREK", "TALK TIME"),
+    ("pbxd.sip_bind", "SIP-listener {address} kan niet worden geopend: {detail}", "SIP listener {address} cannot be opened: {detail}"),
+    ("config.digest", "ongeldig digest-algoritme '{value}' in sip.digest: gebruik \"SHA-256\" en/of \"MD5\", elk hooguit één keer", "invalid digest algorithm '{value}' in sip.digest: use \"SHA-256\" and/or \"MD5\", each at most once"),
+    ("ctl.trace_dropped", "({count} berichten niet bewaard: boven de grens per gesprek)", "({count} messages not kept: over the per-call limit)"),
 ];

@@ -1,0 +1,639 @@
+//! The SIP service of pbxd: UDP listeners feeding one task that owns the transaction layer, the
+//! nonce manager, the registrar and the rate limiter (all sans-IO cores), drives their timers and
+//! answers. This part: REGISTER (digest, MD5 and SHA-256) and OPTIONS; calls follow.
+
+use crate::app::App;
+use pbx_api::Event;
+use pbx_engine::registrar::{
+    Change, ContactSpec, Contacts, Outcome as RegOutcome, RegisterInput, Registrar, RegistrarConfig,
+};
+use pbx_model::{Extension, Registration, Tenant, TenantStatus};
+use pbx_sip::auth::{self, Algorithm, NonceConfig, NonceManager, Outcome as AuthOutcome};
+use pbx_sip::check::{self, Policy, RateLimiter};
+use pbx_sip::msg::{self, Limits, ParseError, Request, Response, SipMessage};
+use pbx_sip::trace::{TraceBuffer, TraceEntry, TraceLimits, Way};
+use pbx_sip::transaction::{self, TransactionLayer, TransportKind, TuEvent};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+/// What the SIP service counts, for `pbxctl status` and /metrics later.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    /// Datagrams received.
+    pub received: u64,
+    /// Dropped by the per-source rate limit.
+    pub rate_limited: u64,
+    /// Dropped as unparsable (no answer possible).
+    pub discarded: u64,
+    /// Answered with an error by the checks.
+    pub rejected: u64,
+    /// REGISTER answered 200.
+    pub registered: u64,
+    /// REGISTER refused after authentication (403).
+    pub auth_failed: u64,
+}
+
+struct Inbound {
+    bytes: Vec<u8>,
+    src: SocketAddr,
+    socket: usize,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `sip:1001@acme.example:5060;transport=udp` → (`1001`, `acme.example`).
+fn user_host(uri: &str) -> Option<(String, String)> {
+    let rest = uri.split_once(':').map(|(_, r)| r)?;
+    let rest = rest.split([';', '?']).next().unwrap_or(rest);
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (u.split(':').next().unwrap_or(u).to_string(), h),
+        None => (String::new(), rest),
+    };
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6).to_string()
+    } else {
+        hostport.split(':').next().unwrap_or(hostport).to_string()
+    };
+    Some((user, host.to_ascii_lowercase()))
+}
+
+/// The SIP service state (one task owns it).
+struct Service {
+    app: Arc<App>,
+    sockets: Vec<Arc<UdpSocket>>,
+    tx: TransactionLayer,
+    nonces: NonceManager,
+    registrar: Registrar,
+    limiter: RateLimiter,
+    limits: Limits,
+    policy: Policy,
+    traces: Arc<Mutex<TraceBuffer>>,
+    counters: Arc<Mutex<Counters>>,
+}
+
+/// Handles for the rest of pbxd.
+#[derive(Clone)]
+pub struct SipHandle {
+    counters: Arc<Mutex<Counters>>,
+    /// Call traces.
+    pub traces: Arc<Mutex<TraceBuffer>>,
+}
+
+impl SipHandle {
+    /// The counters by name.
+    pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
+        let c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        [
+            ("received", c.received),
+            ("rate_limited", c.rate_limited),
+            ("discarded", c.discarded),
+            ("rejected", c.rejected),
+            ("registered", c.registered),
+            ("auth_failed", c.auth_failed),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// Binds the UDP listeners of the configuration and runs the service until `stop`.
+pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Result<SipHandle> {
+    let listeners: Vec<SocketAddr> = {
+        let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
+        cfg.daemon
+            .listen
+            .iter()
+            .filter(|l| l.transport == pbx_model::Transport::Udp)
+            .map(|l| l.address)
+            .collect()
+    };
+    let mut sockets = Vec::new();
+    for addr in &listeners {
+        let s = UdpSocket::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                pbx_i18n::Msg::new("pbxd.sip_bind")
+                    .arg("address", addr)
+                    .arg("detail", e)
+            )
+        })?;
+        tracing::info!(address = %addr, "SIP luistert (udp)");
+        sockets.push(Arc::new(s));
+    }
+    let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(4096);
+    for (i, s) in sockets.iter().enumerate() {
+        let s = s.clone();
+        let in_tx = in_tx.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                tokio::select! {
+                    r = s.recv_from(&mut buf) => match r {
+                        Ok((n, src)) => {
+                            if in_tx.send(Inbound { bytes: buf[..n].to_vec(), src, socket: i }).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "SIP udp: ontvangen mislukt"),
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+    let mut secret = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+    let base = Instant::now();
+    let mut registrar = Registrar::new(RegistrarConfig::default());
+    match app.store.registrations(None) {
+        Ok(regs) => registrar.restore(regs, unix_ms()),
+        Err(e) => tracing::error!(error = %e.msg(), "registraties niet te lezen"),
+    }
+    let counters = Arc::new(Mutex::new(Counters::default()));
+    let traces = Arc::new(Mutex::new(TraceBuffer::new(TraceLimits::default())));
+    let mut svc = Service {
+        app,
+        sockets,
+        tx: TransactionLayer::new(transaction::Config {
+            tag_seed: rand::random(),
+            ..transaction::Config::default()
+        }),
+        nonces: NonceManager::new(secret, base, NonceConfig::default()),
+        registrar,
+        limiter: RateLimiter::new(200, 100.0, 100_000),
+        limits: Limits::default(),
+        policy: Policy::default(),
+        traces: traces.clone(),
+        counters: counters.clone(),
+    };
+    svc.drain_registrar();
+    let handle = SipHandle { counters, traces };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                m = in_rx.recv() => match m {
+                    Some(m) => svc.on_datagram(m).await,
+                    None => break,
+                },
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            svc.on_timers().await;
+        }
+    });
+    Ok(handle)
+}
+
+impl Service {
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
+
+    fn trace(&self, way: Way, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let call_id = text
+            .lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                let n = n.trim();
+                (n.eq_ignore_ascii_case("call-id") || n == "i").then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        if let Ok(mut t) = self.traces.lock() {
+            t.record(
+                &call_id,
+                TraceEntry {
+                    time_ms: unix_ms(),
+                    way,
+                    transport: "udp",
+                    src: src.to_string(),
+                    dst: dst.to_string(),
+                    text,
+                },
+            );
+        }
+    }
+
+    async fn send(&self, socket: usize, dest: SocketAddr, bytes: &[u8]) {
+        let Some(s) = self.sockets.get(socket).or_else(|| self.sockets.first()) else {
+            return;
+        };
+        if let Ok(local) = s.local_addr() {
+            self.trace(Way::Out, local, dest, bytes);
+        }
+        if let Err(e) = s.send_to(bytes, dest).await {
+            tracing::debug!(error = %e, %dest, "SIP udp: versturen mislukt");
+        }
+    }
+
+    async fn send_stateless(&self, socket: usize, dest: SocketAddr, resp: Response) {
+        let bytes = SipMessage::Response(resp).to_string();
+        self.send(socket, dest, bytes.as_bytes()).await;
+    }
+
+    async fn on_datagram(&mut self, m: Inbound) {
+        let now = Instant::now();
+        self.count(|c| c.received += 1);
+        if !self.limiter.allow(m.src.ip(), now) {
+            self.count(|c| c.rate_limited += 1);
+            return;
+        }
+        // Keep-alives (CRLF) get no answer on UDP.
+        if m.bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        if let Some(s) = self.sockets.get(m.socket) {
+            if let Ok(local) = s.local_addr() {
+                self.trace(Way::In, m.src, local, &m.bytes);
+            }
+        }
+        let parsed = match msg::parse(&m.bytes, &self.limits) {
+            Ok(p) => p,
+            Err(ParseError::Reject {
+                code,
+                reason,
+                request,
+            }) => {
+                self.count(|c| c.rejected += 1);
+                self.send_stateless(m.socket, m.src, msg::response_to(&request, code, reason))
+                    .await;
+                return;
+            }
+            Err(_) => {
+                self.count(|c| c.discarded += 1);
+                return;
+            }
+        };
+        match &parsed.message {
+            SipMessage::Request(req) => {
+                if let Err(reject) = check::check_request(&parsed, m.bytes.len(), &self.policy) {
+                    if reject.discard {
+                        self.count(|c| c.discarded += 1);
+                    } else {
+                        self.count(|c| c.rejected += 1);
+                        self.send_stateless(m.socket, m.src, reject.response(req))
+                            .await;
+                    }
+                    return;
+                }
+            }
+            SipMessage::Response(_) => {
+                if check::check_response(&parsed).is_err() {
+                    self.count(|c| c.discarded += 1);
+                    return;
+                }
+            }
+        }
+        let request_uri = parsed.request_uri.clone().unwrap_or_default();
+        let extension_method = parsed.method_token.is_some();
+        self.tx
+            .handle_incoming(parsed.message, m.src, TransportKind::Udp, now);
+        self.drain_events(now, &request_uri, extension_method, m.socket)
+            .await;
+    }
+
+    async fn on_timers(&mut self) {
+        let now = Instant::now();
+        if self.tx.poll_timeout().is_some_and(|t| t <= now) {
+            self.tx.handle_timeout(now);
+            self.drain_events(now, "", false, 0).await;
+        }
+        let ms = unix_ms();
+        if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
+            self.registrar.handle_timeout(ms);
+            self.drain_registrar();
+        }
+        self.flush_transmits().await;
+    }
+
+    async fn flush_transmits(&mut self) {
+        while let Some(t) = self.tx.poll_transmit() {
+            let socket = self
+                .sockets
+                .iter()
+                .position(|s| {
+                    s.local_addr()
+                        .map(|a| a.is_ipv4() == t.dest.is_ipv4())
+                        .unwrap_or(false)
+                })
+                .unwrap_or(0);
+            self.send(socket, t.dest, &t.bytes).await;
+        }
+    }
+
+    async fn drain_events(
+        &mut self,
+        now: Instant,
+        request_uri: &str,
+        extension_method: bool,
+        _socket: usize,
+    ) {
+        while let Some(ev) = self.tx.poll_event() {
+            if let TuEvent::Request {
+                key,
+                request,
+                source,
+                ..
+            } = ev
+            {
+                let resp = if extension_method {
+                    check::Reject::method_not_allowed(&[]).response(&request);
+                    let mut r = msg::response_to(&request, 501, "Not Implemented");
+                    r.headers
+                        .push(msg::make_header("Allow", self.policy.methods.join(", ")));
+                    r
+                } else {
+                    self.on_request(&request, request_uri, source, now)
+                };
+                if let Err(e) = self.tx.send_response(key, resp, now) {
+                    tracing::debug!(error = ?e, "SIP: antwoord niet verstuurd");
+                }
+            }
+        }
+        self.flush_transmits().await;
+    }
+
+    fn on_request(
+        &mut self,
+        req: &Request,
+        request_uri: &str,
+        source: SocketAddr,
+        now: Instant,
+    ) -> Response {
+        match req.method {
+            msg::Method::Register => self.on_register(req, request_uri, source, now),
+            msg::Method::Options => {
+                let mut r = msg::response_to(req, 200, "OK");
+                r.headers
+                    .push(msg::make_header("Allow", "REGISTER, OPTIONS".to_string()));
+                r.headers
+                    .push(msg::make_header("Accept", "application/sdp".to_string()));
+                r
+            }
+            _ => {
+                let mut r = msg::response_to(req, 501, "Not Implemented");
+                r.headers
+                    .push(msg::make_header("Allow", "REGISTER, OPTIONS".to_string()));
+                r
+            }
+        }
+    }
+
+    /// The organisation of a domain; an IP address (or unknown host) falls back to the
+    /// configured default organisation.
+    fn tenant_for(&self, host: &str) -> Option<Tenant> {
+        let tenants = self.app.store.tenants().ok()?;
+        if let Some(t) = tenants
+            .iter()
+            .find(|t| t.domains.iter().any(|d| d.eq_ignore_ascii_case(host)))
+        {
+            return Some(t.clone());
+        }
+        let default = self.app.config.read().ok()?.daemon.default_tenant.clone()?;
+        if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+            return tenants.into_iter().find(|t| t.slug == default);
+        }
+        None
+    }
+
+    fn on_register(
+        &mut self,
+        req: &Request,
+        request_uri: &str,
+        source: SocketAddr,
+        now: Instant,
+    ) -> Response {
+        let to = req.headers.iter().find_map(|h| match h {
+            msg::Header::To(t) => Some(t.value().to_string()),
+            _ => None,
+        });
+        let Some((user, host)) = to
+            .as_deref()
+            .and_then(|v| msg::parse_name_addrs(v, false).ok())
+            .and_then(|v| v.into_iter().next())
+            .and_then(|na| user_host(&na.uri))
+        else {
+            return msg::response_to(req, 400, "Bad To Header");
+        };
+        let Some(tenant) = self.tenant_for(&host) else {
+            return msg::response_to(req, 404, "Not Found");
+        };
+        if tenant.status == TenantStatus::Suspended {
+            return msg::response_to(req, 403, "Forbidden");
+        }
+        let realm = tenant.realm().to_string();
+        let ext: Option<Extension> = self.app.store.extension(&tenant.slug, &user).ok().flatten();
+        let auth_value = req.headers.iter().find_map(|h| match h {
+            msg::Header::Authorization(a) => Some(a.value().to_string()),
+            _ => None,
+        });
+        let algorithms: Vec<Algorithm> = {
+            let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
+            cfg.daemon
+                .sip
+                .digest
+                .iter()
+                .filter_map(|a| Algorithm::from_name(a))
+                .collect()
+        };
+        let challenge = |svc: &mut Service, stale: bool| {
+            let mut r = msg::response_to(req, 401, "Unauthorized");
+            for v in svc.nonces.challenge(&realm, &algorithms, stale, now) {
+                r.headers.push(msg::make_header("WWW-Authenticate", v));
+            }
+            r
+        };
+        let Some(value) = auth_value else {
+            return challenge(self, false);
+        };
+        let creds = match auth::parse_authorization(&value) {
+            Ok(c) => c,
+            Err(e) if e.is_bad_request() => {
+                return msg::response_to(req, 400, "Bad Authorization Header")
+            }
+            Err(_) => return challenge(self, false),
+        };
+        // The digest user must be the extension being registered; otherwise the same answer as
+        // for a wrong password.
+        let ha1 = ext
+            .as_ref()
+            .filter(|_| creds.username == user)
+            .and_then(|e| e.sip.as_ref())
+            .map(|s| match creds.algorithm {
+                Algorithm::Md5 => s.ha1_md5.clone(),
+                Algorithm::Sha256 => s.ha1_sha256.clone(),
+            });
+        let realm_ok = ext
+            .as_ref()
+            .and_then(|e| e.sip.as_ref())
+            .map(|s| s.realm.clone())
+            .unwrap_or(realm.clone());
+        match self.nonces.verify(
+            &creds,
+            "REGISTER",
+            request_uri,
+            ha1.as_deref(),
+            &realm_ok,
+            now,
+        ) {
+            AuthOutcome::Ok => {}
+            AuthOutcome::Stale => return challenge(self, true),
+            AuthOutcome::Fail(reason) => {
+                self.count(|c| c.auth_failed += 1);
+                tracing::info!(tenant = %tenant.slug, reason = ?reason, source = %source, "registratie geweigerd");
+                return msg::response_to(req, 403, "Forbidden");
+            }
+        }
+        let Some(ext) = ext else {
+            return msg::response_to(req, 403, "Forbidden");
+        };
+        let contacts = self.contacts_of(req);
+        let input = RegisterInput {
+            tenant: tenant.slug.clone(),
+            extension: ext.number.clone(),
+            max_registrations: ext.max_registrations,
+            call_id: msg::call_id(req).unwrap_or_default().to_string(),
+            cseq: msg::cseq(req).map(|c| c.seq).unwrap_or(0),
+            source: format!("udp:{source}"),
+            user_agent: req.headers.iter().find_map(|h| match h {
+                msg::Header::UserAgent(u) => Some(u.value().to_string()),
+                _ => None,
+            }),
+            contacts,
+            expires_header: msg::expires(req),
+        };
+        let outcome = self.registrar.handle_register(input, unix_ms());
+        self.drain_registrar();
+        match outcome {
+            RegOutcome::Ok { bindings } => {
+                self.count(|c| c.registered += 1);
+                let mut r = msg::response_to(req, 200, "OK");
+                for (b, secs) in bindings {
+                    r.headers.push(msg::make_header(
+                        "Contact",
+                        format!("<{}>;expires={secs}", b.contact),
+                    ));
+                }
+                r
+            }
+            RegOutcome::IntervalTooBrief { min_expires } => {
+                let mut r = msg::response_to(req, 423, "Interval Too Brief");
+                r.headers
+                    .push(msg::make_header("Min-Expires", min_expires.to_string()));
+                r
+            }
+            RegOutcome::BadRequest(reason) => msg::response_to(req, 400, reason),
+            RegOutcome::OutOfOrder => {
+                let mut r = msg::response_to(req, 500, "Server Internal Error");
+                r.headers
+                    .push(msg::make_header("Retry-After", "1".to_string()));
+                r
+            }
+        }
+    }
+
+    fn contacts_of(&self, req: &Request) -> Contacts {
+        let values: Vec<String> = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                msg::Header::Contact(c) => Some(c.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        if values.is_empty() {
+            return Contacts::Query;
+        }
+        let mut list = Vec::new();
+        for v in values {
+            for na in msg::parse_name_addrs(&v, true).unwrap_or_default() {
+                if na.uri == "*" {
+                    return Contacts::Star;
+                }
+                let param = |name: &str| {
+                    na.params
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .and_then(|(_, v)| v.clone())
+                };
+                list.push(ContactSpec {
+                    uri: na.uri.clone(),
+                    expires: param("expires").and_then(|e| e.trim_matches('"').parse().ok()),
+                    instance: param("+sip.instance").map(|s| s.trim_matches('"').to_string()),
+                });
+            }
+        }
+        Contacts::List(list)
+    }
+
+    /// Writes registration changes to the store and the event stream.
+    fn drain_registrar(&mut self) {
+        while let Some(ch) = self.registrar.poll_change() {
+            let (change, reg): (&str, Registration) = match ch {
+                Change::Bound(r) => {
+                    if let Err(e) = self.app.store.put_registration(&r) {
+                        tracing::error!(error = %e.msg(), "registratie niet opgeslagen");
+                    }
+                    ("registered", r)
+                }
+                Change::Removed(r) => {
+                    if let Err(e) = self.app.store.remove_registration(&r) {
+                        tracing::error!(error = %e.msg(), "registratie niet verwijderd");
+                    }
+                    (
+                        if r.expired(unix_ms()) {
+                            "expired"
+                        } else {
+                            "unregistered"
+                        },
+                        r,
+                    )
+                }
+            };
+            tracing::info!(tenant = %reg.tenant, extension = %reg.extension, change, "registratie");
+            let _ = self.app.events.send(Event::Registration {
+                change: change.to_string(),
+                registration: reg,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_and_host_of_uris() {
+        assert_eq!(
+            user_host("sip:1001@acme.example"),
+            Some(("1001".into(), "acme.example".into()))
+        );
+        assert_eq!(
+            user_host("sip:1001:pw@Acme.Example:5060;transport=udp"),
+            Some(("1001".into(), "acme.example".into()))
+        );
+        assert_eq!(
+            user_host("sip:1001@[::1]:5060"),
+            Some(("1001".into(), "::1".into()))
+        );
+        assert_eq!(
+            user_host("sip:acme.example"),
+            Some(("".into(), "acme.example".into()))
+        );
+        assert_eq!(user_host("nonsense"), None);
+    }
+}

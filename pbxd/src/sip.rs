@@ -39,8 +39,30 @@ pub struct Counters {
 struct Inbound {
     bytes: Vec<u8>,
     src: SocketAddr,
+    /// Index of the UDP socket (UDP only).
     socket: usize,
+    transport: TransportKind,
 }
+
+/// Open TCP connections by remote address: where responses and requests to that peer go.
+type Conns = Arc<Mutex<std::collections::HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// Most simultaneous TCP connections; more are refused at accept.
+const MAX_TCP_CONNECTIONS: usize = 4096;
+/// A TCP connection without any bytes for this long is closed (phones keep alive more often).
+const TCP_IDLE: Duration = Duration::from_secs(600);
+
+fn transport_name(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+    }
+}
+/// The methods pbxd answers itself so far.
+const ALLOW: &str = "REGISTER, OPTIONS";
 
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -75,6 +97,7 @@ struct Service {
     limiter: RateLimiter,
     limits: Limits,
     policy: Policy,
+    conns: Conns,
     traces: Arc<Mutex<TraceBuffer>>,
     counters: Arc<Mutex<Counters>>,
 }
@@ -107,14 +130,17 @@ impl SipHandle {
 
 /// Binds the UDP listeners of the configuration and runs the service until `stop`.
 pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Result<SipHandle> {
-    let listeners: Vec<SocketAddr> = {
+    let (listeners, tcp_listeners): (Vec<SocketAddr>, Vec<SocketAddr>) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
-        cfg.daemon
-            .listen
-            .iter()
-            .filter(|l| l.transport == pbx_model::Transport::Udp)
-            .map(|l| l.address)
-            .collect()
+        let of = |t: pbx_model::Transport| {
+            cfg.daemon
+                .listen
+                .iter()
+                .filter(|l| l.transport == t)
+                .map(|l| l.address)
+                .collect::<Vec<_>>()
+        };
+        (of(pbx_model::Transport::Udp), of(pbx_model::Transport::Tcp))
     };
     let mut sockets = Vec::new();
     for addr in &listeners {
@@ -140,7 +166,7 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
                 tokio::select! {
                     r = s.recv_from(&mut buf) => match r {
                         Ok((n, src)) => {
-                            if in_tx.send(Inbound { bytes: buf[..n].to_vec(), src, socket: i }).await.is_err() {
+                            if in_tx.send(Inbound { bytes: buf[..n].to_vec(), src, socket: i, transport: TransportKind::Udp }).await.is_err() {
                                 return;
                             }
                         }
@@ -150,6 +176,19 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
                 }
             }
         });
+    }
+    let conns: Conns = Arc::default();
+    for addr in &tcp_listeners {
+        let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                pbx_i18n::Msg::new("pbxd.sip_bind")
+                    .arg("address", addr)
+                    .arg("detail", e)
+            )
+        })?;
+        tracing::info!(address = %addr, "SIP luistert (tcp)");
+        tokio::spawn(accept_tcp(l, in_tx.clone(), conns.clone(), stop.clone()));
     }
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
@@ -173,6 +212,7 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         limiter: RateLimiter::new(200, 100.0, 100_000),
         limits: Limits::default(),
         policy: Policy::default(),
+        conns,
         traces: traces.clone(),
         counters: counters.clone(),
     };
@@ -195,6 +235,97 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
     Ok(handle)
 }
 
+/// Accepts TCP connections; each gets a reader (framing by Content-Length, keep-alive pongs)
+/// and a writer fed through `conns`.
+async fn accept_tcp(
+    l: tokio::net::TcpListener,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, src) = tokio::select! {
+            r = l.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(error = %e, "SIP tcp: accept mislukt");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let full = conns
+            .lock()
+            .map(|c| c.len() >= MAX_TCP_CONNECTIONS)
+            .unwrap_or(true);
+        if full {
+            tracing::warn!(%src, "SIP tcp: te veel verbindingen, geweigerd");
+            continue;
+        }
+        let (mut rd, mut wr) = stream.into_split();
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+        if let Ok(mut c) = conns.lock() {
+            c.insert(src, out_tx.clone());
+        }
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Some(b) = out_rx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let in_tx = in_tx.clone();
+        let conns = conns.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut framer = msg::StreamFramer::new(Limits::default());
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                    Ok(Ok(n)) => n,
+                };
+                framer.push(&buf[..n]);
+                let mut broken = false;
+                while let Some(ev) = framer.next() {
+                    match ev {
+                        Ok(msg::StreamEvent::Message(bytes)) => {
+                            if in_tx
+                                .send(Inbound {
+                                    bytes,
+                                    src,
+                                    socket: usize::MAX,
+                                    transport: TransportKind::Tcp,
+                                })
+                                .await
+                                .is_err()
+                            {
+                                broken = true;
+                            }
+                        }
+                        Ok(msg::StreamEvent::Ping) => {
+                            let _ = out_tx.send(b"\r\n".to_vec()).await;
+                        }
+                        Err(e) => {
+                            tracing::debug!(%src, error = %e, "SIP tcp: ongeldige stroom, verbinding gesloten");
+                            broken = true;
+                            break;
+                        }
+                    }
+                }
+                if broken {
+                    break;
+                }
+            }
+            if let Ok(mut c) = conns.lock() {
+                c.remove(&src);
+            }
+        });
+    }
+}
+
 impl Service {
     fn count(&self, f: impl FnOnce(&mut Counters)) {
         if let Ok(mut c) = self.counters.lock() {
@@ -202,7 +333,14 @@ impl Service {
         }
     }
 
-    fn trace(&self, way: Way, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+    fn trace(
+        &self,
+        way: Way,
+        transport: TransportKind,
+        src: SocketAddr,
+        dst: SocketAddr,
+        bytes: &[u8],
+    ) {
         let text = String::from_utf8_lossy(bytes).into_owned();
         let call_id = text
             .lines()
@@ -218,7 +356,7 @@ impl Service {
                 TraceEntry {
                     time_ms: unix_ms(),
                     way,
-                    transport: "udp",
+                    transport: transport_name(transport),
                     src: src.to_string(),
                     dst: dst.to_string(),
                     text,
@@ -227,23 +365,40 @@ impl Service {
         }
     }
 
-    async fn send(&self, socket: usize, dest: SocketAddr, bytes: &[u8]) {
+    async fn send(&self, transport: TransportKind, socket: usize, dest: SocketAddr, bytes: &[u8]) {
+        if transport == TransportKind::Tcp {
+            let conn = self.conns.lock().ok().and_then(|c| c.get(&dest).cloned());
+            match conn {
+                Some(c) => {
+                    self.trace(
+                        Way::Out,
+                        transport,
+                        SocketAddr::from(([0, 0, 0, 0], 0)),
+                        dest,
+                        bytes,
+                    );
+                    let _ = c.send(bytes.to_vec()).await;
+                }
+                None => tracing::debug!(%dest, "SIP tcp: geen verbinding meer"),
+            }
+            return;
+        }
         let Some(s) = self.sockets.get(socket).or_else(|| self.sockets.first()) else {
             return;
         };
         if let Ok(local) = s.local_addr() {
-            self.trace(Way::Out, local, dest, bytes);
+            self.trace(Way::Out, transport, local, dest, bytes);
         }
         if let Err(e) = s.send_to(bytes, dest).await {
             tracing::debug!(error = %e, %dest, "SIP udp: versturen mislukt");
         }
     }
 
-    async fn send_stateless(&self, socket: usize, dest: SocketAddr, resp: Response) {
+    async fn send_stateless(&self, m: &Inbound, resp: Response) {
         let bytes = SipMessage::Response(resp).to_string();
-        self.send(socket, dest, bytes.as_bytes()).await;
+        self.send(m.transport, m.socket, m.src, bytes.as_bytes())
+            .await;
     }
-
     async fn on_datagram(&mut self, m: Inbound) {
         let now = Instant::now();
         self.count(|c| c.received += 1);
@@ -255,11 +410,12 @@ impl Service {
         if m.bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
-        if let Some(s) = self.sockets.get(m.socket) {
-            if let Ok(local) = s.local_addr() {
-                self.trace(Way::In, m.src, local, &m.bytes);
-            }
-        }
+        let local = self
+            .sockets
+            .get(m.socket)
+            .and_then(|s| s.local_addr().ok())
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        self.trace(Way::In, m.transport, m.src, local, &m.bytes);
         let parsed = match msg::parse(&m.bytes, &self.limits) {
             Ok(p) => p,
             Err(ParseError::Reject {
@@ -268,7 +424,7 @@ impl Service {
                 request,
             }) => {
                 self.count(|c| c.rejected += 1);
-                self.send_stateless(m.socket, m.src, msg::response_to(&request, code, reason))
+                self.send_stateless(&m, msg::response_to(&request, code, reason))
                     .await;
                 return;
             }
@@ -284,8 +440,7 @@ impl Service {
                         self.count(|c| c.discarded += 1);
                     } else {
                         self.count(|c| c.rejected += 1);
-                        self.send_stateless(m.socket, m.src, reject.response(req))
-                            .await;
+                        self.send_stateless(&m, reject.response(req)).await;
                     }
                     return;
                 }
@@ -300,16 +455,15 @@ impl Service {
         let request_uri = parsed.request_uri.clone().unwrap_or_default();
         let extension_method = parsed.method_token.is_some();
         self.tx
-            .handle_incoming(parsed.message, m.src, TransportKind::Udp, now);
-        self.drain_events(now, &request_uri, extension_method, m.socket)
-            .await;
+            .handle_incoming(parsed.message, m.src, m.transport, now);
+        self.drain_events(now, &request_uri, extension_method).await;
     }
 
     async fn on_timers(&mut self) {
         let now = Instant::now();
         if self.tx.poll_timeout().is_some_and(|t| t <= now) {
             self.tx.handle_timeout(now);
-            self.drain_events(now, "", false, 0).await;
+            self.drain_events(now, "", false).await;
         }
         let ms = unix_ms();
         if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
@@ -330,33 +484,25 @@ impl Service {
                         .unwrap_or(false)
                 })
                 .unwrap_or(0);
-            self.send(socket, t.dest, &t.bytes).await;
+            self.send(t.transport, socket, t.dest, &t.bytes).await;
         }
     }
 
-    async fn drain_events(
-        &mut self,
-        now: Instant,
-        request_uri: &str,
-        extension_method: bool,
-        _socket: usize,
-    ) {
+    async fn drain_events(&mut self, now: Instant, request_uri: &str, extension_method: bool) {
         while let Some(ev) = self.tx.poll_event() {
             if let TuEvent::Request {
                 key,
                 request,
                 source,
-                ..
+                transport,
             } = ev
             {
                 let resp = if extension_method {
-                    check::Reject::method_not_allowed(&[]).response(&request);
                     let mut r = msg::response_to(&request, 501, "Not Implemented");
-                    r.headers
-                        .push(msg::make_header("Allow", self.policy.methods.join(", ")));
+                    r.headers.push(msg::make_header("Allow", ALLOW.to_string()));
                     r
                 } else {
-                    self.on_request(&request, request_uri, source, now)
+                    self.on_request(&request, request_uri, source, transport, now)
                 };
                 if let Err(e) = self.tx.send_response(key, resp, now) {
                     tracing::debug!(error = ?e, "SIP: antwoord niet verstuurd");
@@ -371,22 +517,21 @@ impl Service {
         req: &Request,
         request_uri: &str,
         source: SocketAddr,
+        transport: TransportKind,
         now: Instant,
     ) -> Response {
         match req.method {
-            msg::Method::Register => self.on_register(req, request_uri, source, now),
+            msg::Method::Register => self.on_register(req, request_uri, source, transport, now),
             msg::Method::Options => {
                 let mut r = msg::response_to(req, 200, "OK");
-                r.headers
-                    .push(msg::make_header("Allow", "REGISTER, OPTIONS".to_string()));
+                r.headers.push(msg::make_header("Allow", ALLOW.to_string()));
                 r.headers
                     .push(msg::make_header("Accept", "application/sdp".to_string()));
                 r
             }
             _ => {
                 let mut r = msg::response_to(req, 501, "Not Implemented");
-                r.headers
-                    .push(msg::make_header("Allow", "REGISTER, OPTIONS".to_string()));
+                r.headers.push(msg::make_header("Allow", ALLOW.to_string()));
                 r
             }
         }
@@ -414,6 +559,7 @@ impl Service {
         req: &Request,
         request_uri: &str,
         source: SocketAddr,
+        transport: TransportKind,
         now: Instant,
     ) -> Response {
         let to = req.headers.iter().find_map(|h| match h {
@@ -507,7 +653,7 @@ impl Service {
             max_registrations: ext.max_registrations,
             call_id: msg::call_id(req).unwrap_or_default().to_string(),
             cseq: msg::cseq(req).map(|c| c.seq).unwrap_or(0),
-            source: format!("udp:{source}"),
+            source: format!("{}:{source}", transport_name(transport)),
             user_agent: req.headers.iter().find_map(|h| match h {
                 msg::Header::UserAgent(u) => Some(u.value().to_string()),
                 _ => None,

@@ -18,12 +18,24 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 fn sipp(pbx: &Pbx, file: &str, user: &str, password: &str, domain: &str) -> Run {
+    sipp_on(pbx, pbx.sip_port, &[], file, user, password, domain)
+}
+
+fn sipp_on(
+    pbx: &Pbx,
+    port_to: u16,
+    extra: &[&str],
+    file: &str,
+    user: &str,
+    password: &str,
+    domain: &str,
+) -> Run {
     assert!(
         Command::new("sipp").arg("-v").output().is_ok(),
         "sipp ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
     );
     let port = free_udp_port().to_string();
-    let target = format!("127.0.0.1:{}", pbx.sip_port);
+    let target = format!("127.0.0.1:{port_to}");
     let mut cmd = Command::new("sipp");
     cmd.current_dir(&pbx.root).args([
         target.as_str(),
@@ -51,6 +63,7 @@ fn sipp(pbx: &Pbx, file: &str, user: &str, password: &str, domain: &str) -> Run 
         "-timeout_error",
         "-nostdin",
     ]);
+    cmd.args(extra);
     run_for(&mut cmd, None, Duration::from_secs(30))
 }
 
@@ -303,4 +316,39 @@ fn sha256_digest_interval_retransmission_and_unregister() {
         l = uac.local()
     ));
     assert_eq!(status(&options), 200, "{options}");
+}
+
+#[test]
+fn sipp_registers_over_tcp() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    drop(tcp);
+    let pbx = Pbx::start(Opts {
+        extra_toml: format!("[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n"),
+        ..Opts::default()
+    });
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let pw = pbx.ctl_json(&["extension", "add", "acme", "1001"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ok = sipp_on(
+        &pbx,
+        port,
+        &["-t", "t1"],
+        "register.xml",
+        "1001",
+        &pw,
+        "acme.example",
+    );
+    assert_eq!(ok.code, 0, "sipp register over tcp: {}", ok.all());
+    let regs = pbx.ctl_json(&["registrations"]);
+    assert!(
+        regs[0]["source"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("tcp:127.0.0.1:"),
+        "{regs}"
+    );
 }

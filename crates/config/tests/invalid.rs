@@ -443,6 +443,16 @@ const CASES: &[(&str, &[Expect])] = &[
             "ongeldig logfilter 'info;debug'",
         )],
     ),
+    (
+        "pbxd-digest.toml",
+        &[(
+            "pbxd-digest.toml",
+            "invalid",
+            6,
+            10,
+            "ongeldig digest-algoritme 'SHA256' in sip.digest",
+        )],
+    ),
 ];
 
 /// Copies a file or folder, every file with mode 0600.

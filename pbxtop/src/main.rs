@@ -67,8 +67,14 @@ impl Board {
             Event::Reloaded { ok, .. } => self
                 .changes
                 .push(format!("reload {}", if ok { "ok" } else { "geweigerd" })),
-            Event::Registration { change, registration } => {
-                self.changes.push(format!("{change} {} {}", registration.tenant, registration.extension));
+            Event::Registration {
+                change,
+                registration,
+            } => {
+                self.changes.push(format!(
+                    "{change} {} {}",
+                    registration.tenant, registration.extension
+                ));
             }
             Event::Ping => {}
         }

@@ -169,9 +169,20 @@ fn json_shapes_are_stable() {
             ("extensions", T::Num),
             ("config_loaded", T::Str),
             ("you", T::Obj),
+            ("sip", T::Obj),
         ],
         &[],
     );
+    for counter in [
+        "received",
+        "rate_limited",
+        "discarded",
+        "rejected",
+        "registered",
+        "auth_failed",
+    ] {
+        assert!(st["sip"][counter].is_u64(), "sip.{counter}: {st}");
+    }
     assert_eq!(st["api"], 1);
     assert_eq!(st["pid"].as_i64(), Some(i64::from(pbx.pid())));
     assert_eq!(st["tenants"], 2);

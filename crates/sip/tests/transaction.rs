@@ -531,6 +531,9 @@ fn trying_is_sent_after_200ms_unless_the_tu_answers() {
     assert_eq!(net.times(Side::Uac, |w| w.is_request("INVITE")), [ms(0)]);
     assert_eq!(net.uac.state(key), Some(TxState::Proceeding));
     assert_eq!(net.uas.state(skey), Some(TxState::Proceeding));
+    // Proceeding has no timers on either side: Timer A and B were stopped, not just ignored.
+    assert_eq!(net.uac.poll_timeout(), None);
+    assert_eq!(net.uas.poll_timeout(), None);
 
     // A TU that answers within 200 ms: no 100 from the layer.
     let mut net = Net::new(TransportKind::Udp);
@@ -605,6 +608,12 @@ fn duplicated_network_delivers_everything_once_to_the_tu() {
     assert_eq!(net.uac_codes(), [(ms(0), 404)]);
     assert_eq!(net.uas.state(skey), Some(TxState::Confirmed));
     assert_eq!(net.uac.state(key), Some(TxState::Completed));
+    // Both copies of the ACK were absorbed by the Confirmed transaction.
+    assert_eq!(net.times(Side::Uac, |w| w.is_request("ACK")).len(), 2);
+    assert!(!net
+        .uas_events
+        .iter()
+        .any(|(_, e)| matches!(e, TuEvent::Ack { .. })));
     net.advance_to(ms(60_000));
     assert!(net.uac.is_empty() && net.uas.is_empty());
 }
@@ -857,6 +866,18 @@ fn cancel_matches_its_invite_and_gets_200_with_the_same_to_tag() {
             .count(),
         1
     );
+    // The CANCEL's own transaction is internal: its end is not reported to the TU.
+    net.advance_to(ms(60_000));
+    assert!(net.uas.is_empty());
+    let terminated: Vec<TxKey> = net
+        .uas_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TuEvent::Terminated { key } => Some(*key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(terminated, [skey]);
 }
 
 #[test]
@@ -1373,4 +1394,50 @@ mod properties {
             prop_assert_eq!(layer.poll_timeout(), None);
         }
     }
+}
+
+#[test]
+fn cancel_before_any_provisional_gets_200_with_a_generated_tag() {
+    let mut net = Net::new(TransportKind::Udp);
+    let inv = invite("z9hG4bK-early", TransportKind::Udp);
+    let ikey = net.send_request(inv.clone());
+    let (skey, _) = net.uas_request(0);
+    net.advance_to(ms(50));
+    let ckey = net.send_request(cancel_for(&inv));
+    let ok = net
+        .sent
+        .iter()
+        .find(|w| w.from == Side::Uas && w.is_status(200))
+        .expect("200 to the CANCEL")
+        .msg();
+    assert_eq!(header(&ok, "CSeq"), ["1 CANCEL"]);
+    let tag = ok.to_header().unwrap().tag().unwrap().expect("a To tag");
+    assert!(!tag.value().is_empty());
+    assert!(net.uas_events.iter().any(|(at, e)| *at == ms(50)
+        && matches!(e, TuEvent::Cancelled { invite, .. } if *invite == skey)));
+    assert_eq!(net.uac.state(ckey), Some(TxState::Completed));
+    assert_eq!(net.uac.state(ikey), Some(TxState::Calling));
+    assert_eq!(net.uas.stats().unmatched_cancels, 0);
+}
+
+#[test]
+fn absurd_timer_values_do_not_panic() {
+    let config = Config {
+        timers: pbx_sip::transaction::TimerConfig {
+            t1: Duration::MAX,
+            t2: Duration::MAX,
+            t4: Duration::MAX,
+        },
+        trying_delay: Some(Duration::MAX),
+        ..Config::default()
+    };
+    let mut net = Net::with_configs(TransportKind::Udp, config.clone(), config);
+    let key = net.send_request(invite("z9hG4bK-max", TransportKind::Udp));
+    let (skey, sreq) = net.uas_request(0);
+    net.respond(skey, response(&sreq, 486, Some("m")));
+    net.advance_to(ms(1_000_000));
+    // Timers beyond what `Instant` can hold never fire; nothing panicked.
+    assert_eq!(net.uac.state(key), Some(TxState::Completed));
+    assert_eq!(net.uas.state(skey), Some(TxState::Confirmed));
+    assert_eq!(net.next_timeout(), None);
 }

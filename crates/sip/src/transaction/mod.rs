@@ -684,7 +684,7 @@ impl TransactionLayer {
             }
             (TxKind::ClientNonInvite, TxState::Trying | TxState::Proceeding, Timer::E) => {
                 tx.interval = if tx.state == TxState::Trying {
-                    tx.interval.saturating_mul(2)
+                    tx.interval.saturating_mul(2).min(t.t2)
                 } else {
                     t.t2
                 };

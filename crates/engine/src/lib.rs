@@ -2,4 +2,5 @@
 //! takes decoded input and the current time, and hands back decisions; it never touches a
 //! socket or the store.
 
+pub mod call;
 pub mod registrar;

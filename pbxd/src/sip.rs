@@ -98,6 +98,9 @@ struct Service {
     limits: Limits,
     policy: Policy,
     conns: Conns,
+    /// Refreshed bindings not yet written (written every 30 s and when the service stops).
+    dirty: std::collections::HashMap<(String, String, String), Registration>,
+    last_dirty_flush: Instant,
     traces: Arc<Mutex<TraceBuffer>>,
     counters: Arc<Mutex<Counters>>,
 }
@@ -198,6 +201,14 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         Ok(regs) => registrar.restore(regs, unix_ms()),
         Err(e) => tracing::error!(error = %e.msg(), "registraties niet te lezen"),
     }
+    let limiter = {
+        let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
+        RateLimiter::new(
+            cfg.daemon.sip.rate_burst,
+            f64::from(cfg.daemon.sip.rate_per_second),
+            100_000,
+        )
+    };
     let counters = Arc::new(Mutex::new(Counters::default()));
     let traces = Arc::new(Mutex::new(TraceBuffer::new(TraceLimits::default())));
     let mut svc = Service {
@@ -209,10 +220,12 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         }),
         nonces: NonceManager::new(secret, base, NonceConfig::default()),
         registrar,
-        limiter: RateLimiter::new(200, 100.0, 100_000),
+        limiter,
         limits: Limits::default(),
         policy: Policy::default(),
         conns,
+        dirty: std::collections::HashMap::new(),
+        last_dirty_flush: Instant::now(),
         traces: traces.clone(),
         counters: counters.clone(),
     };
@@ -227,10 +240,11 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
                     None => break,
                 },
                 _ = tick.tick() => {}
-                _ = stop.changed() => break,
+                                _ = stop.changed() => break,
             }
             svc.on_timers().await;
         }
+        svc.flush_dirty();
     });
     Ok(handle)
 }
@@ -333,6 +347,8 @@ impl Service {
         }
     }
 
+    /// Records a message in the call traces. REGISTER and OPTIONS (registrations and
+    /// keep-alives) are not traced: they would push calls out of the bounded buffer.
     fn trace(
         &self,
         way: Way,
@@ -341,15 +357,29 @@ impl Service {
         dst: SocketAddr,
         bytes: &[u8],
     ) {
+        let head = &bytes[..bytes.len().min(4096)];
+        let head = String::from_utf8_lossy(head);
+        let mut call_id = None;
+        for line in head.lines().skip(1) {
+            if line.is_empty() {
+                break;
+            }
+            let Some((n, v)) = line.split_once(':') else {
+                continue;
+            };
+            let n = n.trim();
+            if n.eq_ignore_ascii_case("cseq") {
+                let method = v.split_whitespace().nth(1).unwrap_or("");
+                if method.eq_ignore_ascii_case("REGISTER") || method.eq_ignore_ascii_case("OPTIONS")
+                {
+                    return;
+                }
+            } else if n.eq_ignore_ascii_case("call-id") || n == "i" {
+                call_id = Some(v.trim().to_string());
+            }
+        }
+        let Some(call_id) = call_id else { return };
         let text = String::from_utf8_lossy(bytes).into_owned();
-        let call_id = text
-            .lines()
-            .find_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                let n = n.trim();
-                (n.eq_ignore_ascii_case("call-id") || n == "i").then(|| v.trim().to_string())
-            })
-            .unwrap_or_default();
         if let Ok(mut t) = self.traces.lock() {
             t.record(
                 &call_id,
@@ -464,6 +494,9 @@ impl Service {
         if self.tx.poll_timeout().is_some_and(|t| t <= now) {
             self.tx.handle_timeout(now);
             self.drain_events(now, "", false).await;
+        }
+        if now.duration_since(self.last_dirty_flush) >= Duration::from_secs(30) {
+            self.flush_dirty();
         }
         let ms = unix_ms();
         if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
@@ -724,6 +757,15 @@ impl Service {
         }
         Contacts::List(list)
     }
+    /// Writes the refreshed bindings collected since the last time.
+    fn flush_dirty(&mut self) {
+        self.last_dirty_flush = Instant::now();
+        for (_, r) in self.dirty.drain() {
+            if let Err(e) = self.app.store.put_registration(&r) {
+                tracing::error!(error = %e.msg(), "registratie niet opgeslagen");
+            }
+        }
+    }
 
     /// Writes registration changes to the store and the event stream.
     fn drain_registrar(&mut self) {
@@ -735,7 +777,16 @@ impl Service {
                     }
                     ("registered", r)
                 }
+                Change::Refreshed(r) => {
+                    self.dirty.insert(
+                        (r.tenant.clone(), r.extension.clone(), r.contact.clone()),
+                        r,
+                    );
+                    continue;
+                }
                 Change::Removed(r) => {
+                    self.dirty
+                        .remove(&(r.tenant.clone(), r.extension.clone(), r.contact.clone()));
                     if let Err(e) = self.app.store.remove_registration(&r) {
                         tracing::error!(error = %e.msg(), "registratie niet verwijderd");
                     }

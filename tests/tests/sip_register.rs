@@ -264,13 +264,20 @@ fn sha256_digest_interval_retransmission_and_unregister() {
         Some(1)
     );
 
-    // The call trace shows the exchange as a ladder, with the digest response redacted.
-    let trace = pbx.ctl(&["trace", "uac-call-1"]);
+    // Registrations and keep-alives are not traced (they would push calls out of the bounded
+    // buffer); other requests are, with credentials redacted.
+    pbx.ctl(&["trace", "uac-call-1"]).code(66);
+    let traced = uac.send_raw(&format!(
+        "NEWMETHOD sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK-t1\r\nFrom: <sip:1001@acme.example>;tag=t\r\nTo: <sip:1001@acme.example>\r\nCall-ID: traced-1\r\nCSeq: 1 NEWMETHOD\r\nAuthorization: {auth}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        l = uac.local()
+    ));
+    assert_eq!(status(&traced), 501, "{traced}");
+    let trace = pbx.ctl(&["trace", "traced-1"]);
     trace.ok();
     assert!(
-        trace.stdout.contains("REGISTER")
-            && trace.stdout.contains("401 Unauthorized")
-            && trace.stdout.contains("200 OK"),
+        trace.stdout.contains("NEWMETHOD")
+            && trace.stdout.contains("501 Not Implemented")
+            && trace.stdout.contains('▶'),
         "{}",
         trace.stdout
     );

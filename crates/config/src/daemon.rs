@@ -142,12 +142,17 @@ pub struct SipConfig {
     /// Digest algorithms offered, in order (`SHA-256`, `MD5`). RFC 8760 puts SHA-256 first;
     /// phones that take the first challenge and know only MD5 need `["MD5", "SHA-256"]`.
     pub digest: Vec<String>,
+    /// Messages per second one source address may send (token refill).
+    pub rate_per_second: u32,
+    /// Burst a source may send at once (bucket size).
+    pub rate_burst: u32,
 }
-
 impl Default for SipConfig {
     fn default() -> SipConfig {
         SipConfig {
             digest: vec!["SHA-256".into(), "MD5".into()],
+            rate_per_second: 100,
+            rate_burst: 200,
         }
     }
 }
@@ -221,8 +226,9 @@ struct PbxdCfg {
 #[serde(deny_unknown_fields)]
 struct SipCfg {
     digest: Option<Spanned<Vec<String>>>,
+    rate_per_second: Option<Spanned<u32>>,
+    rate_burst: Option<Spanned<u32>>,
 }
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenCfg {
@@ -777,7 +783,22 @@ pub(crate) fn load_daemon(
         }
         sip.digest = list.clone();
     }
-
+    for (value, slot) in [
+        (&cfg.sip.rate_per_second, &mut sip.rate_per_second),
+        (&cfg.sip.rate_burst, &mut sip.rate_burst),
+    ] {
+        if let Some(v) = value {
+            if *v.get_ref() == 0 || *v.get_ref() > 1_000_000 {
+                out.push(src.error(
+                    &v.span(),
+                    "invalid",
+                    Msg::new("config.sip_rate").arg("value", v.get_ref()),
+                ));
+            } else {
+                *slot = *v.get_ref();
+            }
+        }
+    }
     let language = match cfg.language {
         Some(LanguageCfg::En) => Lang::En,
         _ => Lang::Nl,

@@ -94,8 +94,10 @@ pub enum Outcome {
 /// A change to the bindings, for the store and the event stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    /// New or refreshed binding.
+    /// New binding, or one whose contact, source, Call-ID or instance changed.
     Bound(Registration),
+    /// The same binding renewed (only the lifetime and CSeq moved): the store may batch these.
+    Refreshed(Registration),
     /// Removed by the phone, replaced, or expired.
     Removed(Registration),
 }
@@ -304,7 +306,17 @@ impl Registrar {
                 expires_ms: now_ms.saturating_add(u64::from(expires) * 1000),
             };
             self.insert(reg.clone());
-            self.changes.push_back(Change::Bound(reg));
+            let refresh = old.as_ref().is_some_and(|o| {
+                o.contact == reg.contact
+                    && o.source == reg.source
+                    && o.call_id == reg.call_id
+                    && o.instance == reg.instance
+            });
+            self.changes.push_back(if refresh {
+                Change::Refreshed(reg)
+            } else {
+                Change::Bound(reg)
+            });
         }
         self.ok(&key, now_ms)
     }
@@ -378,11 +390,12 @@ mod tests {
             300_000,
         );
         assert_eq!(bound(&o), vec![("sip:a@1.2.3.4".to_string(), 120)]);
+        assert!(matches!(r.poll_change(), Some(Change::Refreshed(x)) if x.expires_ms == 420_000));
         assert_eq!(r.bindings("acme", "1001")[0].registered_ms, 0);
         assert_eq!(r.poll_timeout(), Some(420_000));
         r.handle_timeout(419_999);
         assert_eq!(r.len(), 1);
-        let _ = (r.poll_change(), r.poll_change());
+        assert_eq!(r.poll_change(), None);
         r.handle_timeout(420_000);
         assert!(r.is_empty());
         assert!(matches!(r.poll_change(), Some(Change::Removed(_))));

@@ -360,4 +360,5 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("pbxd.sip_bind", "SIP-listener {address} kan niet worden geopend: {detail}", "SIP listener {address} cannot be opened: {detail}"),
     ("config.digest", "ongeldig digest-algoritme '{value}' in sip.digest: gebruik \"SHA-256\" en/of \"MD5\", elk hooguit één keer", "invalid digest algorithm '{value}' in sip.digest: use \"SHA-256\" and/or \"MD5\", each at most once"),
     ("ctl.trace_dropped", "({count} berichten niet bewaard: boven de grens per gesprek)", "({count} messages not kept: over the per-call limit)"),
+    ("config.sip_rate", "snelheidsgrens {value} in [sip]: kies 1 tot 1000000 berichten", "rate limit {value} in [sip]: choose 1 to 1000000 messages"),
 ];

@@ -286,10 +286,13 @@ impl App {
             (R::Audit, Get) => self.audit_list(r),
             (R::Registrations, Get) => {
                 let tenant = self.scoped_tenant(r)?;
-                ok(&self
-                    .store
-                    .registrations(tenant.as_deref())
-                    .map_err(store_err)?)
+                match self.sip.get() {
+                    Some(sip) => ok(&sip.registrations(tenant.as_deref())),
+                    None => ok(&self
+                        .store
+                        .registrations(tenant.as_deref())
+                        .map_err(store_err)?),
+                }
             }
             (R::Cdrs, Get) => self.cdr_list(r),
             (R::Trace(call_id), Get) => {

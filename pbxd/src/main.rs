@@ -261,7 +261,7 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     let listener = control::bind(&socket, group.as_deref())
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sip = sip::start(app.clone(), stop_rx.clone())
+    let (sip, sip_task) = sip::start(app.clone(), stop_rx.clone())
         .await
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let _ = app.sip.set(sip);
@@ -311,6 +311,7 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     notify::notify("STOPPING=1");
     let _ = stop_tx.send(true);
     let _ = server.await;
+    let _ = sip_task.await;
     let _ = std::fs::remove_file(&socket);
     if let Err(e) = app.store.flush() {
         tracing::error!(error = %e.msg(), "opslag niet weggeschreven");

@@ -98,7 +98,8 @@ struct Service {
     limits: Limits,
     policy: Policy,
     conns: Conns,
-    /// Refreshed bindings not yet written (written every 30 s and when the service stops).
+    live: Arc<Mutex<Live>>,
+    /// Bindings not yet written: written in one batch every second and when the service stops.
     dirty: std::collections::HashMap<(String, String, String), Registration>,
     last_dirty_flush: Instant,
     traces: Arc<Mutex<TraceBuffer>>,
@@ -109,11 +110,28 @@ struct Service {
 #[derive(Clone)]
 pub struct SipHandle {
     counters: Arc<Mutex<Counters>>,
+    /// The live bindings of the registrar, for `pbxctl registrations`.
+    live: Arc<Mutex<Live>>,
     /// Call traces.
     pub traces: Arc<Mutex<TraceBuffer>>,
 }
 
+/// Live bindings by (organisation, extension, contact).
+type Live = std::collections::BTreeMap<(String, String, String), Registration>;
+
+fn live_key(r: &Registration) -> (String, String, String) {
+    (r.tenant.clone(), r.extension.clone(), r.contact.clone())
+}
+
 impl SipHandle {
+    /// The live registrations of an organisation, or of all.
+    pub fn registrations(&self, tenant: Option<&str>) -> Vec<Registration> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.values()
+            .filter(|r| tenant.is_none_or(|t| r.tenant == t))
+            .cloned()
+            .collect()
+    }
     /// The counters by name.
     pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
         let c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
@@ -132,7 +150,12 @@ impl SipHandle {
 }
 
 /// Binds the UDP listeners of the configuration and runs the service until `stop`.
-pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Result<SipHandle> {
+/// Returns the handle and the service task, which ends (after writing pending registrations)
+/// when `stop` turns true.
+pub async fn start(
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let (listeners, tcp_listeners): (Vec<SocketAddr>, Vec<SocketAddr>) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
         let of = |t: pbx_model::Transport| {
@@ -201,21 +224,27 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         Ok(regs) => registrar.restore(regs, unix_ms()),
         Err(e) => tracing::error!(error = %e.msg(), "registraties niet te lezen"),
     }
-    let limiter = {
+    let (limiter, max_transactions) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
-        RateLimiter::new(
+        let max_transactions = cfg.daemon.sip.max_transactions as usize;
+        let limiter = RateLimiter::new(
             cfg.daemon.sip.rate_burst,
             f64::from(cfg.daemon.sip.rate_per_second),
             100_000,
-        )
+        );
+        (limiter, max_transactions)
     };
     let counters = Arc::new(Mutex::new(Counters::default()));
+    let live: Arc<Mutex<Live>> = Arc::new(Mutex::new(
+        registrar.all().map(|r| (live_key(r), r.clone())).collect(),
+    ));
     let traces = Arc::new(Mutex::new(TraceBuffer::new(TraceLimits::default())));
     let mut svc = Service {
         app,
         sockets,
         tx: TransactionLayer::new(transaction::Config {
             tag_seed: rand::random(),
+            max_transactions,
             ..transaction::Config::default()
         }),
         nonces: NonceManager::new(secret, base, NonceConfig::default()),
@@ -224,14 +253,19 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         limits: Limits::default(),
         policy: Policy::default(),
         conns,
+        live: live.clone(),
         dirty: std::collections::HashMap::new(),
         last_dirty_flush: Instant::now(),
         traces: traces.clone(),
         counters: counters.clone(),
     };
     svc.drain_registrar();
-    let handle = SipHandle { counters, traces };
-    tokio::spawn(async move {
+    let handle = SipHandle {
+        counters,
+        live,
+        traces,
+    };
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         loop {
             tokio::select! {
@@ -246,7 +280,7 @@ pub async fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> anyhow::Re
         }
         svc.flush_dirty();
     });
-    Ok(handle)
+    Ok((handle, task))
 }
 
 /// Accepts TCP connections; each gets a reader (framing by Content-Length, keep-alive pongs)
@@ -495,7 +529,9 @@ impl Service {
             self.tx.handle_timeout(now);
             self.drain_events(now, "", false).await;
         }
-        if now.duration_since(self.last_dirty_flush) >= Duration::from_secs(30) {
+        if !self.dirty.is_empty()
+            && now.duration_since(self.last_dirty_flush) >= Duration::from_secs(1)
+        {
             self.flush_dirty();
         }
         let ms = unix_ms();
@@ -757,24 +793,36 @@ impl Service {
         }
         Contacts::List(list)
     }
-    /// Writes the refreshed bindings collected since the last time.
+    /// Writes the bindings collected since the last time, in one batch.
     fn flush_dirty(&mut self) {
         self.last_dirty_flush = Instant::now();
-        for (_, r) in self.dirty.drain() {
-            if let Err(e) = self.app.store.put_registration(&r) {
-                tracing::error!(error = %e.msg(), "registratie niet opgeslagen");
-            }
+        if self.dirty.is_empty() {
+            return;
+        }
+        let regs: Vec<Registration> = self.dirty.drain().map(|(_, r)| r).collect();
+        if let Err(e) = self.app.store.put_registrations(&regs) {
+            tracing::error!(error = %e.msg(), "registraties niet opgeslagen");
         }
     }
-
     /// Writes registration changes to the store and the event stream.
     fn drain_registrar(&mut self) {
         while let Some(ch) = self.registrar.poll_change() {
+            if let Ok(mut live) = self.live.lock() {
+                match &ch {
+                    Change::Bound(r) | Change::Refreshed(r) => {
+                        live.insert(live_key(r), r.clone());
+                    }
+                    Change::Removed(r) => {
+                        live.remove(&live_key(r));
+                    }
+                }
+            }
             let (change, reg): (&str, Registration) = match ch {
                 Change::Bound(r) => {
-                    if let Err(e) = self.app.store.put_registration(&r) {
-                        tracing::error!(error = %e.msg(), "registratie niet opgeslagen");
-                    }
+                    self.dirty.insert(
+                        (r.tenant.clone(), r.extension.clone(), r.contact.clone()),
+                        r.clone(),
+                    );
                     ("registered", r)
                 }
                 Change::Refreshed(r) => {

@@ -146,6 +146,10 @@ pub struct SipConfig {
     pub rate_per_second: u32,
     /// Burst a source may send at once (bucket size).
     pub rate_burst: u32,
+    /// Live SIP transactions at most; beyond it new requests get 503 with Retry-After. A
+    /// non-INVITE transaction over UDP lives 32 s (Timer J), so 100,000 carries about 1,500
+    /// requests per second.
+    pub max_transactions: u32,
 }
 impl Default for SipConfig {
     fn default() -> SipConfig {
@@ -153,6 +157,7 @@ impl Default for SipConfig {
             digest: vec!["SHA-256".into(), "MD5".into()],
             rate_per_second: 100,
             rate_burst: 200,
+            max_transactions: 100_000,
         }
     }
 }
@@ -228,6 +233,7 @@ struct SipCfg {
     digest: Option<Spanned<Vec<String>>>,
     rate_per_second: Option<Spanned<u32>>,
     rate_burst: Option<Spanned<u32>>,
+    max_transactions: Option<Spanned<u32>>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -786,6 +792,7 @@ pub(crate) fn load_daemon(
     for (value, slot) in [
         (&cfg.sip.rate_per_second, &mut sip.rate_per_second),
         (&cfg.sip.rate_burst, &mut sip.rate_burst),
+        (&cfg.sip.max_transactions, &mut sip.max_transactions),
     ] {
         if let Some(v) = value {
             if *v.get_ref() == 0 || *v.get_ref() > 1_000_000 {

@@ -65,6 +65,23 @@ impl Store {
         })
     }
 
+    /// Stores several registrations in one batch (lazily, like [`Store::put_registration`]).
+    pub fn put_registrations(&self, regs: &[Registration]) -> Result<()> {
+        let mut rows = Vec::with_capacity(regs.len());
+        for r in regs {
+            check_name(&r.tenant)?;
+            check_name(&r.extension)?;
+            check_name(&r.contact)?;
+            rows.push((registration_key(r), encode(r)?));
+        }
+        self.mutate_lazy(|p| {
+            for (k, v) in rows {
+                p.put(Tid::Registrations, k, v);
+            }
+            Ok(())
+        })
+    }
+
     /// Removes a registration (un-REGISTER); not an error when it is not there.
     pub fn remove_registration(&self, r: &Registration) -> Result<()> {
         let key = registration_key(r);

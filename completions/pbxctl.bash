@@ -64,6 +64,9 @@ _pbxctl() {
             pbxctl,tenant)
                 cmd="pbxctl__subcmd__tenant"
                 ;;
+            pbxctl,trace)
+                cmd="pbxctl__subcmd__trace"
+                ;;
             pbxctl,trunk)
                 cmd="pbxctl__subcmd__trunk"
                 ;;
@@ -194,7 +197,7 @@ _pbxctl() {
 
     case "${cmd}" in
         pbxctl)
-            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact registrations cdr check plan apply export import audit status reload api"
+            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact registrations cdr trace check plan apply export import audit status reload api"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1584,6 +1587,32 @@ _pbxctl() {
         pbxctl__subcmd__tenant__subcmd__suspend)
             opts="-h --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__trace)
+            opts="-h --ladder-only --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

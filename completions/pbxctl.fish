@@ -44,6 +44,7 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "belplan" -d 'Belplan 
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "contact" -d 'Contacten (leads)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "registrations" -d 'Toon de registraties van toestellen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "cdr" -d 'Gespreksoverzicht (CDR\'s)'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "trace" -d 'Toon het SIP-verloop van een gesprek als ladder, met de berichten (inloggegevens geredigeerd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "check" -d 'Controleer conf.d zonder pbxd (dezelfde lader als pbxd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "plan" -d 'Toon het verschil tussen conf.d en de draaiende toestand'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "apply" -d 'Toon het verschil tussen conf.d en de draaiende toestand en voer het door'
@@ -455,6 +456,12 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subco
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l jsonl -d 'JSON, één gesprek per regel'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l ladder-only -d 'Alleen de ladder, zonder de berichten'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand check" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

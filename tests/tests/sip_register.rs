@@ -137,11 +137,15 @@ struct Uac {
 
 impl Uac {
     fn new(port: u16) -> Uac {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Uac::on("127.0.0.1:0", format!("127.0.0.1:{port}"))
+    }
+
+    fn on(bind: &str, server: String) -> Uac {
+        let sock = UdpSocket::bind(bind).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         Uac {
             sock,
-            server: format!("127.0.0.1:{port}"),
+            server,
             cseq: 0,
         }
     }
@@ -356,6 +360,44 @@ fn sipp_registers_over_tcp() {
             .as_str()
             .unwrap_or("")
             .starts_with("tcp:127.0.0.1:"),
+        "{regs}"
+    );
+}
+
+#[test]
+fn registers_over_ipv6() {
+    let v6 = UdpSocket::bind("[::1]:0").expect("::1 is needed for the IPv6 test");
+    let port = v6.local_addr().unwrap().port();
+    drop(v6);
+    let pbx = Pbx::start(Opts {
+        extra_toml: format!("[[listen]]\ntransport = \"udp\"\naddress = \"[::1]:{port}\"\n"),
+        ..Opts::default()
+    });
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let pw = pbx.ctl_json(&["extension", "add", "acme", "1001"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut uac = Uac::on("[::1]:0", format!("[::1]:{port}"));
+    let first = uac.register("z9hG4bK-v6a", 600, None);
+    assert_eq!(status(&first), 401, "{first}");
+    // Default order of pbxd.toml: SHA-256 first.
+    let (alg, realm, nonce) = challenges(&first)[0].clone();
+    assert_eq!(alg, "SHA-256");
+    let ok = uac.register(
+        "z9hG4bK-v6b",
+        600,
+        Some(&authorization_sha256(&realm, &nonce, &pw, 1)),
+    );
+    assert_eq!(status(&ok), 200, "{ok}");
+    assert!(ok.contains(&format!("<sip:1001@{}>", uac.local())), "{ok}");
+    let regs = pbx.ctl_json(&["registrations"]);
+    assert!(
+        regs[0]["source"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("udp:[::1]:"),
         "{regs}"
     );
 }

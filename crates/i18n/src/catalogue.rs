@@ -361,4 +361,8 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("config.digest", "ongeldig digest-algoritme '{value}' in sip.digest: gebruik \"SHA-256\" en/of \"MD5\", elk hooguit één keer", "invalid digest algorithm '{value}' in sip.digest: use \"SHA-256\" and/or \"MD5\", each at most once"),
     ("ctl.trace_dropped", "({count} berichten niet bewaard: boven de grens per gesprek)", "({count} messages not kept: over the per-call limit)"),
     ("config.sip_rate", "snelheidsgrens {value} in [sip]: kies 1 tot 1000000 berichten", "rate limit {value} in [sip]: choose 1 to 1000000 messages"),
+    ("net.tls_read", "TLS-bestand {path} is niet te lezen: {detail}", "TLS file {path} cannot be read: {detail}"),
+    ("net.tls_no_cert", "geen certificaat (PEM) in {path}", "no certificate (PEM) in {path}"),
+    ("net.tls_no_key", "geen privésleutel (PEM) in {path}", "no private key (PEM) in {path}"),
+    ("net.tls_invalid", "certificaat en sleutel passen niet of worden niet ondersteund: {detail}", "certificate and key do not match or are not supported: {detail}"),
 ];

@@ -1,10 +1,12 @@
 //! pbxd: the PBX daemon. This part: configuration, the store and the control API.
 
 mod app;
+mod calls;
 mod control;
 mod diff;
 mod man;
 mod notify;
+mod relay;
 mod sip;
 
 use anyhow::Context;
@@ -235,6 +237,12 @@ fn own_caller() -> Caller {
 }
 
 async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
+    // Signal handlers first: from the moment the socket accepts connections, a SIGTERM must
+    // stop pbxd cleanly, not kill it with the default action.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let state_dir = config.daemon.state.dir.clone();
     let socket = config.daemon.control.socket.clone();
     let group = config.daemon.control.group.clone();
@@ -288,10 +296,6 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
             }
         });
     }
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {

@@ -1,6 +1,7 @@
 //! The SIP service of pbxd: UDP listeners feeding one task that owns the transaction layer, the
 //! nonce manager, the registrar and the rate limiter (all sans-IO cores), drives their timers and
-//! answers. This part: REGISTER (digest, MD5 and SHA-256) and OPTIONS; calls follow.
+//! answers. This part: REGISTER (digest, MD5 and SHA-256) and OPTIONS; calls (INVITE, ACK, BYE,
+//! CANCEL) go to the B2BUA glue in `crate::calls`.
 
 use crate::app::App;
 use pbx_api::Event;
@@ -36,7 +37,7 @@ pub struct Counters {
     pub auth_failed: u64,
 }
 
-struct Inbound {
+pub(crate) struct Inbound {
     bytes: Vec<u8>,
     src: SocketAddr,
     /// Index of the UDP socket (UDP only).
@@ -52,7 +53,7 @@ const MAX_TCP_CONNECTIONS: usize = 4096;
 /// A TCP connection without any bytes for this long is closed (phones keep alive more often).
 const TCP_IDLE: Duration = Duration::from_secs(600);
 
-fn transport_name(t: TransportKind) -> &'static str {
+pub(crate) fn transport_name(t: TransportKind) -> &'static str {
     match t {
         TransportKind::Udp => "udp",
         TransportKind::Tcp => "tcp",
@@ -62,9 +63,9 @@ fn transport_name(t: TransportKind) -> &'static str {
     }
 }
 /// The methods pbxd answers itself so far.
-const ALLOW: &str = "REGISTER, OPTIONS";
+pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL";
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -72,7 +73,7 @@ fn unix_ms() -> u64 {
 }
 
 /// `sip:1001@acme.example:5060;transport=udp` → (`1001`, `acme.example`).
-fn user_host(uri: &str) -> Option<(String, String)> {
+pub(crate) fn user_host(uri: &str) -> Option<(String, String)> {
     let rest = uri.split_once(':').map(|(_, r)| r)?;
     let rest = rest.split([';', '?']).next().unwrap_or(rest);
     let (user, hostport) = match rest.rsplit_once('@') {
@@ -88,22 +89,24 @@ fn user_host(uri: &str) -> Option<(String, String)> {
 }
 
 /// The SIP service state (one task owns it).
-struct Service {
-    app: Arc<App>,
-    sockets: Vec<Arc<UdpSocket>>,
-    tx: TransactionLayer,
-    nonces: NonceManager,
-    registrar: Registrar,
-    limiter: RateLimiter,
-    limits: Limits,
-    policy: Policy,
-    conns: Conns,
-    live: Arc<Mutex<Live>>,
+pub(crate) struct Service {
+    pub(crate) app: Arc<App>,
+    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+    pub(crate) tx: TransactionLayer,
+    pub(crate) nonces: NonceManager,
+    pub(crate) registrar: Registrar,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) limits: Limits,
+    pub(crate) policy: Policy,
+    pub(crate) conns: Conns,
+    pub(crate) live: Arc<Mutex<Live>>,
     /// Bindings not yet written: written in one batch every second and when the service stops.
-    dirty: std::collections::HashMap<(String, String, String), Registration>,
-    last_dirty_flush: Instant,
-    traces: Arc<Mutex<TraceBuffer>>,
-    counters: Arc<Mutex<Counters>>,
+    pub(crate) dirty: std::collections::HashMap<(String, String, String), Registration>,
+    pub(crate) last_dirty_flush: Instant,
+    pub(crate) traces: Arc<Mutex<TraceBuffer>>,
+    pub(crate) counters: Arc<Mutex<Counters>>,
+    /// The B2BUA core and its SIP glue (`crate::calls`).
+    pub(crate) calls: crate::calls::CallGlue,
 }
 
 /// Handles for the rest of pbxd.
@@ -258,6 +261,7 @@ pub async fn start(
         last_dirty_flush: Instant::now(),
         traces: traces.clone(),
         counters: counters.clone(),
+        calls: crate::calls::CallGlue::new(),
     };
     svc.drain_registrar();
     let handle = SipHandle {
@@ -375,7 +379,7 @@ async fn accept_tcp(
 }
 
 impl Service {
-    fn count(&self, f: impl FnOnce(&mut Counters)) {
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
         if let Ok(mut c) = self.counters.lock() {
             f(&mut c);
         }
@@ -534,6 +538,7 @@ impl Service {
         {
             self.flush_dirty();
         }
+        self.call_timers(now);
         let ms = unix_ms();
         if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
             self.registrar.handle_timeout(ms);
@@ -559,6 +564,14 @@ impl Service {
 
     async fn drain_events(&mut self, now: Instant, request_uri: &str, extension_method: bool) {
         while let Some(ev) = self.tx.poll_event() {
+            let ev = if extension_method {
+                ev
+            } else {
+                match self.call_event(ev, request_uri, now) {
+                    Some(ev) => ev,
+                    None => continue,
+                }
+            };
             if let TuEvent::Request {
                 key,
                 request,
@@ -608,7 +621,7 @@ impl Service {
 
     /// The organisation of a domain; an IP address (or unknown host) falls back to the
     /// configured default organisation.
-    fn tenant_for(&self, host: &str) -> Option<Tenant> {
+    pub(crate) fn tenant_for(&self, host: &str) -> Option<Tenant> {
         let tenants = self.app.store.tenants().ok()?;
         if let Some(t) = tenants
             .iter()

@@ -1,0 +1,952 @@
+//! The SIP glue of the B2BUA: turns INVITE, ACK, BYE, CANCEL and the responses of the B legs
+//! into `pbx_engine::call::Calls` inputs, and its actions back into SIP requests and responses.
+//! It lives inside the SIP service task (`crate::sip::Service`), which owns the transaction
+//! layer; media anchoring is in `crate::relay`.
+//!
+//! Known limits of this first version: a 2xx to A is not retransmitted by pbxd (the
+//! transaction layer absorbs retransmitted INVITEs); re-INVITE/UPDATE get 501 inside a call;
+//! there is no Record-Route or Route handling (phones talk to pbxd directly).
+
+use crate::relay::{Relay, RelayPool};
+use crate::sip::{transport_name, unix_ms, user_host, Service};
+use pbx_engine::call::{
+    Action, CallRef, CalleeInfo, Calls, Clock, Config as CallConfig, ContactRef, InviteIn, LegId,
+    Side,
+};
+use pbx_model::{Cdr, Party, TenantStatus};
+use pbx_sip::auth::{self, Algorithm, Outcome as AuthOutcome};
+use pbx_sip::msg::{self, Request, Response, SipMessage};
+use pbx_sip::transaction::{TransportKind, TuEvent, TxKey};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The caller's side of a call.
+struct ASide {
+    key: TxKey,
+    invite: Request,
+    source: SocketAddr,
+    transport: TransportKind,
+    tenant: String,
+    call_id: String,
+    /// Our tag in A's dialog (To tag of our answers).
+    local_tag: String,
+    /// A's From value (with its tag): the To of our requests to A.
+    remote: String,
+    /// A's To value without tag: the From of our requests to A (we add `local_tag`).
+    local: String,
+    /// A's Contact URI.
+    target: String,
+    /// A's From tag.
+    invite_from_tag: Option<String>,
+    cseq: u32,
+    answered: bool,
+    /// Answer SDP sent to A, for the CDR codec.
+    answer_sdp: Option<String>,
+    /// The 2xx sent to A over UDP and not yet ACKed: retransmitted by us (RFC 3261 §13.3.1.4,
+    /// RFC 6026 leaves it to the TU).
+    ok_retx: Option<OkRetx>,
+}
+
+/// Retransmission state of a 2xx to A.
+struct OkRetx {
+    response: Response,
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+/// RFC 3261 T1 and T2.
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+
+/// One B leg.
+struct BLeg {
+    key: TxKey,
+    invite: Request,
+    dest: SocketAddr,
+    transport: TransportKind,
+    call_id: String,
+    local_tag: String,
+    from: String,
+    to: String,
+    remote_tag: Option<String>,
+    target: String,
+    cseq: u32,
+}
+
+/// The call state of the SIP service.
+pub(crate) struct CallGlue {
+    core: Calls,
+    a: HashMap<CallRef, ASide>,
+    by_a_call_id: HashMap<String, CallRef>,
+    legs: HashMap<LegId, BLeg>,
+    by_b_tx: HashMap<TxKey, LegId>,
+    by_b_call_id: HashMap<String, LegId>,
+    winner: HashMap<CallRef, LegId>,
+    relays: HashMap<CallRef, Relay>,
+    pool: Option<RelayPool>,
+}
+
+impl CallGlue {
+    pub(crate) fn new() -> CallGlue {
+        CallGlue {
+            core: Calls::new(CallConfig::default()),
+            a: HashMap::new(),
+            by_a_call_id: HashMap::new(),
+            legs: HashMap::new(),
+            by_b_tx: HashMap::new(),
+            by_b_call_id: HashMap::new(),
+            winner: HashMap::new(),
+            relays: HashMap::new(),
+            pool: None,
+        }
+    }
+}
+
+fn clock() -> Clock {
+    Clock::new(Instant::now(), unix_ms())
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<String> {
+    req.headers().iter().find_map(|h| {
+        let (n, v) = match h {
+            msg::Header::From(f) => ("from", f.value().to_string()),
+            msg::Header::To(t) => ("to", t.value().to_string()),
+            msg::Header::ProxyAuthorization(a) => ("proxy-authorization", a.value().to_string()),
+            msg::Header::ContentType(c) => ("content-type", c.value().to_string()),
+            _ => return None,
+        };
+        (n == name).then_some(v)
+    })
+}
+
+fn body_sdp(body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    String::from_utf8(body.to_vec()).ok()
+}
+
+/// `udp:127.0.0.1:5070` → transport and address.
+fn parse_source(source: &str) -> Option<(TransportKind, SocketAddr)> {
+    let (t, addr) = source.split_once(':')?;
+    let t = match t {
+        "udp" => TransportKind::Udp,
+        "tcp" => TransportKind::Tcp,
+        _ => return None,
+    };
+    Some((t, addr.parse().ok()?))
+}
+
+fn via_transport(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Udp => "UDP",
+        TransportKind::Tcp => "TCP",
+        TransportKind::Tls => "TLS",
+        TransportKind::Ws => "WS",
+        TransportKind::Wss => "WSS",
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        403 => "Forbidden",
+        404 => "Not Found",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "",
+    }
+}
+
+/// Replaces the body (and Content-Length) of a response.
+fn with_body(resp: Response, sdp: Option<&str>) -> Response {
+    let Some(sdp) = sdp else { return resp };
+    let mut headers = msg::Headers::default();
+    for h in resp.headers.iter() {
+        if !matches!(
+            h,
+            msg::Header::ContentLength(_) | msg::Header::ContentType(_)
+        ) {
+            headers.push(h.clone());
+        }
+    }
+    headers.push(msg::make_header("Content-Type", "application/sdp".into()));
+    headers.push(msg::make_header("Content-Length", sdp.len().to_string()));
+    Response {
+        headers,
+        body: sdp.as_bytes().to_vec(),
+        ..resp
+    }
+}
+
+/// Parses a request we built ourselves.
+fn build_request(text: String) -> Option<Request> {
+    match msg::parse(text.as_bytes(), &msg::Limits::default()) {
+        Ok(p) => match p.message {
+            SipMessage::Request(r) => Some(r),
+            SipMessage::Response(_) => None,
+        },
+        Err(e) => {
+            tracing::warn!(error = ?e, "SIP: eigen verzoek niet te ontleden");
+            None
+        }
+    }
+}
+
+fn body_part(sdp: Option<&str>) -> String {
+    match sdp {
+        Some(s) => format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{s}",
+            s.len()
+        ),
+        None => "Content-Length: 0\r\n\r\n".to_string(),
+    }
+}
+
+impl Service {
+    /// The address of the first UDP listener as bound (may be unspecified).
+    fn bound_addr(&self) -> SocketAddr {
+        self.sockets
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
+    }
+
+    /// pbxd's own address for Via and Contact: the listener, or for a wildcard listener the
+    /// configured public RTP address (else loopback).
+    fn own_addr(&self) -> SocketAddr {
+        let a = self.bound_addr();
+        if !a.ip().is_unspecified() {
+            return a;
+        }
+        let public = self
+            .app
+            .config
+            .read()
+            .ok()
+            .and_then(|c| c.daemon.rtp.public_address.clone())
+            .and_then(|p| p.parse::<std::net::IpAddr>().ok());
+        SocketAddr::new(
+            public.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+            a.port(),
+        )
+    }
+
+    /// Handles the TU events of calls; gives back the events it does not handle.
+    pub(crate) fn call_event(
+        &mut self,
+        ev: TuEvent,
+        request_uri: &str,
+        now: Instant,
+    ) -> Option<TuEvent> {
+        match ev {
+            TuEvent::Request {
+                key,
+                request,
+                source,
+                transport,
+            } if matches!(request.method, msg::Method::Invite | msg::Method::Bye) => {
+                if request.method == msg::Method::Invite {
+                    self.on_invite(key, request, request_uri, source, transport, now);
+                } else {
+                    self.on_bye(key, &request, now);
+                }
+                None
+            }
+            TuEvent::Response { key, response } if self.calls.by_b_tx.contains_key(&key) => {
+                self.on_b_response(key, &response);
+                None
+            }
+            TuEvent::Timeout { key, .. } if self.calls.by_b_tx.contains_key(&key) => {
+                self.b_failed(key, 408);
+                None
+            }
+            TuEvent::TransportError { key } if self.calls.by_b_tx.contains_key(&key) => {
+                self.b_failed(key, 503);
+                None
+            }
+            TuEvent::Ack { request, .. } => {
+                let call = msg::call_id(&request)
+                    .and_then(|c| self.calls.by_a_call_id.get(c))
+                    .cloned();
+                if let Some(call) = call {
+                    if let Some(a) = self.calls.a.get_mut(&call) {
+                        a.ok_retx = None;
+                    }
+                    let sdp = body_sdp(&request.body);
+                    let _ = self.calls.core.handle_ack(&call, sdp, clock());
+                    self.drain_calls(now);
+                }
+                None
+            }
+            TuEvent::Cancelled { invite, .. } => {
+                let call = self
+                    .calls
+                    .a
+                    .iter()
+                    .find(|(_, a)| a.key == invite)
+                    .map(|(c, _)| c.clone());
+                match call {
+                    Some(call) => {
+                        let _ = self.calls.core.handle_cancel(&call, clock());
+                        self.drain_calls(now);
+                    }
+                    None => tracing::debug!("SIP: CANCEL voor onbekende INVITE"),
+                }
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn respond(&mut self, key: TxKey, resp: Response, now: Instant) {
+        if let Err(e) = self.tx.send_response(key, resp, now) {
+            tracing::debug!(error = ?e, "SIP: antwoord niet verstuurd");
+        }
+    }
+
+    fn on_invite(
+        &mut self,
+        key: TxKey,
+        req: Request,
+        request_uri: &str,
+        source: SocketAddr,
+        transport: TransportKind,
+        now: Instant,
+    ) {
+        let call_id = msg::call_id(&req).unwrap_or_default().to_string();
+        if msg::to_tag(&req).is_some() {
+            // A re-INVITE inside a dialog: not yet.
+            let r = msg::response_to(&req, 501, "Not Implemented");
+            return self.respond(key, r, now);
+        }
+        let from = header_value(&req, "from");
+        let Some((caller_user, host)) = from
+            .as_deref()
+            .and_then(|v| msg::parse_name_addrs(v, false).ok())
+            .and_then(|v| v.into_iter().next())
+            .and_then(|na| user_host(&na.uri))
+        else {
+            return self.respond(key, msg::response_to(&req, 400, "Bad From Header"), now);
+        };
+        let Some(tenant) = self.tenant_for(&host) else {
+            return self.respond(key, msg::response_to(&req, 404, "Not Found"), now);
+        };
+        if tenant.status == TenantStatus::Suspended {
+            return self.respond(key, msg::response_to(&req, 403, "Forbidden"), now);
+        }
+        let realm = tenant.realm().to_string();
+        let algorithms: Vec<Algorithm> = {
+            let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
+            cfg.daemon
+                .sip
+                .digest
+                .iter()
+                .filter_map(|a| Algorithm::from_name(a))
+                .collect()
+        };
+        let challenge = |svc: &mut Service, stale: bool| {
+            let mut r = msg::response_to(&req, 407, "Proxy Authentication Required");
+            for v in svc.nonces.challenge(&realm, &algorithms, stale, now) {
+                r.headers.push(msg::make_header("Proxy-Authenticate", v));
+            }
+            r
+        };
+        let Some(value) = header_value(&req, "proxy-authorization") else {
+            let r = challenge(self, false);
+            return self.respond(key, r, now);
+        };
+        let creds = match auth::parse_authorization(&value) {
+            Ok(c) => c,
+            Err(e) if e.is_bad_request() => {
+                let r = msg::response_to(&req, 400, "Bad Proxy-Authorization Header");
+                return self.respond(key, r, now);
+            }
+            Err(_) => {
+                let r = challenge(self, false);
+                return self.respond(key, r, now);
+            }
+        };
+        let ext = self
+            .app
+            .store
+            .extension(&tenant.slug, &creds.username)
+            .ok()
+            .flatten();
+        let ha1 = ext
+            .as_ref()
+            .filter(|_| creds.username == caller_user)
+            .and_then(|e| e.sip.as_ref())
+            .map(|s| match creds.algorithm {
+                Algorithm::Md5 => s.ha1_md5.clone(),
+                Algorithm::Sha256 => s.ha1_sha256.clone(),
+            });
+        let realm_ok = ext
+            .as_ref()
+            .and_then(|e| e.sip.as_ref())
+            .map(|s| s.realm.clone())
+            .unwrap_or(realm.clone());
+        match self.nonces.verify(
+            &creds,
+            "INVITE",
+            request_uri,
+            ha1.as_deref(),
+            &realm_ok,
+            now,
+        ) {
+            AuthOutcome::Ok => {}
+            AuthOutcome::Stale => {
+                let r = challenge(self, true);
+                return self.respond(key, r, now);
+            }
+            AuthOutcome::Fail(why) => {
+                self.count(|c| c.auth_failed += 1);
+                tracing::info!(tenant = %tenant.slug, reason = ?why, "oproep geweigerd");
+                return self.respond(key, msg::response_to(&req, 403, "Forbidden"), now);
+            }
+        }
+        let Some(caller) = ext else {
+            return self.respond(key, msg::response_to(&req, 403, "Forbidden"), now);
+        };
+        let callee_number = user_host(&req.uri.to_string())
+            .map(|(u, _)| u)
+            .unwrap_or_default();
+        if self.calls.by_a_call_id.contains_key(&call_id) {
+            return self.respond(key, msg::response_to(&req, 482, "Loop Detected"), now);
+        }
+        let callee = self.callee_info(&tenant.slug, &callee_number);
+        let call = CallRef(format!("c{}", random_hex(8)));
+        let contact = msg::contacts(&req)
+            .and_then(|c| c.into_iter().next())
+            .map(|na| na.uri)
+            .unwrap_or_else(|| format!("sip:{caller_user}@{source}"));
+        let to = header_value(&req, "to").unwrap_or_default();
+        let offer = body_sdp(&req.body);
+        // Anchor the media: A's offer goes to B with the relay's address.
+        let offer = match (offer, self.relay_for(&call)) {
+            (Some(sdp), Some(relay)) => Some(relay.offer_from_a(&sdp)),
+            (o, _) => o,
+        };
+        self.calls.a.insert(
+            call.clone(),
+            ASide {
+                key,
+                invite: req.clone(),
+                source,
+                transport,
+                tenant: tenant.slug.clone(),
+                call_id: call_id.clone(),
+                local_tag: random_hex(6),
+                remote: from.unwrap_or_default(),
+                local: to,
+                target: contact,
+                invite_from_tag: msg::from_tag(&req),
+                cseq: 0,
+                answered: false,
+                answer_sdp: None,
+                ok_retx: None,
+            },
+        );
+        self.calls
+            .by_a_call_id
+            .insert(call_id.clone(), call.clone());
+        let inv = InviteIn {
+            call_ref: call.clone(),
+            call_id,
+            tenant: tenant.slug.clone(),
+            tenant_max_calls: tenant.limits.max_calls,
+            caller: Party {
+                number: caller.number.clone(),
+                name: caller.name.clone(),
+            },
+            callee_number,
+            callee,
+            offer_sdp: offer,
+            max_forwards: msg::max_forwards(&req).unwrap_or(70),
+        };
+        tracing::info!(tenant = %tenant.slug, call = %call, "oproep");
+        if let Err(e) = self.calls.core.handle_invite(inv, clock()) {
+            tracing::debug!(error = %e, "SIP: INVITE niet aangenomen");
+        }
+        self.drain_calls(now);
+    }
+
+    fn callee_info(&self, tenant: &str, number: &str) -> Option<CalleeInfo> {
+        let ext = self.app.store.extension(tenant, number).ok().flatten()?;
+        let contacts = self
+            .registrar
+            .bindings(tenant, number)
+            .iter()
+            .map(|r| ContactRef(format!("{}\n{}", r.source, r.contact)))
+            .collect();
+        Some(CalleeInfo {
+            number: ext.number,
+            name: ext.name,
+            forwarding: ext.forwarding,
+            contacts,
+        })
+    }
+
+    fn relay_for(&mut self, call: &CallRef) -> Option<&mut Relay> {
+        if !self.calls.relays.contains_key(call) {
+            if self.calls.pool.is_none() {
+                let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
+                self.calls.pool = Some(RelayPool::new(&cfg.daemon.rtp, self.bound_addr().ip()));
+            }
+            let relay = self.calls.pool.as_mut()?.open()?;
+            self.calls.relays.insert(call.clone(), relay);
+        }
+        self.calls.relays.get_mut(call)
+    }
+
+    fn on_bye(&mut self, key: TxKey, req: &Request, now: Instant) {
+        let cid = msg::call_id(req).unwrap_or_default().to_string();
+        let (from_tag, to_tag) = (msg::from_tag(req), msg::to_tag(req));
+        // The dialog must match: Call-ID and both tags (RFC 3261 §12.2.2).
+        let a_match = self.calls.by_a_call_id.get(&cid).filter(|c| {
+            self.calls.a.get(*c).is_some_and(|a| {
+                to_tag.as_deref() == Some(a.local_tag.as_str())
+                    && from_tag.as_deref() == a.invite_from_tag.as_deref()
+            })
+        });
+        let b_match = self.calls.by_b_call_id.get(&cid).filter(|l| {
+            self.calls.legs.get(*l).is_some_and(|b| {
+                to_tag.as_deref() == Some(b.local_tag.as_str())
+                    && from_tag.is_some()
+                    && from_tag == b.remote_tag
+            })
+        });
+        let (call, side) = if let Some(c) = a_match {
+            (c.clone(), Side::A)
+        } else if let Some(l) = b_match {
+            (l.call.clone(), Side::B)
+        } else {
+            let r = msg::response_to(req, 481, "Call/Transaction Does Not Exist");
+            return self.respond(key, r, now);
+        };
+        self.respond(key, msg::response_to(req, 200, "OK"), now);
+        if self.calls.core.handle_bye(&call, side, clock()).is_err() {
+            tracing::debug!(call = %call, "SIP: BYE past niet bij de oproep");
+        }
+        self.drain_calls(now);
+    }
+
+    fn on_b_response(&mut self, key: TxKey, resp: &Response) {
+        let Some(leg) = self.calls.by_b_tx.get(&key).cloned() else {
+            return;
+        };
+        let code = resp.status_code.code();
+        if let Some(b) = self.calls.legs.get_mut(&leg) {
+            if code < 300 {
+                if let Some(tag) = msg::to_tag(resp) {
+                    b.remote_tag = Some(tag);
+                }
+                if let Some(c) = msg::contacts(resp).and_then(|c| c.into_iter().next()) {
+                    b.target = c.uri;
+                }
+            }
+        }
+        if (200..300).contains(&code) && !self.calls.winner.contains_key(&leg.call) {
+            self.calls.winner.insert(leg.call.clone(), leg.clone());
+        }
+        let mut sdp = body_sdp(&resp.body);
+        if let (Some(s), Some(relay)) = (sdp.as_deref(), self.calls.relays.get_mut(&leg.call)) {
+            sdp = Some(relay.answer_from_b(s));
+        }
+        self.calls.core.handle_response(&leg, code, sdp, clock());
+        self.drain_calls(Instant::now());
+    }
+
+    fn b_failed(&mut self, key: TxKey, code: u16) {
+        let Some(leg) = self.calls.by_b_tx.get(&key).cloned() else {
+            return;
+        };
+        self.calls.core.handle_response(&leg, code, None, clock());
+        self.drain_calls(Instant::now());
+    }
+
+    /// Drives the call core's timers.
+    pub(crate) fn call_timers(&mut self, now: Instant) {
+        self.retransmit_ok(now);
+        if self.calls.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.calls.core.handle_timeout(clock());
+        }
+        let active: Vec<CallRef> = self
+            .calls
+            .relays
+            .iter_mut()
+            .filter(|(_, r)| r.take_activity())
+            .map(|(c, _)| c.clone())
+            .collect();
+        for c in active {
+            let _ = self.calls.core.handle_media_activity(&c, clock());
+        }
+        self.drain_calls(now);
+    }
+
+    /// Retransmits unACKed 2xx to A; without an ACK after 64·T1 the call is hung up.
+    fn retransmit_ok(&mut self, now: Instant) {
+        let mut resend = Vec::new();
+        let mut dead = Vec::new();
+        for (call, a) in self.calls.a.iter_mut() {
+            let Some(r) = a.ok_retx.as_mut() else {
+                continue;
+            };
+            if now >= r.give_up {
+                a.ok_retx = None;
+                dead.push(call.clone());
+            } else if now >= r.next {
+                r.interval = (r.interval * 2).min(T2);
+                r.next = now + r.interval;
+                resend.push((a.key, r.response.clone()));
+            }
+        }
+        for (key, r) in resend {
+            self.respond(key, r, now);
+        }
+        for call in dead {
+            tracing::info!(call = %call, "geen ACK op 200 OK: oproep beëindigd");
+            let _ = self
+                .calls
+                .core
+                .handle_hangup(&call, pbx_model::HangupBy::Systeem, clock());
+        }
+    }
+
+    /// Turns the actions of the call core into SIP.
+    fn drain_calls(&mut self, now: Instant) {
+        while let Some(action) = self.calls.core.poll_action() {
+            match action {
+                Action::SendInvite {
+                    leg,
+                    contact,
+                    sdp,
+                    max_forwards,
+                } => self.send_invite(leg, &contact, sdp, max_forwards, now),
+                Action::Provisional { call, code, sdp } => {
+                    self.answer_a(&call, code, sdp.as_deref(), now)
+                }
+                Action::Answer { call, sdp } => {
+                    if let Some(a) = self.calls.a.get_mut(&call) {
+                        a.answered = true;
+                        a.answer_sdp = sdp.clone();
+                    }
+                    self.answer_a(&call, 200, sdp.as_deref(), now)
+                }
+                Action::Reject { call, code } => self.answer_a(&call, code, None, now),
+                Action::Cancel { leg } => self.cancel_b(&leg, now),
+                Action::AckB { leg, sdp } => self.ack_b(&leg, sdp.as_deref()),
+                Action::AckAndBye { leg } => {
+                    self.ack_b(&leg, None);
+                    self.bye_b(&leg, now);
+                }
+                Action::Bye { call, to } => match to {
+                    Side::A => self.bye_a(&call, now),
+                    Side::B => {
+                        if let Some(leg) = self.calls.winner.get(&call).cloned() {
+                            self.bye_b(&leg, now);
+                        }
+                    }
+                },
+                Action::Reinvite { call, to, .. } => {
+                    tracing::debug!(call = %call, ?to, "SIP: re-INVITE nog niet doorgegeven");
+                }
+                Action::ReinviteAnswer { .. } => {}
+                Action::NeedCallee { call, number } => {
+                    let tenant = self.calls.a.get(&call).map(|a| a.tenant.clone());
+                    let info = tenant.and_then(|t| self.callee_info(&t, &number));
+                    let _ = self.calls.core.handle_callee(&call, info, clock());
+                }
+                Action::ForwardOutside { call, .. } => {
+                    let _ = self.calls.core.handle_forward_failed(&call, 503, clock());
+                }
+                Action::Event(ev) => tracing::debug!(event = ?ev, "oproep-gebeurtenis"),
+                Action::Cdr(cdr) => self.write_cdr(cdr),
+                Action::Released { call } => self.release(&call),
+            }
+        }
+    }
+
+    fn write_cdr(&mut self, mut cdr: Cdr) {
+        let call = CallRef(cdr.id.clone());
+        if let Some(sdp) = self.calls.a.get(&call).and_then(|a| a.answer_sdp.clone()) {
+            if let Some(codec) = first_codec(&sdp) {
+                cdr.codecs = vec![codec];
+            }
+        }
+        if let Some(relay) = self.calls.relays.get(&call) {
+            let codec = cdr.codecs.first().cloned().unwrap_or_default();
+            cdr.legs = relay.quality(&codec);
+        }
+        if let Err(e) = self.app.store.append_cdr(&cdr) {
+            tracing::error!(error = %e.msg(), "CDR niet opgeslagen");
+        }
+    }
+
+    fn release(&mut self, call: &CallRef) {
+        if let Some(a) = self.calls.a.remove(call) {
+            self.calls.by_a_call_id.remove(&a.call_id);
+        }
+        let legs: Vec<LegId> = self
+            .calls
+            .legs
+            .keys()
+            .filter(|l| &l.call == call)
+            .cloned()
+            .collect();
+        for l in legs {
+            if let Some(b) = self.calls.legs.remove(&l) {
+                self.calls.by_b_tx.remove(&b.key);
+                self.calls.by_b_call_id.remove(&b.call_id);
+            }
+        }
+        self.calls.winner.remove(call);
+        if let Some(relay) = self.calls.relays.remove(call) {
+            relay.close();
+        }
+    }
+
+    fn answer_a(&mut self, call: &CallRef, code: u16, sdp: Option<&str>, now: Instant) {
+        let contact = format!("<sip:{}>", self.own_addr());
+        let Some(a) = self.calls.a.get(call) else {
+            return;
+        };
+        let mut r = msg::response_with_tag(&a.invite, code, reason(code), &a.local_tag);
+        if code < 300 {
+            r.headers.push(msg::make_header("Contact", contact));
+        }
+        let r = with_body(r, sdp);
+        let key = a.key;
+        if (200..300).contains(&code) && a.transport == TransportKind::Udp {
+            if let Some(a) = self.calls.a.get_mut(call) {
+                a.ok_retx = Some(OkRetx {
+                    response: r.clone(),
+                    next: now + T1,
+                    interval: T1,
+                    give_up: now + 64 * T1,
+                });
+            }
+        }
+        self.respond(key, r, now);
+    }
+
+    fn send_invite(
+        &mut self,
+        leg: LegId,
+        contact: &ContactRef,
+        sdp: Option<String>,
+        max_forwards: u8,
+        now: Instant,
+    ) {
+        let fail = |svc: &mut Service, leg: &LegId| {
+            svc.calls.core.handle_response(leg, 503, None, clock());
+        };
+        let Some((source, target)) = contact.0.split_once('\n') else {
+            return fail(self, &leg);
+        };
+        let Some((transport, dest)) = parse_source(source) else {
+            return fail(self, &leg);
+        };
+        let Some(a) = self.calls.a.get(&leg.call) else {
+            return fail(self, &leg);
+        };
+        let own = self.own_addr();
+        let callee = user_host(target).map(|(u, _)| u).unwrap_or_default();
+        let caller_uri = a
+            .remote
+            .split(";tag=")
+            .next()
+            .unwrap_or(&a.remote)
+            .to_string();
+        let callee_host = user_host(&a.invite.uri.to_string())
+            .map(|(_, h)| h)
+            .unwrap_or_default();
+        let from = caller_uri;
+        let to = format!("<sip:{callee}@{callee_host}>");
+        let local_tag = random_hex(6);
+        let call_id = format!("{}@pbxd", random_hex(12));
+        let branch = format!("z9hG4bK{}", random_hex(10));
+        let text = format!(
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{}",
+            via_transport(transport),
+            crate::sip::ALLOW,
+            body_part(sdp.as_deref())
+        );
+        let Some(invite) = build_request(text) else {
+            return fail(self, &leg);
+        };
+        match self.tx.send_request(invite.clone(), dest, transport, now) {
+            Ok(key) => {
+                self.calls.by_b_tx.insert(key, leg.clone());
+                self.calls.by_b_call_id.insert(call_id.clone(), leg.clone());
+                self.calls.legs.insert(
+                    leg,
+                    BLeg {
+                        key,
+                        invite,
+                        dest,
+                        transport,
+                        call_id,
+                        local_tag,
+                        from,
+                        to,
+                        remote_tag: None,
+                        target: target.to_string(),
+                        cseq: 1,
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::debug!(error = ?e, "SIP: INVITE naar B niet verstuurd");
+                fail(self, &leg);
+            }
+        }
+    }
+
+    fn cancel_b(&mut self, leg: &LegId, now: Instant) {
+        let Some(b) = self.calls.legs.get(leg) else {
+            return;
+        };
+        let mut headers = msg::Headers::default();
+        for h in b.invite.headers.iter() {
+            match h {
+                msg::Header::Via(_)
+                | msg::Header::From(_)
+                | msg::Header::To(_)
+                | msg::Header::CallId(_)
+                | msg::Header::MaxForwards(_) => headers.push(h.clone()),
+                _ => {}
+            }
+        }
+        headers.push(msg::make_header("CSeq", format!("{} CANCEL", b.cseq)));
+        headers.push(msg::make_header("Content-Length", "0".into()));
+        let cancel = Request {
+            method: msg::Method::Cancel,
+            headers,
+            body: Vec::new(),
+            ..b.invite.clone()
+        };
+        let (dest, transport) = (b.dest, b.transport);
+        if let Err(e) = self.tx.send_request(cancel, dest, transport, now) {
+            tracing::debug!(error = ?e, "SIP: CANCEL niet verstuurd");
+        }
+    }
+
+    fn ack_b(&mut self, leg: &LegId, sdp: Option<&str>) {
+        let own = self.own_addr();
+        let Some(b) = self.calls.legs.get(leg) else {
+            return;
+        };
+        let text = format!(
+            "ACK {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nMax-Forwards: 70\r\n{}",
+            b.target,
+            via_transport(b.transport),
+            random_hex(10),
+            b.from,
+            b.local_tag,
+            b.to,
+            b.remote_tag.as_deref().unwrap_or(""),
+            b.call_id,
+            b.cseq,
+            body_part(sdp)
+        );
+        let (dest, transport) = (b.dest, b.transport);
+        if let Some(ack) = build_request(text) {
+            self.tx
+                .send_stateless(&SipMessage::Request(ack), dest, transport);
+        }
+    }
+
+    fn bye_b(&mut self, leg: &LegId, now: Instant) {
+        let own = self.own_addr();
+        let Some(b) = self.calls.legs.get_mut(leg) else {
+            return;
+        };
+        b.cseq += 1;
+        let text = format!(
+            "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            b.target,
+            via_transport(b.transport),
+            random_hex(10),
+            b.from,
+            b.local_tag,
+            b.to,
+            b.remote_tag.as_deref().unwrap_or(""),
+            b.call_id,
+            b.cseq,
+        );
+        let (dest, transport) = (b.dest, b.transport);
+        if let Some(bye) = build_request(text) {
+            if let Err(e) = self.tx.send_request(bye, dest, transport, now) {
+                tracing::debug!(error = ?e, "SIP: BYE naar B niet verstuurd");
+            }
+        }
+    }
+
+    fn bye_a(&mut self, call: &CallRef, now: Instant) {
+        let own = self.own_addr();
+        let Some(a) = self.calls.a.get_mut(call) else {
+            return;
+        };
+        a.cseq += 1;
+        let text = format!(
+            "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            a.target,
+            via_transport(a.transport),
+            random_hex(10),
+            a.local,
+            a.local_tag,
+            a.remote,
+            a.call_id,
+            a.cseq,
+        );
+        let (dest, transport) = (a.source, a.transport);
+        tracing::debug!(transport = transport_name(transport), "BYE naar A");
+        if let Some(bye) = build_request(text) {
+            if let Err(e) = self.tx.send_request(bye, dest, transport, now) {
+                tracing::debug!(error = ?e, "SIP: BYE naar A niet verstuurd");
+            }
+        }
+    }
+}
+
+/// The encoding name of the first codec of an SDP (`PCMU`).
+fn first_codec(sdp: &str) -> Option<String> {
+    let m = sdp.lines().find_map(|l| l.strip_prefix("m=audio "))?;
+    let pt = m.split_whitespace().nth(2)?;
+    let mapped = sdp.lines().find_map(|l| {
+        let rest = l.strip_prefix("a=rtpmap:")?;
+        let (p, enc) = rest.split_once(' ')?;
+        (p == pt).then(|| enc.split('/').next().unwrap_or(enc).to_string())
+    });
+    mapped.or_else(|| match pt {
+        "0" => Some("PCMU".to_string()),
+        "8" => Some("PCMA".to_string()),
+        "9" => Some("G722".to_string()),
+        _ => None,
+    })
+}

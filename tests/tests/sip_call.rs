@@ -1,0 +1,258 @@
+//! Calls through the B2BUA with SIPp: a SIPp UAS registers as 1002 (register.xml, then
+//! uas_*.xml on the same address), a SIPp UAC as 1001 calls it with Proxy-Authorization
+//! (INVITE → 407 → INVITE). The CDR written when the call ends is checked with pbxctl.
+//!
+//! SIPp cannot take an INVITE with a new Call-ID inside a client scenario, so the UAS
+//! registers first and then listens on the registered address in a second run.
+#![allow(clippy::unwrap_used)]
+
+use pbx_tests::*;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sipp")
+        .join(name)
+}
+
+fn sipp_cmd(pbx: &Pbx, file: &str, user: &str, password: &str, port: u16) -> Command {
+    assert!(
+        Command::new("sipp").arg("-v").output().is_ok(),
+        "sipp ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
+    );
+    let target = format!("127.0.0.1:{}", pbx.sip_port);
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(&pbx.root).args([
+        target.as_str(),
+        "-sf",
+        scenario(file).to_str().unwrap(),
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-m",
+        "1",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-mp",
+        &free_udp_port().to_string(),
+        "-timeout",
+        "20s",
+        "-timeout_error",
+        "-nostdin",
+    ]);
+    cmd
+}
+
+fn start() -> (Pbx, String, String) {
+    let pbx = Pbx::start(Opts {
+        extra_toml: "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n".into(),
+        ..Opts::default()
+    });
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let a = pbx.ctl_json(&["extension", "add", "acme", "1001", "--name", "Jan"]);
+    let b = pbx.ctl_json(&["extension", "add", "acme", "1002", "--name", "Piet"]);
+    (
+        pbx,
+        a["password"].as_str().unwrap().to_string(),
+        b["password"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Registers 1002 from a fresh port, then runs `uas` there in the background; then 1001 runs
+/// `uac`. Gives (uac, uas).
+fn call(pbx: &Pbx, pw_a: &str, pw_b: &str, uac: &str, uas: &str) -> (Run, Run) {
+    call_with(pbx, pw_a, pw_b, uac, uas, &[])
+}
+
+fn call_with(
+    pbx: &Pbx,
+    pw_a: &str,
+    pw_b: &str,
+    uac: &str,
+    uas: &str,
+    uas_extra: &[&str],
+) -> (Run, Run) {
+    let port = free_udp_port();
+    let mut reg = sipp_cmd(pbx, "register.xml", "1002", pw_b, port);
+    reg.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-auth_uri",
+        "acme.example",
+    ]);
+    let reg = run_for(&mut reg, None, Duration::from_secs(30));
+    assert_eq!(reg.code, 0, "register 1002: {}", reg.all());
+    let mut server = sipp_cmd(pbx, uas, "1002", pw_b, port);
+    server.args(uas_extra);
+    let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
+    std::thread::sleep(Duration::from_millis(500));
+    let mut client = sipp_cmd(pbx, uac, "1001", pw_a, free_udp_port());
+    client.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1002",
+        "-auth_uri",
+        "1002@acme.example",
+    ]);
+    let client = run_for(&mut client, None, Duration::from_secs(40));
+    (client, server.join().unwrap())
+}
+
+fn cdrs(pbx: &Pbx) -> serde_json::Value {
+    // The CDR is flushed when the call ends; give the last BYE a moment.
+    for _ in 0..50 {
+        let list = pbx.ctl_json(&["cdr", "list"]);
+        if list.as_array().is_some_and(|a| !a.is_empty()) {
+            return list;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pbx.ctl_json(&["cdr", "list"])
+}
+
+#[test]
+fn answered_call_between_two_sipp_phones_writes_a_cdr() {
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_1001.xml", "uas_1002.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(
+        uas.code,
+        0,
+        "uas 1002: {}\n{}",
+        uas.all(),
+        pbx.stderr_text()
+    );
+    let list = cdrs(&pbx);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let cdr = &list[0];
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+    assert_eq!(cdr["caller"]["number"], "1001", "{cdr}");
+    assert_eq!(cdr["callee"]["number"], "1002", "{cdr}");
+    let billsec = (cdr["end_ms"].as_u64().unwrap() - cdr["answer_ms"].as_u64().unwrap()) / 1000;
+    assert!(billsec >= 1, "{cdr}");
+}
+
+#[test]
+fn busy_callee_gives_486_and_a_bezet_cdr() {
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_busy.xml", "uas_busy.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(
+        uas.code,
+        0,
+        "uas 1002: {}\n{}",
+        uas.all(),
+        pbx.stderr_text()
+    );
+    let list = cdrs(&pbx);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["afloop"], "bezet", "{list}");
+    assert_eq!(list[0]["caller"]["number"], "1001", "{list}");
+}
+
+/// SIPp's own A-law recording goes from 1001 through the relay to 1002, which echoes it back:
+/// both legs of the CDR count packets, and no RTP reaches a phone directly.
+#[test]
+fn rtp_flows_through_the_relay_both_ways() {
+    const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
+    assert!(
+        std::path::Path::new(PCAP).exists(),
+        "{PCAP} ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
+    );
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call_with(
+        &pbx,
+        &pw_a,
+        &pw_b,
+        "call_1001_rtp.xml",
+        "uas_1002_rtp.xml",
+        &["-rtp_echo"],
+    );
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(uas.code, 0, "uas 1002: {}", uas.all());
+    let list = cdrs(&pbx);
+    let cdr = &list[0];
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+    assert_eq!(cdr["codecs"][0], "PCMA", "{cdr}");
+    let legs = cdr["legs"].as_array().unwrap();
+    let packets = |leg: &str| {
+        legs.iter()
+            .find(|l| l["leg"] == leg)
+            .and_then(|l| l["packets"].as_u64())
+            .unwrap_or(0)
+    };
+    // 2 s of 20 ms packets is about 100; allow for start-up.
+    assert!(packets("a") >= 50, "A sent too little: {cdr}");
+    assert!(packets("b") >= 50, "B echoed too little: {cdr}");
+}
+
+#[test]
+fn caller_cancels_while_ringing() {
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_cancel.xml", "uas_cancel.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(uas.code, 0, "uas 1002: {}", uas.all());
+    let list = cdrs(&pbx);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["afloop"], "geannuleerd", "{list}");
+    assert_eq!(list[0]["sip_code"], 487, "{list}");
+}
+
+#[test]
+fn callee_hangs_up_and_pbxd_sends_bye_to_the_caller() {
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_hangup.xml", "uas_hangup.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(uas.code, 0, "uas 1002: {}", uas.all());
+    let list = cdrs(&pbx);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["afloop"], "beantwoord", "{list}");
+    assert_eq!(list[0]["hangup_by"], "gebelde", "{list}");
+}

@@ -28,6 +28,12 @@ _pbxctl() {
             pbxctl,belplan)
                 cmd="pbxctl__subcmd__belplan"
                 ;;
+            pbxctl,call)
+                cmd="pbxctl__subcmd__call"
+                ;;
+            pbxctl,calls)
+                cmd="pbxctl__subcmd__calls"
+                ;;
             pbxctl,cdr)
                 cmd="pbxctl__subcmd__cdr"
                 ;;
@@ -78,6 +84,9 @@ _pbxctl() {
                 ;;
             pbxctl__subcmd__belplan,show)
                 cmd="pbxctl__subcmd__belplan__subcmd__show"
+                ;;
+            pbxctl__subcmd__call,hangup)
+                cmd="pbxctl__subcmd__call__subcmd__hangup"
                 ;;
             pbxctl__subcmd__cdr,export)
                 cmd="pbxctl__subcmd__cdr__subcmd__export"
@@ -197,7 +206,7 @@ _pbxctl() {
 
     case "${cmd}" in
         pbxctl)
-            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact registrations cdr trace check plan apply export import audit status reload api"
+            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact calls call registrations cdr trace check plan apply export import audit status reload api"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,6 +392,88 @@ _pbxctl() {
                 return 0
             fi
             case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__call)
+            opts="-h --help --json --lang --socket --config hangup"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__call__subcmd__hangup)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__calls)
+            opts="-h --tenant --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -42,6 +42,8 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "trunk" -d 'SIP-trunks
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "queue" -d 'Wachtrijen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "belplan" -d 'Belplan van een organisatie'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "contact" -d 'Contacten (leads)'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "calls" -d 'Toon de lopende gesprekken met hun kanten'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "call" -d 'Een lopend gesprek'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "registrations" -d 'Toon de registraties van toestellen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "cdr" -d 'Gespreksoverzicht (CDR\'s)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "trace" -d 'Toon het SIP-verloop van een gesprek als ladder, met de berichten (inloggegevens geredigeerd)'
@@ -413,6 +415,23 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_s
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand contact; and __fish_seen_subcommand_from list" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand calls" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and not __fish_seen_subcommand_from hangup" -f -a "hangup" -d 'Beëindig een gesprek (beide kanten krijgen BYE of een foutantwoord)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l tenant -d 'Alleen deze organisatie' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F

@@ -58,6 +58,15 @@ pub enum Cmd {
     /// Contacten (leads)
     #[command(subcommand)]
     Contact(ContactCmd),
+    /// Toon de lopende gesprekken met hun kanten
+    Calls {
+        /// Alleen deze organisatie
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Een lopend gesprek
+    #[command(subcommand)]
+    Call(CallCmd),
     /// Toon de registraties van toestellen
     Registrations {
         /// Alleen deze organisatie
@@ -474,6 +483,14 @@ pub enum ContactCmd {
         offset: usize,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+#[derive(Subcommand, Debug)]
+pub enum CallCmd {
+    /// Beëindig een gesprek (beide kanten krijgen BYE of een foutantwoord)
+    Hangup {
+        /// Id van het gesprek (zie pbxctl calls)
+        id: String,
     },
 }
 

@@ -321,6 +321,20 @@ impl Ctx {
             Cmd::Belplan(c) => self.belplan(c).await,
             Cmd::Contact(c) => contacts::run(self, c).await,
             Cmd::Registrations { tenant } => self.registrations(tenant.as_deref()).await,
+            Cmd::Calls { tenant } => self.calls(tenant.as_deref()).await,
+            Cmd::Call(CallCmd::Hangup { id }) => {
+                let c: pbx_api::CallInfo = self
+                    .send::<(), _>(Method::Post, Route::CallHangup(id.clone()), &[], None)
+                    .await?;
+                self.out(&c, |c| {
+                    Msg::new("ctl.call_hung_up")
+                        .arg("id", &c.id)
+                        .arg("caller", &c.caller.number)
+                        .arg("callee", &c.callee.number)
+                        .render(self.lang)
+                        + "\n"
+                })
+            }
             Cmd::Cdr(c) => cdr::run(self, c).await,
             Cmd::Trace {
                 call_id,
@@ -1309,6 +1323,55 @@ impl Ctx {
                 self.out(&b, |b| self.belplan_text(b))
             }
         }
+    } // ---- calls
+
+    async fn calls(&self, tenant: Option<&str>) -> R<i32> {
+        let q: Vec<(&str, &str)> = tenant.map(|t| vec![("tenant", t)]).unwrap_or_default();
+        let v: Vec<pbx_api::CallInfo> = self.get(Route::Calls, &q).await?;
+        self.out(&v, |v| {
+            let rows: Vec<Vec<String>> = v
+                .iter()
+                .map(|c| {
+                    let since = c.answered_ms.unwrap_or(c.started_ms);
+                    vec![
+                        c.id.clone(),
+                        c.tenant.clone(),
+                        c.caller.number.clone(),
+                        c.callee.number.clone(),
+                        tr(
+                            self.lang,
+                            match c.state.as_str() {
+                                "answered" => "callstate.answered",
+                                "ringing" => "callstate.ringing",
+                                _ => "callstate.routing",
+                            },
+                        ) + &(if c.on_hold {
+                            format!(" ({})", tr(self.lang, "callstate.on_hold"))
+                        } else {
+                            String::new()
+                        }),
+                        cdr::local_time(since),
+                        c.legs
+                            .iter()
+                            .map(|l| format!("{} {}", l.contact, l.state))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ]
+                })
+                .collect();
+            table(
+                &self.h(&[
+                    "col.id",
+                    "col.tenant",
+                    "col.caller",
+                    "col.callee",
+                    "col.status",
+                    "col.since",
+                    "col.legs",
+                ]),
+                &rows,
+            )
+        })
     }
 
     // ---- registrations

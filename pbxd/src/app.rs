@@ -295,6 +295,14 @@ impl App {
                 }
             }
             (R::Cdrs, Get) => self.cdr_list(r),
+            (R::Calls, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
+                ok(&sip
+                    .ask(|tx| crate::sip::Control::Calls(tenant, tx))
+                    .unwrap_or_default())
+            }
+            (R::CallHangup(id), Post) => self.call_hangup(r, id),
             (R::Trace(call_id), Get) => {
                 self.beheerder(r)?;
                 self.trace(call_id)
@@ -1510,6 +1518,30 @@ impl App {
             .store
             .audit(tenant.as_deref(), limit)
             .map_err(store_err)?)
+    }
+
+    fn call_hangup(&self, r: &Req<'_>, id: &str) -> HResult {
+        let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
+        // An organisation-scoped caller may only end its own calls.
+        let tenant = self.scoped_tenant(r)?;
+        let calls = sip
+            .ask(|tx| crate::sip::Control::Calls(tenant.clone(), tx))
+            .unwrap_or_default();
+        let Some(call) = calls.into_iter().find(|c| c.id == id) else {
+            return Err(not_found(&format!("gesprek {id}")));
+        };
+        if sip.ask(|tx| crate::sip::Control::Hangup(id.to_string(), tx)) != Some(true) {
+            return Err(not_found(&format!("gesprek {id}")));
+        }
+        self.audit(
+            r.caller,
+            "call.hangup",
+            Some(&call.tenant),
+            format!("gesprek {id}"),
+            public_json(&call),
+            None,
+        )?;
+        ok(&call)
     }
 
     fn trace(&self, call_id: &str) -> HResult {

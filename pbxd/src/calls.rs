@@ -590,6 +590,29 @@ impl Service {
     }
 
     /// Drives the call core's timers.
+    /// A request of the control API: list the calls, or hang one up.
+    pub(crate) async fn on_control(&mut self, c: crate::sip::Control, now: Instant) {
+        match c {
+            crate::sip::Control::Calls(tenant, reply) => {
+                let views = self.calls.core.list(tenant.as_deref());
+                let _ = reply.send(views.into_iter().map(call_info).collect());
+            }
+            crate::sip::Control::Hangup(id, reply) => {
+                let call = CallRef(id);
+                let ok = self
+                    .calls
+                    .core
+                    .handle_hangup(&call, pbx_model::HangupBy::Systeem, clock())
+                    .is_ok();
+                if ok {
+                    self.drain_calls(now);
+                }
+                let _ = reply.send(ok);
+            }
+        }
+        self.flush_transmits().await;
+    }
+
     pub(crate) fn call_timers(&mut self, now: Instant) {
         self.retransmit_ok(now);
         if self.calls.core.poll_timeout().is_some_and(|t| t <= now) {
@@ -949,4 +972,28 @@ fn first_codec(sdp: &str) -> Option<String> {
         "9" => Some("G722".to_string()),
         _ => None,
     })
+}
+
+/// The API view of a call.
+fn call_info(v: pbx_engine::call::CallView) -> pbx_api::CallInfo {
+    let word = |s: String| s.to_ascii_lowercase();
+    pbx_api::CallInfo {
+        id: v.id.0.clone(),
+        tenant: v.tenant,
+        caller: v.caller,
+        callee: v.callee,
+        forwarded_to: v.forwarded_to,
+        state: word(format!("{:?}", v.state)),
+        on_hold: v.on_hold,
+        started_ms: v.started_ms,
+        answered_ms: v.answered_ms,
+        legs: v
+            .legs
+            .into_iter()
+            .map(|l| pbx_api::CallLeg {
+                contact: l.contact.0,
+                state: word(format!("{:?}", l.state)),
+            })
+            .collect(),
+    }
 }

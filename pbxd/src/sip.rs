@@ -113,10 +113,21 @@ pub(crate) struct Service {
 #[derive(Clone)]
 pub struct SipHandle {
     counters: Arc<Mutex<Counters>>,
+    control: mpsc::Sender<Control>,
     /// The live bindings of the registrar, for `pbxctl registrations`.
     live: Arc<Mutex<Live>>,
     /// Call traces.
     pub traces: Arc<Mutex<TraceBuffer>>,
+}
+/// Requests of the control API to the SIP task (which owns the calls).
+pub enum Control {
+    /// The active calls (of one organisation).
+    Calls(
+        Option<String>,
+        tokio::sync::oneshot::Sender<Vec<pbx_api::CallInfo>>,
+    ),
+    /// End a call; the answer says whether it existed.
+    Hangup(String, tokio::sync::oneshot::Sender<bool>),
 }
 
 /// Live bindings by (organisation, extension, contact).
@@ -127,6 +138,16 @@ fn live_key(r: &Registration) -> (String, String, String) {
 }
 
 impl SipHandle {
+    /// Asks the SIP task something and waits for the answer; for the control API's handlers,
+    /// which run on tokio's blocking pool. `None` when the SIP task is gone.
+    pub fn ask<T>(
+        &self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Control,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.control.blocking_send(make(tx)).ok()?;
+        rx.blocking_recv().ok()
+    }
     /// The live registrations of an organisation, or of all.
     pub fn registrations(&self, tenant: Option<&str>) -> Vec<Registration> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -264,8 +285,10 @@ pub async fn start(
         calls: crate::calls::CallGlue::new(),
     };
     svc.drain_registrar();
+    let (control_tx, mut control_rx) = mpsc::channel::<Control>(64);
     let handle = SipHandle {
         counters,
+        control: control_tx,
         live,
         traces,
     };
@@ -277,7 +300,8 @@ pub async fn start(
                     Some(m) => svc.on_datagram(m).await,
                     None => break,
                 },
-                _ = tick.tick() => {}
+                                _ = tick.tick() => {}
+                c = control_rx.recv() => if let Some(c) = c { svc.on_control(c, Instant::now()).await; },
                                 _ = stop.changed() => break,
             }
             svc.on_timers().await;
@@ -547,7 +571,7 @@ impl Service {
         self.flush_transmits().await;
     }
 
-    async fn flush_transmits(&mut self) {
+    pub(crate) async fn flush_transmits(&mut self) {
         while let Some(t) = self.tx.poll_transmit() {
             let socket = self
                 .sockets

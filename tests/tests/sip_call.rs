@@ -256,3 +256,57 @@ fn callee_hangs_up_and_pbxd_sends_bye_to_the_caller() {
     assert_eq!(list[0]["afloop"], "beantwoord", "{list}");
     assert_eq!(list[0]["hangup_by"], "gebelde", "{list}");
 }
+
+/// `pbxctl calls` shows the answered call; `pbxctl call hangup` ends it: both phones get a BYE,
+/// the CDR says pbxd (systeem) hung up, and the audit log has the uid.
+#[test]
+fn pbxctl_lists_and_hangs_up_a_call() {
+    let (pbx, pw_a, pw_b) = start();
+    let pbx = std::sync::Arc::new(pbx);
+    let p2 = pbx.clone();
+    let (a, b) = (pw_a.clone(), pw_b.clone());
+    let call = std::thread::spawn(move || call(&p2, &a, &b, "call_hangup.xml", "uas_1002.xml"));
+    let mut id = None;
+    for _ in 0..100 {
+        let calls = pbx.ctl_json(&["calls"]);
+        if let Some(c) = calls
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["state"] == "answered"))
+        {
+            assert_eq!(c["caller"]["number"], "1001", "{c}");
+            assert_eq!(c["callee"]["number"], "1002", "{c}");
+            assert_eq!(c["tenant"], "acme");
+            id = c["id"].as_str().map(String::from);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = id.expect("the answered call shows in pbxctl calls");
+    let table = pbx.ctl(&["calls"]);
+    table.ok();
+    assert!(
+        table.stdout.contains("in gesprek") && table.stdout.contains("1002"),
+        "{}",
+        table.stdout
+    );
+    pbx.ctl(&["call", "hangup", &id]).ok();
+    let (uac, uas) = call.join().unwrap();
+    assert_eq!(uac.code, 0, "caller must get the BYE: {}", uac.all());
+    assert_eq!(uas.code, 0, "callee must get the BYE: {}", uas.all());
+    let list = cdrs(&pbx);
+    assert_eq!(list[0]["hangup_by"], "systeem", "{list}");
+    assert_eq!(list[0]["afloop"], "beantwoord", "{list}");
+    assert_eq!(pbx.ctl_json(&["calls"]).as_array().map(Vec::len), Some(0));
+    let audit = pbx.ctl_json(&["audit"]);
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "call.hangup")
+        .expect("audit entry");
+    assert_eq!(entry["uid"].as_u64(), Some(u64::from(my_uid())));
+    // An unknown call: 66 and a Dutch message.
+    let gone = pbx.ctl(&["call", "hangup", &id]);
+    gone.code(66);
+    assert!(gone.stderr.contains("bestaat niet"), "{}", gone.stderr);
+}

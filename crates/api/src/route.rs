@@ -97,6 +97,10 @@ pub enum Route {
     Cdrs,
     /// `GET /v1/cdr/{t}/{id}`
     Cdr(String, String),
+    /// `GET /v1/calls?tenant`
+    Calls,
+    /// `POST /v1/calls/{id}/hangup`
+    CallHangup(String),
     /// `GET /v1/trace/{call-id}`
     Trace(String),
     /// `GET /v1/export?secrets=true`
@@ -153,6 +157,8 @@ impl Route {
             ["registrations"] => Route::Registrations,
             ["cdr"] => Route::Cdrs,
             ["cdr", _, _] => Route::Cdr(s(1), s(2)),
+            ["calls"] => Route::Calls,
+            ["calls", _, "hangup"] => Route::CallHangup(s(1)),
             ["trace", _] => Route::Trace(s(1)),
             ["export"] => Route::Export,
             ["import"] => Route::Import,
@@ -196,6 +202,8 @@ impl Route {
             Route::Registrations => "/v1/registrations".into(),
             Route::Cdrs => "/v1/cdr".into(),
             Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
+            Route::Calls => "/v1/calls".into(),
+            Route::CallHangup(id) => format!("/v1/calls/{}/hangup", encode_segment(id)),
             Route::Trace(c) => format!("/v1/trace/{}", encode_segment(c)),
             Route::Export => "/v1/export".into(),
             Route::Import => "/v1/import".into(),
@@ -361,6 +369,8 @@ mod tests {
             Route::Cdrs,
             Route::Cdr("acme".into(), "c1".into()),
             Route::Trace("a84b/4c76 e667%10+x@pc33.atlanta.com".into()),
+            Route::Calls,
+            Route::CallHangup("c-17".into()),
             Route::Events,
         ];
         for r in all {

@@ -56,6 +56,42 @@ pub struct Status {
     pub sip: BTreeMap<String, u64>,
 }
 
+/// An active call, for `pbxctl calls` and pbxtop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInfo {
+    /// pbxd's id of the call (for `pbxctl call hangup`).
+    pub id: String,
+    /// Organisation.
+    pub tenant: String,
+    /// Caller.
+    pub caller: pbx_model::Party,
+    /// Party dialled.
+    pub callee: pbx_model::Party,
+    /// Forward targets in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded_to: Vec<String>,
+    /// `routing`, `ringing`, `answered`.
+    pub state: String,
+    /// One side holds the other.
+    pub on_hold: bool,
+    /// Start (Unix ms).
+    pub started_ms: u64,
+    /// Answer (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_ms: Option<u64>,
+    /// The legs to the callee's phones: contact and state.
+    pub legs: Vec<CallLeg>,
+}
+
+/// A leg of a call towards one phone of the callee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLeg {
+    /// The contact it rings.
+    pub contact: String,
+    /// `trying`, `ringing`, `answered`, `failed`, `cancelled` …
+    pub state: String,
+}
+
 /// `GET /v1/trace/{call-id}`: the SIP messages of a call, credentials redacted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceView {

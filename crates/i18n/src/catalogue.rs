@@ -365,4 +365,11 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("net.tls_no_cert", "geen certificaat (PEM) in {path}", "no certificate (PEM) in {path}"),
     ("net.tls_no_key", "geen privésleutel (PEM) in {path}", "no private key (PEM) in {path}"),
     ("net.tls_invalid", "certificaat en sleutel passen niet of worden niet ondersteund: {detail}", "certificate and key do not match or are not supported: {detail}"),
+    ("ctl.call_hung_up", "gesprek {id} ({caller} → {callee}) beëindigd", "call {id} ({caller} → {callee}) ended"),
+    ("callstate.answered", "in gesprek", "answered"),
+    ("callstate.ringing", "gaat over", "ringing"),
+    ("callstate.routing", "wordt gerouteerd", "routing"),
+    ("callstate.on_hold", "in de wacht", "on hold"),
+    ("col.since", "SINDS", "SINCE"),
+    ("col.legs", "KANTEN", "LEGS"),
 ];

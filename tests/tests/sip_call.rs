@@ -310,3 +310,101 @@ fn pbxctl_lists_and_hangs_up_a_call() {
     gone.code(66);
     assert!(gone.stderr.contains("bestaat niet"), "{}", gone.stderr);
 }
+
+/// 100 calls, started at 50 per second and each lasting 2 s, between two SIPp phones: every
+/// one is answered and leaves a CDR, and pbxd carries dozens at once.
+#[test]
+fn hundred_calls_concurrently() {
+    let pbx = Pbx::start(Opts {
+        extra_toml: "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\nrate_per_second = 100000\nrate_burst = 100000\n".into(),
+        ..Opts::default()
+    });
+    pbx.ctl(&[
+        "tenant",
+        "add",
+        "acme",
+        "--domain",
+        "acme.example",
+        "--max-calls",
+        "200",
+        "--max-outside-calls",
+        "10",
+    ])
+    .ok();
+    let pw_a = pbx.ctl_json(&["extension", "add", "acme", "1001"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pw_b = pbx.ctl_json(&["extension", "add", "acme", "1002"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = free_udp_port();
+    let mut reg = sipp_cmd(&pbx, "register.xml", "1002", &pw_b, port);
+    reg.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-auth_uri",
+        "acme.example",
+    ]);
+    let reg = run_for(&mut reg, None, Duration::from_secs(30));
+    assert_eq!(reg.code, 0, "register 1002: {}", reg.all());
+    let mut server = sipp_cmd(&pbx, "uas_1002.xml", "1002", &pw_b, port);
+    server.args(["-m", "100"]);
+    let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(60)));
+    std::thread::sleep(Duration::from_millis(500));
+    let pbx = std::sync::Arc::new(pbx);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (pbx, done) = (pbx.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = pbx
+                    .ctl_json(&["calls"])
+                    .as_array()
+                    .map(Vec::len)
+                    .unwrap_or(0);
+                peak = peak.max(n);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            peak
+        })
+    };
+    let mut client = sipp_cmd(&pbx, "call_1001.xml", "1001", &pw_a, free_udp_port());
+    client.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1002",
+        "-auth_uri",
+        "1002@acme.example",
+        "-m",
+        "100",
+        "-l",
+        "100",
+        "-r",
+        "50",
+    ]);
+    let client = run_for(&mut client, None, Duration::from_secs(60));
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().unwrap();
+    let server = server.join().unwrap();
+    assert_eq!(client.code, 0, "caller side: {}", client.all());
+    assert_eq!(server.code, 0, "callee side: {}", server.all());
+    let mut list = pbx.ctl_json(&["cdr", "list"]);
+    for _ in 0..50 {
+        if list.as_array().map(Vec::len) == Some(100) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        list = pbx.ctl_json(&["cdr", "list"]);
+    }
+    let cdrs = list.as_array().unwrap();
+    assert_eq!(cdrs.len(), 100, "{list}");
+    assert!(cdrs.iter().all(|c| c["afloop"] == "beantwoord"), "{list}");
+    assert!(peak >= 50, "at most {peak} calls at once were seen");
+}

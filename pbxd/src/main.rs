@@ -436,6 +436,9 @@ pub fn reload(app: &App, caller: &Caller) -> ReloadResult {
     if let Ok(mut t) = app.config_loaded.write() {
         *t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     }
+    if let Some(Err(e)) = app.sip.get().and_then(|s| s.reload_tls()) {
+        tracing::error!(error = %e.msg(), "TLS-certificaat niet vervangen; het oude blijft in gebruik");
+    }
     let seeded = seed(app, caller);
     let _ = app.audit(caller, "reload", None, "configuratie".into(), None, None);
     let _ = app.events.send(Event::Reloaded {

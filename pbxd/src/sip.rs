@@ -113,6 +113,8 @@ pub(crate) struct Service {
 #[derive(Clone)]
 pub struct SipHandle {
     counters: Arc<Mutex<Counters>>,
+    /// The TLS certificate in force, when there are TLS listeners.
+    tls: Option<pbx_net::tls::TlsCertificate>,
     control: mpsc::Sender<Control>,
     /// The live bindings of the registrar, for `pbxctl registrations`.
     live: Arc<Mutex<Live>>,
@@ -138,6 +140,11 @@ fn live_key(r: &Registration) -> (String, String, String) {
 }
 
 impl SipHandle {
+    /// Reads the TLS certificate and key again (SIGHUP). Connections that are up keep theirs.
+    pub fn reload_tls(&self) -> Option<Result<(), pbx_net::tls::TlsError>> {
+        self.tls.as_ref().map(|t| t.reload())
+    }
+
     /// Asks the SIP task something and waits for the answer; for the control API's handlers,
     /// which run on tokio's blocking pool. `None` when the SIP task is gone.
     pub fn ask<T>(
@@ -180,7 +187,7 @@ pub async fn start(
     app: Arc<App>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
-    let (listeners, tcp_listeners): (Vec<SocketAddr>, Vec<SocketAddr>) = {
+    let (listeners, tcp_listeners, tls_listeners, tls_files) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
         let of = |t: pbx_model::Transport| {
             cfg.daemon
@@ -190,7 +197,25 @@ pub async fn start(
                 .map(|l| l.address)
                 .collect::<Vec<_>>()
         };
-        (of(pbx_model::Transport::Udp), of(pbx_model::Transport::Tcp))
+        let files = cfg
+            .daemon
+            .tls
+            .as_ref()
+            .map(|t| (t.certificate.clone(), t.key.clone()));
+        (
+            of(pbx_model::Transport::Udp),
+            of(pbx_model::Transport::Tcp),
+            of(pbx_model::Transport::Tls),
+            files,
+        )
+    };
+    // The certificate is loaded once (pbxctl check has verified the files) and replaced on SIGHUP.
+    let tls = match (&tls_files, tls_listeners.is_empty()) {
+        (Some((cert, key)), false) => Some(
+            pbx_net::tls::TlsCertificate::load(cert, key)
+                .map_err(|e| anyhow::anyhow!("{}", e.msg()))?,
+        ),
+        _ => None,
     };
     let mut sockets = Vec::new();
     for addr in &listeners {
@@ -238,7 +263,31 @@ pub async fn start(
             )
         })?;
         tracing::info!(address = %addr, "SIP luistert (tcp)");
-        tokio::spawn(accept_tcp(l, in_tx.clone(), conns.clone(), stop.clone()));
+        tokio::spawn(accept_stream(
+            l,
+            None,
+            in_tx.clone(),
+            conns.clone(),
+            stop.clone(),
+        ));
+    }
+    for addr in &tls_listeners {
+        let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                pbx_i18n::Msg::new("pbxd.sip_bind")
+                    .arg("address", addr)
+                    .arg("detail", e)
+            )
+        })?;
+        tracing::info!(address = %addr, "SIP luistert (tls)");
+        tokio::spawn(accept_stream(
+            l,
+            tls.clone(),
+            in_tx.clone(),
+            conns.clone(),
+            stop.clone(),
+        ));
     }
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
@@ -288,6 +337,7 @@ pub async fn start(
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(64);
     let handle = SipHandle {
         counters,
+        tls: tls.clone(),
         control: control_tx,
         live,
         traces,
@@ -311,14 +361,20 @@ pub async fn start(
     Ok((handle, task))
 }
 
-/// Accepts TCP connections; each gets a reader (framing by Content-Length, keep-alive pongs)
-/// and a writer fed through `conns`.
-async fn accept_tcp(
+/// Accepts TCP connections (TLS when `tls` is given, with a handshake of at most 10 s); each gets
+/// a reader (framing by Content-Length, keep-alive pongs) and a writer fed through `conns`.
+async fn accept_stream(
     l: tokio::net::TcpListener,
+    tls: Option<pbx_net::tls::TlsCertificate>,
     in_tx: mpsc::Sender<Inbound>,
     conns: Conns,
     mut stop: watch::Receiver<bool>,
 ) {
+    let transport = if tls.is_some() {
+        TransportKind::Tls
+    } else {
+        TransportKind::Tcp
+    };
     loop {
         let (stream, src) = tokio::select! {
             r = l.accept() => match r {
@@ -339,67 +395,95 @@ async fn accept_tcp(
             tracing::warn!(%src, "SIP tcp: te veel verbindingen, geweigerd");
             continue;
         }
-        let (mut rd, mut wr) = stream.into_split();
-        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
-        if let Ok(mut c) = conns.lock() {
-            c.insert(src, out_tx.clone());
-        }
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while let Some(b) = out_rx.recv().await {
-                if wr.write_all(&b).await.is_err() {
-                    break;
-                }
+        let (in_tx, conns) = (in_tx.clone(), conns.clone());
+        match &tls {
+            None => serve_stream(stream, src, transport, in_tx, conns),
+            Some(cert) => {
+                let acceptor = cert.acceptor();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => serve_stream(s, src, transport, in_tx, conns),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%src, error = %e, "SIP tls: handshake mislukt")
+                        }
+                        Err(_) => tracing::debug!(%src, "SIP tls: handshake duurde te lang"),
+                    }
+                });
             }
-        });
-        let in_tx = in_tx.clone();
-        let conns = conns.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut framer = msg::StreamFramer::new(Limits::default());
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                let n = match tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                    Ok(Ok(n)) => n,
-                };
-                framer.push(&buf[..n]);
-                let mut broken = false;
-                while let Some(ev) = framer.next() {
-                    match ev {
-                        Ok(msg::StreamEvent::Message(bytes)) => {
-                            if in_tx
-                                .send(Inbound {
-                                    bytes,
-                                    src,
-                                    socket: usize::MAX,
-                                    transport: TransportKind::Tcp,
-                                })
-                                .await
-                                .is_err()
-                            {
-                                broken = true;
-                            }
-                        }
-                        Ok(msg::StreamEvent::Ping) => {
-                            let _ = out_tx.send(b"\r\n".to_vec()).await;
-                        }
-                        Err(e) => {
-                            tracing::debug!(%src, error = %e, "SIP tcp: ongeldige stroom, verbinding gesloten");
+        }
+    }
+}
+
+/// Reads SIP messages from a byte stream (TCP or TLS) and writes what `conns` sends to `src`.
+fn serve_stream<S>(
+    stream: S,
+    src: SocketAddr,
+    transport: TransportKind,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+    if let Ok(mut c) = conns.lock() {
+        c.insert(src, out_tx.clone());
+    }
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(b) = out_rx.recv().await {
+            if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut framer = msg::StreamFramer::new(Limits::default());
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => n,
+            };
+            framer.push(&buf[..n]);
+            let mut broken = false;
+            while let Some(ev) = framer.next() {
+                match ev {
+                    Ok(msg::StreamEvent::Message(bytes)) => {
+                        if in_tx
+                            .send(Inbound {
+                                bytes,
+                                src,
+                                socket: usize::MAX,
+                                transport,
+                            })
+                            .await
+                            .is_err()
+                        {
                             broken = true;
-                            break;
                         }
                     }
-                }
-                if broken {
-                    break;
+                    Ok(msg::StreamEvent::Ping) => {
+                        let _ = out_tx.send(b"\r\n".to_vec()).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%src, error = %e, "SIP: ongeldige stroom, verbinding gesloten");
+                        broken = true;
+                        break;
+                    }
                 }
             }
-            if let Ok(mut c) = conns.lock() {
-                c.remove(&src);
+            if broken {
+                break;
             }
-        });
-    }
+        }
+        if let Ok(mut c) = conns.lock() {
+            c.remove(&src);
+        }
+    });
 }
 
 impl Service {
@@ -458,7 +542,7 @@ impl Service {
     }
 
     async fn send(&self, transport: TransportKind, socket: usize, dest: SocketAddr, bytes: &[u8]) {
-        if transport == TransportKind::Tcp {
+        if matches!(transport, TransportKind::Tcp | TransportKind::Tls) {
             let conn = self.conns.lock().ok().and_then(|c| c.get(&dest).cloned());
             match conn {
                 Some(c) => {

@@ -707,7 +707,7 @@ impl Service {
                 Action::ForwardOutside { call, .. } => {
                     let _ = self.calls.core.handle_forward_failed(&call, 503, clock());
                 }
-                Action::Event(ev) => tracing::debug!(event = ?ev, "oproep-gebeurtenis"),
+                Action::Event(ev) => self.call_event_out(ev),
                 Action::Cdr(cdr) => self.write_cdr(cdr),
                 Action::Released { call } => self.release(&call),
             }
@@ -972,6 +972,52 @@ fn first_codec(sdp: &str) -> Option<String> {
         "9" => Some("G722".to_string()),
         _ => None,
     })
+}
+impl Service {
+    /// Passes a call event to the control API's event stream.
+    fn call_event_out(&self, ev: pbx_engine::call::CallEvent) {
+        use pbx_engine::call::CallEvent as E;
+        let event = match ev {
+            E::Started(v) => pbx_api::Event::Call {
+                change: "started".into(),
+                call: call_info(v),
+            },
+            E::Ringing(v) => pbx_api::Event::Call {
+                change: "ringing".into(),
+                call: call_info(v),
+            },
+            E::Answered(v) => pbx_api::Event::Call {
+                change: "answered".into(),
+                call: call_info(v),
+            },
+            E::Updated(v) => pbx_api::Event::Call {
+                change: "updated".into(),
+                call: call_info(v),
+            },
+            E::Ended(v) => pbx_api::Event::Call {
+                change: "ended".into(),
+                call: call_info(v),
+            },
+            E::LimitReached {
+                tenant,
+                limit,
+                scope,
+            } => {
+                tracing::warn!(%tenant, limit, "gesprek geweigerd: limiet bereikt");
+                let scope = if matches!(scope, pbx_engine::call::LimitScope::Tenant) {
+                    "tenant"
+                } else {
+                    "system"
+                };
+                pbx_api::Event::LimitReached {
+                    tenant,
+                    limit,
+                    scope: scope.into(),
+                }
+            }
+        };
+        let _ = self.app.events.send(event);
+    }
 }
 
 /// The API view of a call.

@@ -332,6 +332,24 @@ async fn events(
                         if !visible { continue; }
                         Event::Registration { change, registration }
                     }
+                                        Ok(Event::Call { change, call }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => call.tenant == *t,
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::Call { change, call }
+                    }
+                    Ok(Event::LimitReached { tenant, limit, scope }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => tenant == *t,
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::LimitReached { tenant, limit, scope }
+                    }
                     Ok(other) => other,
                     Err(broadcast::error::RecvError::Lagged(_)) => match snapshot(&app, &caller) {
                         Ok(s) => s,

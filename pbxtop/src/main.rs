@@ -76,6 +76,15 @@ impl Board {
                     registration.tenant, registration.extension
                 ));
             }
+            Event::Call { change, call } => {
+                self.changes.push(format!(
+                    "{change} {} {} → {}",
+                    call.tenant, call.caller.number, call.callee.number
+                ));
+            }
+            Event::LimitReached { tenant, limit, .. } => {
+                self.changes.push(format!("limiet {tenant} {limit}"));
+            }
             Event::Ping => {}
         }
     }

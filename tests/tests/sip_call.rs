@@ -125,6 +125,13 @@ fn cdrs(pbx: &Pbx) -> serde_json::Value {
 #[test]
 fn answered_call_between_two_sipp_phones_writes_a_cdr() {
     let (pbx, pw_a, pw_b) = start();
+    let mut events = pbx.events();
+    assert_eq!(
+        events
+            .next(Duration::from_secs(10))
+            .map(|e| e["type"].clone()),
+        Some("snapshot".into())
+    );
     let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_1001.xml", "uas_1002.xml");
     assert_eq!(
         uac.code,
@@ -149,6 +156,27 @@ fn answered_call_between_two_sipp_phones_writes_a_cdr() {
     assert_eq!(cdr["callee"]["number"], "1002", "{cdr}");
     let billsec = (cdr["end_ms"].as_u64().unwrap() - cdr["answer_ms"].as_u64().unwrap()) / 1000;
     assert!(billsec >= 1, "{cdr}");
+
+    // The event stream told the story of the call, in order.
+    let mut changes = Vec::new();
+    while let Some(e) = events.next(Duration::from_secs(5)) {
+        if e["type"] == "call" {
+            assert_eq!(e["call"]["caller"]["number"], "1001", "{e}");
+            changes.push(e["change"].as_str().unwrap_or("").to_string());
+            if e["change"] == "ended" {
+                break;
+            }
+        }
+    }
+    let pos = |c: &str| changes.iter().position(|x| x == c);
+    assert!(
+        pos("started").is_some() && pos("answered").is_some() && pos("ended").is_some(),
+        "{changes:?}"
+    );
+    assert!(
+        pos("started") < pos("answered") && pos("answered") < pos("ended"),
+        "{changes:?}"
+    );
 }
 
 #[test]

@@ -584,6 +584,22 @@ pub enum Event {
         /// The registration.
         registration: pbx_model::Registration,
     },
+    /// A call started, rang, was answered, changed (forward, hold) or ended.
+    Call {
+        /// `started`, `ringing`, `answered`, `updated`, `ended`.
+        change: String,
+        /// The call.
+        call: CallInfo,
+    },
+    /// A call was refused with 503 because a limit was reached.
+    LimitReached {
+        /// Organisation of the refused call.
+        tenant: String,
+        /// The limit.
+        limit: u32,
+        /// `tenant` (the organisation's max_calls) or `system` (pbxd's own).
+        scope: String,
+    },
     /// Keep-alive, every 15 s.
     Ping,
 }

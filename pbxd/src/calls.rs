@@ -8,6 +8,7 @@
 //! there is no Record-Route or Route handling (phones talk to pbxd directly).
 
 use crate::relay::{Relay, RelayPool};
+use crate::sip::header_value;
 use crate::sip::{transport_name, unix_ms, user_host, Service};
 use pbx_engine::call::{
     Action, CallRef, CalleeInfo, Calls, Clock, Config as CallConfig, ContactRef, InviteIn, LegId,
@@ -114,24 +115,16 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<String> {
-    req.headers().iter().find_map(|h| {
-        let (n, v) = match h {
-            msg::Header::From(f) => ("from", f.value().to_string()),
-            msg::Header::To(t) => ("to", t.value().to_string()),
-            msg::Header::ProxyAuthorization(a) => ("proxy-authorization", a.value().to_string()),
-            msg::Header::ContentType(c) => ("content-type", c.value().to_string()),
-            _ => return None,
-        };
-        (n == name).then_some(v)
-    })
-}
-
 fn body_sdp(body: &[u8]) -> Option<String> {
     if body.is_empty() {
         return None;
     }
     String::from_utf8(body.to_vec()).ok()
+}
+
+/// The transport as written in a Via (`UDP`, `TLS`).
+fn via_transport_name(t: TransportKind) -> String {
+    crate::sip::transport_name(t).to_ascii_uppercase()
 }
 
 /// `udp:127.0.0.1:5070` → transport and address.
@@ -140,19 +133,10 @@ fn parse_source(source: &str) -> Option<(TransportKind, SocketAddr)> {
     let t = match t {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
+        "tls" => TransportKind::Tls,
         _ => return None,
     };
     Some((t, addr.parse().ok()?))
-}
-
-fn via_transport(t: TransportKind) -> &'static str {
-    match t {
-        TransportKind::Udp => "UDP",
-        TransportKind::Tcp => "TCP",
-        TransportKind::Tls => "TLS",
-        TransportKind::Ws => "WS",
-        TransportKind::Wss => "WSS",
-    }
 }
 
 fn reason(code: u16) -> &'static str {
@@ -425,7 +409,7 @@ impl Service {
             }
             AuthOutcome::Fail(why) => {
                 self.count(|c| c.auth_failed += 1);
-                tracing::info!(tenant = %tenant.slug, reason = ?why, "oproep geweigerd");
+                tracing::info!(tenant = %tenant.slug, reason = ?why, "gesprek geweigerd");
                 return self.respond(key, msg::response_to(&req, 403, "Forbidden"), now);
             }
         }
@@ -488,7 +472,7 @@ impl Service {
             offer_sdp: offer,
             max_forwards: msg::max_forwards(&req).unwrap_or(70),
         };
-        tracing::info!(tenant = %tenant.slug, call = %call, "oproep");
+        tracing::info!(tenant = %tenant.slug, call = %call, "gesprek");
         if let Err(e) = self.calls.core.handle_invite(inv, clock()) {
             tracing::debug!(error = %e, "SIP: INVITE niet aangenomen");
         }
@@ -550,7 +534,7 @@ impl Service {
         };
         self.respond(key, msg::response_to(req, 200, "OK"), now);
         if self.calls.core.handle_bye(&call, side, clock()).is_err() {
-            tracing::debug!(call = %call, "SIP: BYE past niet bij de oproep");
+            tracing::debug!(call = %call, "SIP: BYE past niet bij het gesprek");
         }
         self.drain_calls(now);
     }
@@ -652,7 +636,7 @@ impl Service {
             self.respond(key, r, now);
         }
         for call in dead {
-            tracing::info!(call = %call, "geen ACK op 200 OK: oproep beëindigd");
+            tracing::info!(call = %call, "geen ACK op 200 OK: gesprek beëindigd");
             let _ = self
                 .calls
                 .core
@@ -815,7 +799,7 @@ impl Service {
         let branch = format!("z9hG4bK{}", random_hex(10));
         let text = format!(
             "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{}",
-            via_transport(transport),
+            via_transport_name(transport),
             crate::sip::ALLOW,
             body_part(sdp.as_deref())
         );
@@ -887,7 +871,7 @@ impl Service {
         let text = format!(
             "ACK {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nMax-Forwards: 70\r\n{}",
             b.target,
-            via_transport(b.transport),
+            via_transport_name(b.transport),
             random_hex(10),
             b.from,
             b.local_tag,
@@ -913,7 +897,7 @@ impl Service {
         let text = format!(
             "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             b.target,
-            via_transport(b.transport),
+            via_transport_name(b.transport),
             random_hex(10),
             b.from,
             b.local_tag,
@@ -939,7 +923,7 @@ impl Service {
         let text = format!(
             "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             a.target,
-            via_transport(a.transport),
+            via_transport_name(a.transport),
             random_hex(10),
             a.local,
             a.local_tag,
@@ -957,21 +941,12 @@ impl Service {
     }
 }
 
-/// The encoding name of the first codec of an SDP (`PCMU`).
+/// The encoding name of the first codec of the first audio stream of an SDP (`PCMU`).
 fn first_codec(sdp: &str) -> Option<String> {
-    let m = sdp.lines().find_map(|l| l.strip_prefix("m=audio "))?;
-    let pt = m.split_whitespace().nth(2)?;
-    let mapped = sdp.lines().find_map(|l| {
-        let rest = l.strip_prefix("a=rtpmap:")?;
-        let (p, enc) = rest.split_once(' ')?;
-        (p == pt).then(|| enc.split('/').next().unwrap_or(enc).to_string())
-    });
-    mapped.or_else(|| match pt {
-        "0" => Some("PCMU".to_string()),
-        "8" => Some("PCMA".to_string()),
-        "9" => Some("G722".to_string()),
-        _ => None,
-    })
+    let sdp: pbx_media::SessionDescription = sdp.parse().ok()?;
+    let audio = sdp.media.iter().find(|m| m.media == "audio")?;
+    let pt = audio.payload_types().next()?;
+    audio.encoding(pt)
 }
 impl Service {
     /// Passes a call event to the control API's event stream.

@@ -12,7 +12,8 @@
 
 use pbx_config::RtpConfig;
 use pbx_media::rtp::static_clock_rate;
-use pbx_media::{ReceiveStats, RtpPacket};
+use pbx_media::sdp::{Attribute, Connection};
+use pbx_media::{ReceiveStats, RtpPacket, SessionDescription};
 use pbx_model::LegQuality;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -232,59 +233,39 @@ async fn forward(socks: [tokio::net::UdpSocket; 2], shared: Arc<Mutex<Shared>>) 
     }
 }
 
-/// Rewrites `c=` lines and the port of active `m=` lines; gives the address signalled before.
+/// Points an SDP at the relay: the origin and connection addresses become the relay's, the port
+/// of every active stream becomes `port`, and `a=rtcp` goes (RTCP is not relayed yet, so the
+/// phone's own RTCP address must not be handed out). Gives the address the phone signalled, for
+/// learning. An SDP that does not parse is passed on unchanged, without an address to learn.
 fn rewrite(sdp: &str, ip: IpAddr, port: u16) -> (String, Option<SocketAddr>) {
-    let mut session_ip: Option<IpAddr> = None;
-    let mut media_ip: Option<IpAddr> = None;
-    let mut media_port: Option<u16> = None;
-    let mut in_media = false;
-    let mut out = String::new();
-    let fam = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    for line in sdp.lines() {
-        if let Some(c) = line.strip_prefix("c=") {
-            let addr = c
-                .split_whitespace()
-                .nth(2)
-                .and_then(|a| a.split('/').next())
-                .and_then(|a| a.parse().ok());
-            if in_media {
-                if media_port.is_some() && media_ip.is_none() {
-                    media_ip = addr;
-                }
-            } else {
-                session_ip = addr;
-            }
-            out.push_str(&format!("c=IN {fam} {ip}\r\n"));
-            continue;
-        }
-        if line.starts_with("a=rtcp:") {
-            // RTCP is not relayed yet: do not hand out the phone's own RTCP address.
-            continue;
-        }
-        if let Some(m) = line.strip_prefix("m=") {
-            in_media = true;
-            let mut f: Vec<&str> = m.split(' ').collect();
-            let p: Option<u16> = f.get(1).and_then(|p| p.split('/').next()?.parse().ok());
-            if let Some(p) = p.filter(|p| *p != 0) {
-                let new = port.to_string();
-                if media_port.is_none() {
-                    media_port = Some(p);
-                }
-                if f.len() > 1 {
-                    f[1] = &new;
-                }
-                out.push_str(&format!("m={}\r\n", f.join(" ")));
-                continue;
-            }
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    let signalled = match (media_ip.or(session_ip), media_port) {
-        (Some(i), Some(p)) => Some(SocketAddr::new(i, p)),
-        _ => None,
+    let Ok(mut s) = sdp.parse::<SessionDescription>() else {
+        tracing::warn!("SDP niet te ontleden; ongewijzigd doorgegeven");
+        return (sdp.to_string(), None);
     };
-    (out, signalled)
+    let session_ip = s.connection.as_ref().and_then(Connection::ip);
+    let mut signalled = None;
+    for m in s.media.iter_mut().filter(|m| m.port != 0) {
+        if signalled.is_none() {
+            signalled = m
+                .connection
+                .as_ref()
+                .and_then(Connection::ip)
+                .or(session_ip)
+                .map(|i| SocketAddr::new(i, m.port));
+        }
+        m.port = port;
+        if m.connection.is_some() {
+            m.connection = Some(Connection::new(ip));
+        }
+        m.attributes
+            .retain(|a| !matches!(a, Attribute::Rtcp { .. }));
+    }
+    if s.connection.is_some() {
+        s.connection = Some(Connection::new(ip));
+    }
+    s.origin.addr_type = if ip.is_ipv4() { "IP4" } else { "IP6" }.to_string();
+    s.origin.address = ip.to_string();
+    (s.to_string(), signalled)
 }
 
 impl Relay {
@@ -352,7 +333,11 @@ mod tests {
         assert!(out.contains("c=IN IP4 127.0.0.1\r\n"), "{out}");
         assert!(out.contains("m=audio 30000 RTP/AVP 0 8\r\n"), "{out}");
         assert!(!out.contains("a=rtcp:"), "{out}");
-        assert!(!out.contains("10.0.0.5\r\nt="), "{out}");
+        assert!(
+            !out.contains("10.0.0.5"),
+            "the phone's address must not leak: {out}"
+        );
+        assert!(out.contains("o=- 1 1 IN IP4 127.0.0.1\r\n"), "{out}");
         assert_eq!(
             sig,
             Some("10.0.0.5:4000".parse().unwrap_or_else(|_| unreachable!()))

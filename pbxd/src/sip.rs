@@ -62,6 +62,23 @@ pub(crate) fn transport_name(t: TransportKind) -> &'static str {
         TransportKind::Wss => "wss",
     }
 }
+/// The first value of a header pbxd reads (long name, lower case: `from`, `to`,
+/// `authorization`, `proxy-authorization`, `content-type`, `user-agent`).
+pub(crate) fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<String> {
+    req.headers().iter().find_map(|h| {
+        let (n, v) = match h {
+            msg::Header::From(f) => ("from", f.value()),
+            msg::Header::To(t) => ("to", t.value()),
+            msg::Header::Authorization(a) => ("authorization", a.value()),
+            msg::Header::ProxyAuthorization(a) => ("proxy-authorization", a.value()),
+            msg::Header::ContentType(c) => ("content-type", c.value()),
+            msg::Header::UserAgent(u) => ("user-agent", u.value()),
+            _ => return None,
+        };
+        (n == name).then(|| v.to_string())
+    })
+}
+
 /// The methods pbxd answers itself so far.
 pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL";
 
@@ -752,10 +769,7 @@ impl Service {
         transport: TransportKind,
         now: Instant,
     ) -> Response {
-        let to = req.headers.iter().find_map(|h| match h {
-            msg::Header::To(t) => Some(t.value().to_string()),
-            _ => None,
-        });
+        let to = header_value(req, "to");
         let Some((user, host)) = to
             .as_deref()
             .and_then(|v| msg::parse_name_addrs(v, false).ok())
@@ -772,10 +786,7 @@ impl Service {
         }
         let realm = tenant.realm().to_string();
         let ext: Option<Extension> = self.app.store.extension(&tenant.slug, &user).ok().flatten();
-        let auth_value = req.headers.iter().find_map(|h| match h {
-            msg::Header::Authorization(a) => Some(a.value().to_string()),
-            _ => None,
-        });
+        let auth_value = header_value(req, "authorization");
         let algorithms: Vec<Algorithm> = {
             let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
             cfg.daemon
@@ -844,10 +855,7 @@ impl Service {
             call_id: msg::call_id(req).unwrap_or_default().to_string(),
             cseq: msg::cseq(req).map(|c| c.seq).unwrap_or(0),
             source: format!("{}:{source}", transport_name(transport)),
-            user_agent: req.headers.iter().find_map(|h| match h {
-                msg::Header::UserAgent(u) => Some(u.value().to_string()),
-                _ => None,
-            }),
+            user_agent: header_value(req, "user-agent"),
             contacts,
             expires_header: msg::expires(req),
         };

@@ -49,7 +49,7 @@ struct Board {
 }
 
 impl Board {
-    fn apply(&mut self, ev: Event) {
+    fn apply(&mut self, ev: Event, lang: Lang) {
         match ev {
             Event::Snapshot { .. } => self.snapshot = Some(ev),
             Event::Changed { entry } => {
@@ -64,9 +64,14 @@ impl Board {
                     self.changes.remove(0);
                 }
             }
-            Event::Reloaded { ok, .. } => self
-                .changes
-                .push(format!("reload {}", if ok { "ok" } else { "geweigerd" })),
+            Event::Reloaded { ok, .. } => self.changes.push(tr(
+                lang,
+                if ok {
+                    "top.reloaded"
+                } else {
+                    "top.reload_refused"
+                },
+            )),
             Event::Registration {
                 change,
                 registration,
@@ -83,7 +88,12 @@ impl Board {
                 ));
             }
             Event::LimitReached { tenant, limit, .. } => {
-                self.changes.push(format!("limiet {tenant} {limit}"));
+                self.changes.push(
+                    Msg::new("top.limit")
+                        .arg("tenant", tenant)
+                        .arg("limit", limit)
+                        .render(lang),
+                );
             }
             Event::Ping => {}
         }
@@ -232,7 +242,7 @@ async fn run(cli: Cli, lang: Lang) -> i32 {
             ..Board::default()
         };
         if let Some(Ok(ev)) = stream.next().await {
-            b.apply(ev);
+            b.apply(ev, lang);
         }
         print!("{}", b.text(lang));
         return exit::OK;
@@ -310,7 +320,7 @@ async fn board(
                 Some(Ok(ev)) => {
                     b.connected = true;
                     b.error = None;
-                    b.apply(ev);
+                    b.apply(ev, lang);
                 }
                 Some(Err(e)) => {
                     b.connected = false;

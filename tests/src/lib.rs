@@ -990,3 +990,49 @@ pub fn keys(v: &Value) -> Vec<String> {
     k.sort();
     k
 }
+
+/// A SIPp command against the pbxd listening on 127.0.0.1:`target_port`: the scenario from
+/// `tests/sipp/`, extension `user` with `password` for digest, one call (`-m 1`, override by
+/// adding `-m N`), local SIP port `local_port`, a free media port, and a 20 s timeout that counts
+/// as a failure. Panics with the install hint when SIPp is missing.
+pub fn sipp_command(
+    pbx: &Pbx,
+    target_port: u16,
+    scenario: &str,
+    user: &str,
+    password: &str,
+    local_port: u16,
+) -> Command {
+    assert!(
+        Command::new("sipp").arg("-v").output().is_ok(),
+        "sipp ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
+    );
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sipp")
+        .join(scenario);
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(&pbx.root)
+        .arg(format!("127.0.0.1:{target_port}"))
+        .arg("-sf")
+        .arg(file);
+    cmd.args([
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-m",
+        "1",
+        "-i",
+        "127.0.0.1",
+    ]);
+    cmd.args([
+        "-p",
+        &local_port.to_string(),
+        "-mp",
+        &free_udp_port().to_string(),
+    ]);
+    cmd.args(["-timeout", "20s", "-timeout_error", "-nostdin"]);
+    cmd
+}

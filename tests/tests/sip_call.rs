@@ -7,47 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 use pbx_tests::*;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sipp")
-        .join(name)
-}
-
 fn sipp_cmd(pbx: &Pbx, file: &str, user: &str, password: &str, port: u16) -> Command {
-    assert!(
-        Command::new("sipp").arg("-v").output().is_ok(),
-        "sipp ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
-    );
-    let target = format!("127.0.0.1:{}", pbx.sip_port);
-    let mut cmd = Command::new("sipp");
-    cmd.current_dir(&pbx.root).args([
-        target.as_str(),
-        "-sf",
-        scenario(file).to_str().unwrap(),
-        "-s",
-        user,
-        "-au",
-        user,
-        "-ap",
-        password,
-        "-m",
-        "1",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-mp",
-        &free_udp_port().to_string(),
-        "-timeout",
-        "20s",
-        "-timeout_error",
-        "-nostdin",
-    ]);
-    cmd
+    sipp_command(pbx, pbx.sip_port, file, user, password, port)
 }
 
 fn start() -> (Pbx, String, String) {

@@ -7,15 +7,7 @@
 use pbx_tests::*;
 use sha2::Digest;
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
-
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sipp")
-        .join(name)
-}
 
 fn sipp(pbx: &Pbx, file: &str, user: &str, password: &str, domain: &str) -> Run {
     sipp_on(pbx, pbx.sip_port, &[], file, user, password, domain)
@@ -30,40 +22,9 @@ fn sipp_on(
     password: &str,
     domain: &str,
 ) -> Run {
-    assert!(
-        Command::new("sipp").arg("-v").output().is_ok(),
-        "sipp ontbreekt: installeer het Debian-pakket sip-tester (scripts/test.sh doet dat)"
-    );
-    let port = free_udp_port().to_string();
-    let target = format!("127.0.0.1:{port_to}");
-    let mut cmd = Command::new("sipp");
-    cmd.current_dir(&pbx.root).args([
-        target.as_str(),
-        "-sf",
-        scenario(file).to_str().unwrap(),
-        "-s",
-        user,
-        "-au",
-        user,
-        "-ap",
-        password,
-        "-set",
-        "domain",
-        domain,
-        "-auth_uri",
-        domain,
-        "-m",
-        "1",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-timeout",
-        "15s",
-        "-timeout_error",
-        "-nostdin",
-    ]);
-    cmd.args(extra);
+    let mut cmd = sipp_command(pbx, port_to, file, user, password, free_udp_port());
+    cmd.args(["-set", "domain", domain, "-auth_uri", domain])
+        .args(extra);
     run_for(&mut cmd, None, Duration::from_secs(30))
 }
 

@@ -320,6 +320,24 @@ impl MediaDescription {
             _ => None,
         })
     }
+    /// The encoding name of a payload type: its rtpmap, else the static name of RFC 3551
+    /// (`PCMU` for 0, `PCMA` for 8, …).
+    pub fn encoding(&self, pt: u8) -> Option<String> {
+        if let Some(m) = self.rtpmap(pt) {
+            return Some(m.encoding.clone());
+        }
+        let name = match pt {
+            0 => "PCMU",
+            3 => "GSM",
+            4 => "G723",
+            8 => "PCMA",
+            9 => "G722",
+            13 => "CN",
+            18 => "G729",
+            _ => return None,
+        };
+        Some(name.to_string())
+    }
 
     /// The fmtp parameters of a payload type.
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
@@ -842,5 +860,17 @@ a=rtpmap:0 PCMU/8000\n";
             sdp.to_string(),
             "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 5 RTP/AVP 8\r\n"
         );
+    }
+
+    #[test]
+    fn encoding_names_from_rtpmap_or_static_types() {
+        let sdp: SessionDescription = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let m = &sdp.media[0];
+        assert_eq!(m.encoding(8).as_deref(), Some("PCMA"));
+        assert_eq!(m.encoding(0).as_deref(), Some("PCMU"));
+        assert_eq!(m.encoding(101).as_deref(), Some("telephone-event"));
+        assert_eq!(m.encoding(96), None);
     }
 }

@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: SIPp (sip-tester) plays SIP phones and providers. baresip and the
-# browser (chromium, chromium-driver) join this list with the tests that use them.
-packages=(sip-tester)
+# Debian packages the tests use: SIPp (sip-tester) plays SIP phones and providers; baresip-core is
+# a real softphone (tests/tests/sip_baresip.rs; the core package has every module the test loads,
+# without the GTK/ffmpeg/gstreamer extras). The browser (chromium, chromium-driver) joins this
+# list with the tests that use it.
+packages=(sip-tester baresip-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,7 +18,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 cargo fmt --all -- --check

@@ -91,7 +91,7 @@ fn hundredths(v: u32) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
 
-const CSV_HEADER: [&str; 23] = [
+const CSV_HEADER: [&str; 24] = [
     "id",
     "organisatie",
     "call_id",
@@ -99,6 +99,7 @@ const CSV_HEADER: [&str; 23] = [
     "beller_naam",
     "gebelde",
     "gebelde_naam",
+    "doorgeschakeld_naar",
     "richting",
     "start",
     "antwoord",
@@ -138,6 +139,7 @@ fn csv_row(c: &Cdr) -> Vec<String> {
         c.caller.name.clone(),
         c.callee.number.clone(),
         c.callee.name.clone(),
+        c.forwarded_to.join(" "),
         word(serde_json::to_value(c.direction).unwrap_or_default()),
         local_time(c.start_ms),
         c.answer_ms.map(local_time).unwrap_or_default(),

@@ -1388,6 +1388,15 @@ impl Ctx {
                         r.extension.clone(),
                         r.contact.clone(),
                         r.source.clone(),
+                        tr(self.lang, if r.nat { "word.yes" } else { "word.no" }),
+                        tr(
+                            self.lang,
+                            if r.unreachable {
+                                "reg.unreachable"
+                            } else {
+                                "reg.reachable"
+                            },
+                        ),
                         r.user_agent.clone().unwrap_or_default(),
                         cdr::local_time(r.expires_ms),
                     ]
@@ -1399,6 +1408,8 @@ impl Ctx {
                     "col.extension",
                     "col.contact",
                     "col.source",
+                    "col.nat",
+                    "col.status",
                     "col.user_agent",
                     "col.expires",
                 ]),

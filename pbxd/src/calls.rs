@@ -3,13 +3,16 @@
 //! It lives inside the SIP service task (`crate::sip::Service`), which owns the transaction
 //! layer; media anchoring is in `crate::relay`.
 //!
-//! Known limits of this first version: a 2xx to A is not retransmitted by pbxd (the
-//! transaction layer absorbs retransmitted INVITEs); re-INVITE/UPDATE get 501 inside a call;
-//! there is no Record-Route or Route handling (phones talk to pbxd directly).
+//! A 2xx to an INVITE over UDP is retransmitted by pbxd until its ACK (RFC 6026 leaves that to
+//! the TU). Mid-call offers (re-INVITE, UPDATE) are in [`midcall`]. Known limit: there is no
+//! Record-Route or Route handling (phones talk to pbxd directly).
+
+mod midcall;
 
 use crate::relay::{Relay, RelayPool};
 use crate::sip::header_value;
 use crate::sip::{transport_name, unix_ms, user_host, Service};
+use midcall::{allows_update, MidOffer};
 use pbx_engine::call::{
     Action, CallRef, CalleeInfo, Calls, Clock, Config as CallConfig, ContactRef, InviteIn, LegId,
     Side,
@@ -47,6 +50,8 @@ struct ASide {
     /// The 2xx sent to A over UDP and not yet ACKed: retransmitted by us (RFC 3261 §13.3.1.4,
     /// RFC 6026 leaves it to the TU).
     ok_retx: Option<OkRetx>,
+    /// A listed UPDATE in its Allow.
+    allow_update: bool,
 }
 
 /// Retransmission state of a 2xx to A.
@@ -74,6 +79,8 @@ struct BLeg {
     remote_tag: Option<String>,
     target: String,
     cseq: u32,
+    /// B listed UPDATE in the Allow of its 2xx.
+    allow_update: bool,
 }
 
 /// The call state of the SIP service.
@@ -87,12 +94,24 @@ pub(crate) struct CallGlue {
     winner: HashMap<CallRef, LegId>,
     relays: HashMap<CallRef, Relay>,
     pool: Option<RelayPool>,
+    /// Mid-call offers being relayed, and their client transactions.
+    mid: HashMap<CallRef, MidOffer>,
+    by_mid_tx: HashMap<TxKey, CallRef>,
+    /// 2xx to a mid-call re-INVITE over UDP, retransmitted until its ACK.
+    mid_retx: HashMap<CallRef, (TxKey, OkRetx)>,
+    /// The last SDP sent to each side (relay index), for a re-INVITE without SDP.
+    last_sdp: HashMap<(CallRef, usize), String>,
+    /// When a refusal at the call limit was last put in the audit log, per organisation.
+    limit_audited: HashMap<String, Instant>,
 }
 
 impl CallGlue {
-    pub(crate) fn new() -> CallGlue {
+    pub(crate) fn new(rtp: &pbx_config::RtpConfig) -> CallGlue {
         CallGlue {
-            core: Calls::new(CallConfig::default()),
+            core: Calls::new(CallConfig {
+                media_timeout: Duration::from_secs(rtp.media_timeout.into()),
+                ..CallConfig::default()
+            }),
             a: HashMap::new(),
             by_a_call_id: HashMap::new(),
             legs: HashMap::new(),
@@ -101,6 +120,11 @@ impl CallGlue {
             winner: HashMap::new(),
             relays: HashMap::new(),
             pool: None,
+            mid: HashMap::new(),
+            by_mid_tx: HashMap::new(),
+            mid_retx: HashMap::new(),
+            last_sdp: HashMap::new(),
+            limit_audited: HashMap::new(),
         }
     }
 }
@@ -253,12 +277,30 @@ impl Service {
                 request,
                 source,
                 transport,
-            } if matches!(request.method, msg::Method::Invite | msg::Method::Bye) => {
-                if request.method == msg::Method::Invite {
-                    self.on_invite(key, request, request_uri, source, transport, now);
-                } else {
+            } if matches!(
+                request.method,
+                msg::Method::Invite | msg::Method::Bye | msg::Method::Update
+            ) =>
+            {
+                if request.method == msg::Method::Bye {
                     self.on_bye(key, &request, now);
+                } else if request.method == msg::Method::Update || msg::to_tag(&request).is_some() {
+                    self.on_mid_offer(key, request, transport, now);
+                } else {
+                    self.on_invite(key, request, request_uri, source, transport, now);
                 }
+                None
+            }
+            TuEvent::Response { key, response } if self.calls.by_mid_tx.contains_key(&key) => {
+                self.on_mid_response(key, Some(&response), response.status_code.code());
+                None
+            }
+            TuEvent::Timeout { key, .. } if self.calls.by_mid_tx.contains_key(&key) => {
+                self.on_mid_response(key, None, 408);
+                None
+            }
+            TuEvent::TransportError { key } if self.calls.by_mid_tx.contains_key(&key) => {
+                self.on_mid_response(key, None, 503);
                 None
             }
             TuEvent::Response { key, response } if self.calls.by_b_tx.contains_key(&key) => {
@@ -274,6 +316,9 @@ impl Service {
                 None
             }
             TuEvent::Ack { request, .. } => {
+                if let Some((call, _)) = self.dialog_of(&request) {
+                    self.calls.mid_retx.remove(&call);
+                }
                 let call = msg::call_id(&request)
                     .and_then(|c| self.calls.by_a_call_id.get(c))
                     .cloned();
@@ -323,11 +368,6 @@ impl Service {
         now: Instant,
     ) {
         let call_id = msg::call_id(&req).unwrap_or_default().to_string();
-        if msg::to_tag(&req).is_some() {
-            // A re-INVITE inside a dialog: not yet.
-            let r = msg::response_to(&req, 501, "Not Implemented");
-            return self.respond(key, r, now);
-        }
         let from = header_value(&req, "from");
         let Some((caller_user, host)) = from
             .as_deref()
@@ -432,7 +472,11 @@ impl Service {
         let offer = body_sdp(&req.body);
         // Anchor the media: A's offer goes to B with the relay's address.
         let offer = match (offer, self.relay_for(&call)) {
-            (Some(sdp), Some(relay)) => Some(relay.offer_from_a(&sdp)),
+            (Some(sdp), Some(relay)) => {
+                // Behind NAT a phone signals its private address and sends from the public one.
+                relay.allow_source_ip(0, source.ip());
+                Some(relay.offer_from_a(&sdp))
+            }
             (o, _) => o,
         };
         self.calls.a.insert(
@@ -453,6 +497,7 @@ impl Service {
                 answered: false,
                 answer_sdp: None,
                 ok_retx: None,
+                allow_update: allows_update(crate::sip::header_value(&req, "allow").as_deref()),
             },
         );
         self.calls
@@ -485,6 +530,8 @@ impl Service {
             .registrar
             .bindings(tenant, number)
             .iter()
+            // Phones that stopped answering keep-alives (or lost their connection) are not rung.
+            .filter(|r| !r.unreachable)
             .map(|r| ContactRef(format!("{}\n{}", r.source, r.contact)))
             .collect();
         Some(CalleeInfo {
@@ -508,27 +555,7 @@ impl Service {
     }
 
     fn on_bye(&mut self, key: TxKey, req: &Request, now: Instant) {
-        let cid = msg::call_id(req).unwrap_or_default().to_string();
-        let (from_tag, to_tag) = (msg::from_tag(req), msg::to_tag(req));
-        // The dialog must match: Call-ID and both tags (RFC 3261 §12.2.2).
-        let a_match = self.calls.by_a_call_id.get(&cid).filter(|c| {
-            self.calls.a.get(*c).is_some_and(|a| {
-                to_tag.as_deref() == Some(a.local_tag.as_str())
-                    && from_tag.as_deref() == a.invite_from_tag.as_deref()
-            })
-        });
-        let b_match = self.calls.by_b_call_id.get(&cid).filter(|l| {
-            self.calls.legs.get(*l).is_some_and(|b| {
-                to_tag.as_deref() == Some(b.local_tag.as_str())
-                    && from_tag.is_some()
-                    && from_tag == b.remote_tag
-            })
-        });
-        let (call, side) = if let Some(c) = a_match {
-            (c.clone(), Side::A)
-        } else if let Some(l) = b_match {
-            (l.call.clone(), Side::B)
-        } else {
+        let Some((call, side)) = self.dialog_of(req) else {
             let r = msg::response_to(req, 481, "Call/Transaction Does Not Exist");
             return self.respond(key, r, now);
         };
@@ -552,13 +579,29 @@ impl Service {
                 if let Some(c) = msg::contacts(resp).and_then(|c| c.into_iter().next()) {
                     b.target = c.uri;
                 }
+                if code >= 200 {
+                    b.allow_update =
+                        allows_update(crate::sip::header_value(resp, "allow").as_deref());
+                }
             }
         }
         if (200..300).contains(&code) && !self.calls.winner.contains_key(&leg.call) {
             self.calls.winner.insert(leg.call.clone(), leg.clone());
+            if let Some(offer) = self
+                .calls
+                .legs
+                .get(&leg)
+                .and_then(|b| body_sdp(&b.invite.body))
+            {
+                self.calls.last_sdp.insert((leg.call.clone(), 1), offer);
+            }
         }
         let mut sdp = body_sdp(&resp.body);
+        let b_ip = self.calls.legs.get(&leg).map(|b| b.dest.ip());
         if let (Some(s), Some(relay)) = (sdp.as_deref(), self.calls.relays.get_mut(&leg.call)) {
+            if let Some(ip) = b_ip {
+                relay.allow_source_ip(1, ip);
+            }
             sdp = Some(relay.answer_from_b(s));
         }
         self.calls.core.handle_response(&leg, code, sdp, clock());
@@ -632,6 +675,18 @@ impl Service {
                 resend.push((a.key, r.response.clone()));
             }
         }
+        for (call, (key, r)) in self.calls.mid_retx.iter_mut() {
+            if now >= r.give_up {
+                dead.push(call.clone());
+            } else if now >= r.next {
+                r.interval = (r.interval * 2).min(T2);
+                r.next = now + r.interval;
+                resend.push((*key, r.response.clone()));
+            }
+        }
+        for call in &dead {
+            self.calls.mid_retx.remove(call);
+        }
         for (key, r) in resend {
             self.respond(key, r, now);
         }
@@ -662,6 +717,9 @@ impl Service {
                         a.answered = true;
                         a.answer_sdp = sdp.clone();
                     }
+                    if let Some(s) = &sdp {
+                        self.calls.last_sdp.insert((call.clone(), 0), s.clone());
+                    }
                     self.answer_a(&call, 200, sdp.as_deref(), now)
                 }
                 Action::Reject { call, code } => self.answer_a(&call, code, None, now),
@@ -679,10 +737,18 @@ impl Service {
                         }
                     }
                 },
-                Action::Reinvite { call, to, .. } => {
-                    tracing::debug!(call = %call, ?to, "SIP: re-INVITE nog niet doorgegeven");
-                }
-                Action::ReinviteAnswer { .. } => {}
+                Action::Reinvite {
+                    call,
+                    to,
+                    method,
+                    sdp,
+                } => self.send_mid_offer(&call, to, method, sdp, now),
+                Action::ReinviteAnswer {
+                    call,
+                    to,
+                    code,
+                    sdp,
+                } => self.send_mid_answer(&call, to, code, sdp, now),
                 Action::NeedCallee { call, number } => {
                     let tenant = self.calls.a.get(&call).map(|a| a.tenant.clone());
                     let info = tenant.and_then(|t| self.callee_info(&t, &number));
@@ -706,6 +772,12 @@ impl Service {
             }
         }
         if let Some(relay) = self.calls.relays.get(&call) {
+            // Both legs' codecs: `PCMU→PCMA` when the relay transcoded.
+            match relay.codecs() {
+                [Some(a), Some(b)] if a != b => cdr.codecs = vec![format!("{a}→{b}")],
+                [Some(a), _] => cdr.codecs = vec![a],
+                _ => {}
+            }
             let codec = cdr.codecs.first().cloned().unwrap_or_default();
             cdr.legs = relay.quality(&codec);
         }
@@ -732,6 +804,11 @@ impl Service {
             }
         }
         self.calls.winner.remove(call);
+        self.calls.mid.remove(call);
+        self.calls.mid_retx.remove(call);
+        self.calls.by_mid_tx.retain(|_, c| c != call);
+        self.calls.last_sdp.remove(&(call.clone(), 0));
+        self.calls.last_sdp.remove(&(call.clone(), 1));
         if let Some(relay) = self.calls.relays.remove(call) {
             relay.close();
         }
@@ -745,6 +822,10 @@ impl Service {
         let mut r = msg::response_with_tag(&a.invite, code, reason(code), &a.local_tag);
         if code < 300 {
             r.headers.push(msg::make_header("Contact", contact));
+        }
+        if (200..300).contains(&code) {
+            r.headers
+                .push(msg::make_header("Allow", crate::sip::ALLOW.to_string()));
         }
         let r = with_body(r, sdp);
         let key = a.key;
@@ -824,6 +905,7 @@ impl Service {
                         remote_tag: None,
                         target: target.to_string(),
                         cseq: 1,
+                        allow_update: false,
                     },
                 );
             }
@@ -950,7 +1032,7 @@ fn first_codec(sdp: &str) -> Option<String> {
 }
 impl Service {
     /// Passes a call event to the control API's event stream.
-    fn call_event_out(&self, ev: pbx_engine::call::CallEvent) {
+    fn call_event_out(&mut self, ev: pbx_engine::call::CallEvent) {
         use pbx_engine::call::CallEvent as E;
         let event = match ev {
             E::Started(v) => pbx_api::Event::Call {
@@ -979,6 +1061,7 @@ impl Service {
                 scope,
             } => {
                 tracing::warn!(%tenant, limit, "gesprek geweigerd: limiet bereikt");
+                self.audit_limit(&tenant, limit);
                 let scope = if matches!(scope, pbx_engine::call::LimitScope::Tenant) {
                     "tenant"
                 } else {
@@ -1016,5 +1099,41 @@ fn call_info(v: pbx_engine::call::CallView) -> pbx_api::CallInfo {
                 state: word(format!("{:?}", l.state)),
             })
             .collect(),
+    }
+}
+
+/// At most one audit entry per organisation per this long for calls refused at the limit (a
+/// burst of refused calls must not turn into a burst of flushed writes on the SIP task).
+const LIMIT_AUDIT_EVERY: Duration = Duration::from_secs(60);
+
+impl Service {
+    /// Puts a refusal at the call limit in the audit log (as pbxd itself, uid 0).
+    fn audit_limit(&mut self, tenant: &str, limit: u32) {
+        let now = Instant::now();
+        if self
+            .calls
+            .limit_audited
+            .get(tenant)
+            .is_some_and(|t| now.duration_since(*t) < LIMIT_AUDIT_EVERY)
+        {
+            return;
+        }
+        self.calls.limit_audited.insert(tenant.to_string(), now);
+        let caller = pbx_api::Caller {
+            uid: 0,
+            user: Some("pbxd".into()),
+            scope: pbx_api::Scope::Beheerder,
+        };
+        let after = serde_json::json!({ "max_calls": limit });
+        if let Err(e) = self.app.audit(
+            &caller,
+            "call.limit_reached",
+            Some(tenant),
+            format!("max_calls {limit}"),
+            None,
+            Some(after),
+        ) {
+            tracing::error!(error = %e, "auditregel niet geschreven");
+        }
     }
 }

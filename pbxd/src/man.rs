@@ -29,14 +29,31 @@ Organisatie voor installaties zonder SIP-domein (alleen IP).
 Een SIP-listener: \fBudp\fR, \fBtcp\fR, \fBtls\fR, \fBws\fR of \fBwss\fR op een adres:poort (IPv4 of IPv6).
 Twee TCP-achtige listeners op hetzelfde adres en dezelfde poort zijn een fout.
 .TP
-.B [rtp] port_min, port_max, public_address
+.B [rtp] port_min, port_max, public_address, media_timeout
 Poortbereik voor RTP/RTCP (een even aantal poorten) en het publieke adres in SDP.
+Een beantwoord gesprek zonder RTP van beide kanten wordt na \fBmedia_timeout\fR seconden
+(standaard 60, 5 tot 86400) opgehangen; een gesprek in de wacht pas na een uur zonder RTP.
 .TP
 .B [tls] certificate, key
 PEM-bestanden; verplicht voor tls- en wss-listeners en HTTPS. De sleutel mag niet leesbaar zijn voor anderen.
 .TP
 .B [http] address, tls
 Het HTTP-eindpunt voor de softphone en /metrics. Zonder TLS alleen op een loopbackadres.
+.TP
+.B [sip] digest, rate_per_second, rate_burst, max_transactions
+Digest-algoritmen in de volgorde waarin ze worden aangeboden (\fB"SHA-256"\fR, \fB"MD5"\fR), de
+snelheidsgrens per bronadres (berichten per seconde en de toegestane piek) en het maximum aantal
+lopende SIP-transacties (daarboven 503 met Retry-After).
+.TP
+.B [sip] keepalive_interval, keepalive_for
+pbxd antwoordt altijd naar het bronadres van een verzoek en zet \fBreceived\fR en \fBrport\fR
+(RFC 3581) in de bovenste Via. Een toestel achter NAT (Contact of Via noemt een ander adres dan de
+bron) wordt gebeld op het bronadres van zijn registratie. Zulke UDP-registraties krijgen elke
+\fBkeepalive_interval\fR seconden een OPTIONS (standaard 30, 0 tot 3600, 0 = uit), verspreid over de
+interval. Drie onbeantwoorde op rij maken de registratie onbereikbaar: het toestel gaat dan niet
+over, tot het weer antwoordt (elk antwoord telt) of opnieuw registreert. \fBkeepalive_for\fR:
+\fBnat\fR (standaard) of \fBudp\fR (alle UDP-registraties). TCP- en TLS-registraties krijgen geen
+OPTIONS: ze zijn bereikbaar zolang hun verbinding openstaat.
 .TP
 .B [control] socket, group, admin_group
 De control-socket (standaard /run/pbxd/control.sock, modus 0660) en de groep die hem mag openen.

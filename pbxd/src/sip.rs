@@ -3,6 +3,8 @@
 //! answers. This part: REGISTER (digest, MD5 and SHA-256) and OPTIONS; calls (INVITE, ACK, BYE,
 //! CANCEL) go to the B2BUA glue in `crate::calls`.
 
+mod keepalive;
+
 use crate::app::App;
 use pbx_api::Event;
 use pbx_engine::registrar::{
@@ -35,6 +37,10 @@ pub struct Counters {
     pub registered: u64,
     /// REGISTER refused after authentication (403).
     pub auth_failed: u64,
+    /// Keep-alive OPTIONS sent to registered phones.
+    pub keepalives: u64,
+    /// Keep-alives that got no answer in time.
+    pub keepalive_timeouts: u64,
 }
 
 pub(crate) struct Inbound {
@@ -43,6 +49,8 @@ pub(crate) struct Inbound {
     /// Index of the UDP socket (UDP only).
     socket: usize,
     transport: TransportKind,
+    /// Not a message: the TCP/TLS connection from `src` closed.
+    closed: bool,
 }
 
 /// Open TCP connections by remote address: where responses and requests to that peer go.
@@ -73,6 +81,7 @@ pub(crate) fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<Str
             msg::Header::ProxyAuthorization(a) => ("proxy-authorization", a.value()),
             msg::Header::ContentType(c) => ("content-type", c.value()),
             msg::Header::UserAgent(u) => ("user-agent", u.value()),
+            msg::Header::Allow(a) => ("allow", a.value()),
             _ => return None,
         };
         (n == name).then(|| v.to_string())
@@ -80,7 +89,7 @@ pub(crate) fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<Str
 }
 
 /// The methods pbxd answers itself so far.
-pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL";
+pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, UPDATE";
 
 pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
@@ -124,6 +133,8 @@ pub(crate) struct Service {
     pub(crate) counters: Arc<Mutex<Counters>>,
     /// The B2BUA core and its SIP glue (`crate::calls`).
     pub(crate) calls: crate::calls::CallGlue,
+    /// Keep-alives to registered phones (`keepalive`).
+    pub(crate) keepalive: keepalive::Glue,
 }
 
 /// Handles for the rest of pbxd.
@@ -190,6 +201,8 @@ impl SipHandle {
             ("rejected", c.rejected),
             ("registered", c.registered),
             ("auth_failed", c.auth_failed),
+            ("keepalives", c.keepalives),
+            ("keepalive_timeouts", c.keepalive_timeouts),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -258,7 +271,7 @@ pub async fn start(
                 tokio::select! {
                     r = s.recv_from(&mut buf) => match r {
                         Ok((n, src)) => {
-                            if in_tx.send(Inbound { bytes: buf[..n].to_vec(), src, socket: i, transport: TransportKind::Udp }).await.is_err() {
+                            if in_tx.send(Inbound { bytes: buf[..n].to_vec(), src, socket: i, transport: TransportKind::Udp, closed: false }).await.is_err() {
                                 return;
                             }
                         }
@@ -314,15 +327,16 @@ pub async fn start(
         Ok(regs) => registrar.restore(regs, unix_ms()),
         Err(e) => tracing::error!(error = %e.msg(), "registraties niet te lezen"),
     }
-    let (limiter, max_transactions) = {
+    let (limiter, max_transactions, calls) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
+        let calls = crate::calls::CallGlue::new(&cfg.daemon.rtp);
         let max_transactions = cfg.daemon.sip.max_transactions as usize;
         let limiter = RateLimiter::new(
             cfg.daemon.sip.rate_burst,
             f64::from(cfg.daemon.sip.rate_per_second),
             100_000,
         );
-        (limiter, max_transactions)
+        (limiter, max_transactions, calls)
     };
     let counters = Arc::new(Mutex::new(Counters::default()));
     let live: Arc<Mutex<Live>> = Arc::new(Mutex::new(
@@ -348,9 +362,11 @@ pub async fn start(
         last_dirty_flush: Instant::now(),
         traces: traces.clone(),
         counters: counters.clone(),
-        calls: crate::calls::CallGlue::new(),
+        calls,
+        keepalive: keepalive::Glue::default(),
     };
     svc.drain_registrar();
+    svc.keepalive_reset(Instant::now());
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(64);
     let handle = SipHandle {
         counters,
@@ -361,17 +377,19 @@ pub async fn start(
     };
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Timers run on the 20 ms tick only: after every datagram they cost a scan of all
+            // calls (bench/sip/calls.sh), and no SIP timer needs finer than 20 ms.
             tokio::select! {
                 m = in_rx.recv() => match m {
                     Some(m) => svc.on_datagram(m).await,
                     None => break,
                 },
-                                _ = tick.tick() => {}
+                _ = tick.tick() => svc.on_timers().await,
                 c = control_rx.recv() => if let Some(c) = c { svc.on_control(c, Instant::now()).await; },
-                                _ = stop.changed() => break,
+                _ = stop.changed() => break,
             }
-            svc.on_timers().await;
         }
         svc.flush_dirty();
     });
@@ -476,6 +494,7 @@ fn serve_stream<S>(
                                 src,
                                 socket: usize::MAX,
                                 transport,
+                                closed: false,
                             })
                             .await
                             .is_err()
@@ -500,6 +519,16 @@ fn serve_stream<S>(
         if let Ok(mut c) = conns.lock() {
             c.remove(&src);
         }
+        // Its registrations are unreachable now (see `keepalive`).
+        let _ = in_tx
+            .send(Inbound {
+                bytes: Vec::new(),
+                src,
+                socket: usize::MAX,
+                transport,
+                closed: true,
+            })
+            .await;
     });
 }
 
@@ -594,6 +623,10 @@ impl Service {
     }
     async fn on_datagram(&mut self, m: Inbound) {
         let now = Instant::now();
+        if m.closed {
+            self.connection_closed(m.src, m.transport);
+            return;
+        }
         self.count(|c| c.received += 1);
         if !self.limiter.allow(m.src.ip(), now) {
             self.count(|c| c.rate_limited += 1);
@@ -609,14 +642,15 @@ impl Service {
             .and_then(|s| s.local_addr().ok())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         self.trace(Way::In, m.transport, m.src, local, &m.bytes);
-        let parsed = match msg::parse(&m.bytes, &self.limits) {
+        let mut parsed = match msg::parse(&m.bytes, &self.limits) {
             Ok(p) => p,
             Err(ParseError::Reject {
                 code,
                 reason,
-                request,
+                mut request,
             }) => {
                 self.count(|c| c.rejected += 1);
+                msg::stamp_via(&mut request, m.src);
                 self.send_stateless(&m, msg::response_to(&request, code, reason))
                     .await;
                 return;
@@ -626,6 +660,11 @@ impl Service {
                 return;
             }
         };
+        // RFC 3261 §18.2.1, RFC 3581: received and rport in the top Via, so every answer says
+        // where the request came from.
+        if let SipMessage::Request(req) = &mut parsed.message {
+            msg::stamp_via(req, m.src);
+        }
         match &parsed.message {
             SipMessage::Request(req) => {
                 if let Err(reject) = check::check_request(&parsed, m.bytes.len(), &self.policy) {
@@ -664,6 +703,7 @@ impl Service {
             self.flush_dirty();
         }
         self.call_timers(now);
+        self.keepalive_timers(now);
         let ms = unix_ms();
         if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
             self.registrar.handle_timeout(ms);
@@ -689,6 +729,10 @@ impl Service {
 
     async fn drain_events(&mut self, now: Instant, request_uri: &str, extension_method: bool) {
         while let Some(ev) = self.tx.poll_event() {
+            // Answers to pbxd's own keep-alive OPTIONS first, then calls.
+            let Some(ev) = self.keepalive_event(ev, now) else {
+                continue;
+            };
             let ev = if extension_method {
                 ev
             } else {
@@ -848,6 +892,11 @@ impl Service {
             return msg::response_to(req, 403, "Forbidden");
         };
         let contacts = self.contacts_of(req);
+        let uris: Vec<String> = match &contacts {
+            Contacts::List(l) => l.iter().map(|c| c.uri.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let nat = keepalive::register_behind_nat(req, &uris, source, transport);
         let input = RegisterInput {
             tenant: tenant.slug.clone(),
             extension: ext.number.clone(),
@@ -855,6 +904,7 @@ impl Service {
             call_id: msg::call_id(req).unwrap_or_default().to_string(),
             cseq: msg::cseq(req).map(|c| c.seq).unwrap_or(0),
             source: format!("{}:{source}", transport_name(transport)),
+            nat,
             user_agent: header_value(req, "user-agent"),
             contacts,
             expires_header: msg::expires(req),
@@ -938,13 +988,18 @@ impl Service {
         while let Some(ch) = self.registrar.poll_change() {
             if let Ok(mut live) = self.live.lock() {
                 match &ch {
-                    Change::Bound(r) | Change::Refreshed(r) => {
+                    Change::Bound(r) | Change::Refreshed(r) | Change::Reachability(r) => {
                         live.insert(live_key(r), r.clone());
                     }
                     Change::Removed(r) => {
                         live.remove(&live_key(r));
                     }
                 }
+            }
+            match &ch {
+                Change::Bound(r) | Change::Refreshed(r) => self.keepalive_track(r),
+                Change::Removed(r) => self.keepalive_untrack(r),
+                Change::Reachability(_) => {}
             }
             let (change, reg): (&str, Registration) = match ch {
                 Change::Bound(r) => {
@@ -960,6 +1015,20 @@ impl Service {
                         r,
                     );
                     continue;
+                }
+                Change::Reachability(r) => {
+                    self.dirty.insert(
+                        (r.tenant.clone(), r.extension.clone(), r.contact.clone()),
+                        r.clone(),
+                    );
+                    (
+                        if r.unreachable {
+                            "unreachable"
+                        } else {
+                            "reachable"
+                        },
+                        r,
+                    )
                 }
                 Change::Removed(r) => {
                     self.dirty

@@ -18,6 +18,7 @@ fn cdr(id: &str, tenant: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr
             number: callee.into(),
             name: String::new(),
         },
+        forwarded_to: Vec::new(),
         direction: Direction::Intern,
         start_ms: end_ms - 65_000,
         answer_ms: (afloop == Afloop::Beantwoord).then_some(end_ms - 60_000),
@@ -96,6 +97,8 @@ fn cdr_list_show_export_and_registrations() {
                 cseq: 2,
                 registered_ms: t0,
                 expires_ms: u64::MAX / 2,
+                nat: false,
+                unreachable: false,
             })
             .unwrap();
         store.flush().unwrap();
@@ -153,7 +156,7 @@ fn cdr_list_show_export_and_registrations() {
     assert_eq!(lines.len(), 3, "{}", csv.stdout);
     assert!(lines[0].starts_with("id,organisatie,call_id,beller"));
     assert!(
-        lines[1].starts_with("c1,acme,call-c1@127.0.0.1,1001,Jan Jansen,1002,,intern,"),
+        lines[1].starts_with("c1,acme,call-c1@127.0.0.1,1001,Jan Jansen,1002,,,intern,"),
         "{}",
         lines[1]
     );

@@ -15,8 +15,12 @@ fn sipp_cmd(pbx: &Pbx, file: &str, user: &str, password: &str, port: u16) -> Com
 }
 
 fn start() -> (Pbx, String, String) {
+    start_with("")
+}
+
+fn start_with(extra_toml: &str) -> (Pbx, String, String) {
     let pbx = Pbx::start(Opts {
-        extra_toml: "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n".into(),
+        extra_toml: format!("[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n{extra_toml}"),
         ..Opts::default()
     });
     pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
@@ -399,4 +403,94 @@ fn hundred_calls_concurrently() {
     assert_eq!(cdrs.len(), 100, "{list}");
     assert!(cdrs.iter().all(|c| c["afloop"] == "beantwoord"), "{list}");
     assert!(peak >= 50, "at most {peak} calls at once were seen");
+}
+
+/// Polls `pbxctl calls` until the call is on hold; gives whether it ever was.
+fn saw_hold(pbx: &Pbx) -> bool {
+    for _ in 0..60 {
+        let calls = pbx.ctl_json(&["calls"]);
+        if calls
+            .as_array()
+            .is_some_and(|a| a.iter().any(|c| c["on_hold"] == true))
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Hold and resume: one side sends an offer with a=sendonly and then a=sendrecv (re-INVITE or
+/// UPDATE); pbxd relays each to the other side with the relay's address and the direction kept,
+/// and the answer back; `pbxctl calls` shows the call on hold meanwhile.
+fn hold_and_resume(uac: &'static str, uas: &'static str) {
+    let (pbx, pw_a, pw_b) = start();
+    let pbx = std::sync::Arc::new(pbx);
+    let p2 = pbx.clone();
+    let call = std::thread::spawn(move || call(&p2, &pw_a, &pw_b, uac, uas));
+    let held = saw_hold(&pbx);
+    let (uac, uas) = call.join().unwrap();
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(uas.code, 0, "uas 1002: {}", uas.all());
+    assert!(held, "pbxctl calls must show the call on hold");
+    let list = cdrs(&pbx);
+    assert_eq!(list[0]["afloop"], "beantwoord", "{list}");
+    assert_eq!(pbx.ctl_json(&["calls"]).as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn caller_holds_and_resumes_with_reinvite() {
+    hold_and_resume("call_hold.xml", "uas_held.xml");
+}
+
+#[test]
+fn callee_holds_with_update_and_the_caller_gets_update() {
+    hold_and_resume("call_held_update.xml", "uas_update_hold.xml");
+}
+
+/// The caller did not list UPDATE in its Allow: the callee's UPDATE reaches it as a re-INVITE.
+#[test]
+fn callee_holds_with_update_and_the_caller_gets_reinvite() {
+    hold_and_resume("call_held_invite.xml", "uas_update_hold.xml");
+}
+
+/// No RTP from either phone: after `media_timeout` pbxd hangs up both sides itself, so no call
+/// outlives its phones; the CDR says pbxd (systeem) ended it.
+#[test]
+fn a_call_without_media_is_hung_up_after_the_media_timeout() {
+    let (pbx, pw_a, pw_b) = start_with("[rtp]\nmedia_timeout = 5\n");
+    let started = std::time::Instant::now();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_hangup.xml", "uas_1002.xml");
+    assert_eq!(uac.code, 0, "caller must get the BYE: {}", uac.all());
+    assert_eq!(uas.code, 0, "callee must get the BYE: {}", uas.all());
+    assert!(started.elapsed() >= Duration::from_secs(5));
+    let list = cdrs(&pbx);
+    assert_eq!(list[0]["hangup_by"], "systeem", "{list}");
+    assert_eq!(list[0]["afloop"], "beantwoord", "{list}");
+}
+
+/// Session refreshes without SDP (UPDATE, re-INVITE) are answered by pbxd per leg; the callee
+/// (uas_1002.xml: only INVITE, ACK, BYE) sees none of them; a re-INVITE outside any dialog
+/// gets 481.
+#[test]
+fn session_refreshes_are_answered_per_leg() {
+    let (pbx, pw_a, pw_b) = start();
+    let (uac, uas) = call(&pbx, &pw_a, &pw_b, "call_refresh.xml", "uas_1002.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "uac 1001: {}\nuas: {}\n{}",
+        uac.all(),
+        uas.all(),
+        pbx.log_text()
+    );
+    assert_eq!(uas.code, 0, "uas 1002: {}", uas.all());
+    assert_eq!(cdrs(&pbx)[0]["afloop"], "beantwoord");
 }

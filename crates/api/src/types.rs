@@ -577,9 +577,10 @@ pub enum Event {
         /// Problems when refused.
         errors: Vec<String>,
     },
-    /// A phone registered, refreshed, unregistered, or its registration expired.
+    /// A phone registered, unregistered, its registration expired, or it became unreachable
+    /// (keep-alives unanswered, connection closed) or reachable again.
     Registration {
-        /// `registered`, `unregistered` or `expired`.
+        /// `registered`, `unregistered`, `expired`, `unreachable` or `reachable`.
         change: String,
         /// The registration.
         registration: pbx_model::Registration,

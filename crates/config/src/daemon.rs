@@ -51,6 +51,9 @@ pub struct RtpConfig {
     pub port_max: u16,
     /// Address or host announced in SDP, when it differs from the bound address (NAT).
     pub public_address: Option<String>,
+    /// An answered call without RTP from either side for this many seconds is hung up (not
+    /// while on hold).
+    pub media_timeout: u32,
 }
 
 /// Certificate and key for TLS, WSS and HTTPS.
@@ -150,6 +153,21 @@ pub struct SipConfig {
     /// non-INVITE transaction over UDP lives 32 s (Timer J), so 100,000 carries about 1,500
     /// requests per second.
     pub max_transactions: u32,
+    /// Seconds between two keep-alives (OPTIONS) to a registered phone; 0 turns them off.
+    pub keepalive_interval: u32,
+    /// Which registrations get keep-alives.
+    pub keepalive_for: KeepaliveFor,
+}
+
+/// Which registrations get keep-alives (`[sip] keepalive_for`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepaliveFor {
+    /// UDP registrations behind NAT (the default).
+    #[default]
+    Nat,
+    /// Every UDP registration.
+    Udp,
 }
 impl Default for SipConfig {
     fn default() -> SipConfig {
@@ -158,6 +176,8 @@ impl Default for SipConfig {
             rate_per_second: 100,
             rate_burst: 200,
             max_transactions: 100_000,
+            keepalive_interval: 30,
+            keepalive_for: KeepaliveFor::Nat,
         }
     }
 }
@@ -173,6 +193,7 @@ impl Default for DaemonConfig {
                 port_min: DEFAULT_RTP.0,
                 port_max: DEFAULT_RTP.1,
                 public_address: None,
+                media_timeout: 60,
             },
             tls: None,
             http: None,
@@ -234,6 +255,8 @@ struct SipCfg {
     rate_per_second: Option<Spanned<u32>>,
     rate_burst: Option<Spanned<u32>>,
     max_transactions: Option<Spanned<u32>>,
+    keepalive_interval: Option<Spanned<u32>>,
+    keepalive_for: Option<KeepaliveFor>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -248,6 +271,7 @@ struct RtpCfg {
     port_min: Option<Spanned<u16>>,
     port_max: Option<Spanned<u16>>,
     public_address: Option<Spanned<String>>,
+    media_timeout: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -497,6 +521,17 @@ pub(crate) fn load_daemon(
         let r = r.get_ref();
         if let Some(p) = &r.port_min {
             rtp.port_min = *p.get_ref();
+        }
+        if let Some(t) = &r.media_timeout {
+            if (5..=86_400).contains(t.get_ref()) {
+                rtp.media_timeout = *t.get_ref();
+            } else {
+                out.push(src.error(
+                    &t.span(),
+                    "invalid",
+                    Msg::new("config.media_timeout").arg("value", t.get_ref()),
+                ));
+            }
         }
         if let Some(p) = &r.port_max {
             rtp.port_max = *p.get_ref();
@@ -805,6 +840,20 @@ pub(crate) fn load_daemon(
                 *slot = *v.get_ref();
             }
         }
+    }
+    if let Some(v) = &cfg.sip.keepalive_interval {
+        if *v.get_ref() > 3600 {
+            out.push(src.error(
+                &v.span(),
+                "invalid",
+                Msg::new("config.keepalive_interval").arg("value", v.get_ref()),
+            ));
+        } else {
+            sip.keepalive_interval = *v.get_ref();
+        }
+    }
+    if let Some(k) = cfg.sip.keepalive_for {
+        sip.keepalive_for = k;
     }
     let language = match cfg.language {
         Some(LanguageCfg::En) => Lang::En,

@@ -43,8 +43,8 @@ mod fsutil;
 mod tenant;
 
 pub use daemon::{
-    ControlConfig, DaemonConfig, HttpConfig, Listener, LogConfig, LogRotation, RtpConfig,
-    SipConfig, StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET,
+    ControlConfig, DaemonConfig, HttpConfig, KeepaliveFor, Listener, LogConfig, LogRotation,
+    RtpConfig, SipConfig, StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET,
     DEFAULT_STATE_DIR,
 };
 pub use diag::{Diagnostic, Report};

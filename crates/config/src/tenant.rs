@@ -5,7 +5,9 @@ use crate::diag::Diagnostic;
 use crate::doc::{self, Source, Span};
 use crate::fsutil::{self, check_readable, mode, mode_text, resolve};
 use pbx_i18n::Msg;
+use pbx_model::belplan::DateHours;
 use pbx_model::secret::check_sip_password;
+use pbx_model::tollfraud::TollFraud;
 use pbx_model::{
     Action, Belplan, CallPermission, Codec, ErrorCode, Extension, Finding, Forwarding, IpNet,
     Limits, Member, ObjKind, Pattern, Queue, RecordingPolicy, RingGroup, RingStrategy, Role, Rule,
@@ -76,6 +78,8 @@ struct TenantCfg {
     #[serde(default)]
     recording: RecordingPolicy,
     retention_days: Option<u32>,
+    #[serde(default)]
+    toll_fraud: TollFraud,
 }
 
 #[derive(Default, Deserialize)]
@@ -186,6 +190,20 @@ struct ScheduleCfg {
     open: Vec<TimeRangeCfg>,
     #[serde(default)]
     closed_dates: Vec<String>,
+    #[serde(default)]
+    holidays: bool,
+    #[serde(default)]
+    extra_holidays: Vec<String>,
+    #[serde(default)]
+    exceptions: Vec<DateHoursCfg>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DateHoursCfg {
+    date: String,
+    from: String,
+    to: String,
 }
 
 #[derive(Deserialize)]
@@ -577,6 +595,7 @@ fn convert(
         if let Some(r) = c.retention_days {
             t.retention_days = r;
         }
+        t.toll_fraud = c.toll_fraud;
         t
     });
     let slug = tenant.as_ref().map(|t| t.slug.clone()).unwrap_or_default();
@@ -817,6 +836,17 @@ fn convert(
                 })
                 .collect(),
             closed_dates: c.closed_dates,
+            holidays: c.holidays,
+            extra_holidays: c.extra_holidays,
+            exceptions: c
+                .exceptions
+                .into_iter()
+                .map(|x| DateHours {
+                    date: x.date,
+                    from: x.from,
+                    to: x.to,
+                })
+                .collect(),
         });
         sched_idx.push(i);
     }

@@ -375,6 +375,10 @@ const CASES: &[(&str, &[Expect])] = &[
         &[("pbxd-rtp-low.toml", "rtp_range", 6, 12, "onder 1024")],
     ),
     (
+        "pbxd-media-timeout.toml",
+        &[("pbxd-media-timeout.toml", "invalid", 6, 17, "5 tot 86400")],
+    ),
+    (
         "pbxd-rtp-clash.toml",
         &[(
             "pbxd-rtp-clash.toml",
@@ -451,6 +455,26 @@ const CASES: &[(&str, &[Expect])] = &[
             6,
             10,
             "ongeldig digest-algoritme 'SHA256' in sip.digest",
+        )],
+    ),
+    (
+        "pbxd-keepalive.toml",
+        &[(
+            "pbxd-keepalive.toml",
+            "invalid",
+            6,
+            22,
+            "keepalive_interval 7200 in [sip]: kies 0 (uit) tot 3600 seconden",
+        )],
+    ),
+    (
+        "pbxd-keepalive-for.toml",
+        &[(
+            "pbxd-keepalive-for.toml",
+            "invalid",
+            6,
+            17,
+            "onbekende waarde \"alles\"",
         )],
     ),
 ];

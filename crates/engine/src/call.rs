@@ -41,6 +41,9 @@ pub struct Config {
     pub max_call: Duration,
     /// An answered call without RTP from either leg for this long is hung up.
     pub media_timeout: Duration,
+    /// The same while the call is on hold (no RTP is expected then, but a call whose phones
+    /// are gone must still end).
+    pub hold_timeout: Duration,
     /// Most calls at once over all organisations; more get 503.
     pub max_calls: usize,
 }
@@ -51,6 +54,7 @@ impl Default for Config {
             ring_timeout: Duration::from_secs(60),
             max_call: Duration::from_secs(4 * 3600),
             media_timeout: Duration::from_secs(60),
+            hold_timeout: Duration::from_secs(3600),
             max_calls: 10_000,
         }
     }
@@ -859,12 +863,12 @@ impl Calls {
                 let was = c.on_hold();
                 c.held[p.from.idx()] = hold;
                 if was != c.on_hold() {
-                    // No RTP is expected while held: the media timer rests.
-                    let media = if c.on_hold() {
-                        None
+                    // No RTP is expected while held: the longer hold timeout applies.
+                    let media = now.at.checked_add(if c.on_hold() {
+                        s.cfg.hold_timeout
                     } else {
-                        now.at.checked_add(s.cfg.media_timeout)
-                    };
+                        s.cfg.media_timeout
+                    });
                     set_timer(&mut s.timers, c, Timer::Media, media);
                     s.actions
                         .push_back(Action::Event(CallEvent::Updated(c.view())));
@@ -877,8 +881,12 @@ impl Calls {
     /// RTP came on a leg of this call (the glue reports it now and then, not per packet).
     pub fn handle_media_activity(&mut self, call: &CallRef, now: Clock) -> Result<(), CallError> {
         self.with_call(call, |s, c| {
-            if c.state == CallState::Answered && !c.on_hold() {
-                let at = now.at.checked_add(s.cfg.media_timeout);
+            if c.state == CallState::Answered {
+                let at = now.at.checked_add(if c.on_hold() {
+                    s.cfg.hold_timeout
+                } else {
+                    s.cfg.media_timeout
+                });
                 set_timer(&mut s.timers, c, Timer::Media, at);
             }
             Ok(())
@@ -1218,6 +1226,7 @@ impl Calls {
             call_id: c.call_id.clone(),
             caller: c.caller.clone(),
             callee: c.callee.clone(),
+            forwarded_to: c.chain.iter().skip(1).cloned().collect(),
             direction: Direction::Intern,
             start_ms: c.start_ms,
             answer_ms: c.answer_ms,

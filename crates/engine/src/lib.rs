@@ -3,4 +3,7 @@
 //! socket or the store.
 
 pub mod call;
+pub mod keepalive;
 pub mod registrar;
+pub mod route;
+pub mod tollfraud;

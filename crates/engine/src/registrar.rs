@@ -64,6 +64,8 @@ pub struct RegisterInput {
     pub cseq: u32,
     /// `udp:192.0.2.7:5060`.
     pub source: String,
+    /// The phone is behind NAT (see [`behind_nat`]).
+    pub nat: bool,
     /// User-Agent.
     pub user_agent: Option<String>,
     /// Contacts.
@@ -100,6 +102,43 @@ pub enum Change {
     Refreshed(Registration),
     /// Removed by the phone, replaced, or expired.
     Removed(Registration),
+    /// Its `unreachable` flag changed (keep-alives, a closed connection, or a new REGISTER).
+    Reachability(Registration),
+}
+
+/// What NAT detection looks at: the address a request came from and what the phone wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatInput<'a> {
+    /// Source address of the REGISTER.
+    pub source: std::net::SocketAddr,
+    /// Over UDP the source port must be the port the phone wrote; over TCP/TLS the source
+    /// port is an ephemeral one and is not compared.
+    pub udp: bool,
+    /// Host and port of the top Via's sent-by, as written.
+    pub via: Option<(&'a str, Option<u16>)>,
+    /// Host and port of each Contact URI, as written.
+    pub contacts: Vec<(&'a str, Option<u16>)>,
+    /// The port a URI or sent-by without one means (5060, 5061 for TLS).
+    pub default_port: u16,
+}
+
+/// Is the phone behind NAT? Yes when the top Via's sent-by or a Contact names an IP address
+/// other than the source address, or (UDP) another port. A host name proves nothing either
+/// way and is not counted. Requests go to the source address in any case; this decides the
+/// keep-alives and what `pbxctl registrations` shows.
+pub fn behind_nat(input: &NatInput<'_>) -> bool {
+    let src = input.source.ip().to_canonical();
+    let differs = |(host, port): (&str, Option<u16>)| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                ip.to_canonical() != src
+                    || (input.udp && port.unwrap_or(input.default_port) != input.source.port())
+            }
+            Err(_) => false,
+        }
+    };
+    input.via.is_some_and(differs) || input.contacts.iter().copied().any(differs)
 }
 
 /// The registrar.
@@ -217,6 +256,28 @@ impl Registrar {
         }
     }
 
+    /// Marks a binding (un)reachable; a change is reported. Unknown bindings are ignored.
+    pub fn set_unreachable(
+        &mut self,
+        tenant: &str,
+        extension: &str,
+        contact: &str,
+        unreachable: bool,
+    ) {
+        let key = (tenant.to_string(), extension.to_string());
+        let Some(r) = self
+            .bindings
+            .get_mut(&key)
+            .and_then(|l| l.iter_mut().find(|r| r.contact == contact))
+        else {
+            return;
+        };
+        if r.unreachable != unreachable {
+            r.unreachable = unreachable;
+            self.changes.push_back(Change::Reachability(r.clone()));
+        }
+    }
+
     /// The next change for the store and the event stream.
     pub fn poll_change(&mut self) -> Option<Change> {
         self.changes.pop_front()
@@ -304,6 +365,9 @@ impl Registrar {
                 cseq: req.cseq,
                 registered_ms: old.as_ref().map(|o| o.registered_ms).unwrap_or(now_ms),
                 expires_ms: now_ms.saturating_add(u64::from(expires) * 1000),
+                nat: req.nat,
+                // The phone just reached us, and a NAT binding is open again.
+                unreachable: false,
             };
             self.insert(reg.clone());
             let refresh = old.as_ref().is_some_and(|o| {
@@ -311,12 +375,17 @@ impl Registrar {
                     && o.source == reg.source
                     && o.call_id == reg.call_id
                     && o.instance == reg.instance
+                    && o.nat == reg.nat
             });
+            let was_unreachable = old.as_ref().is_some_and(|o| o.unreachable);
             self.changes.push_back(if refresh {
-                Change::Refreshed(reg)
+                Change::Refreshed(reg.clone())
             } else {
-                Change::Bound(reg)
+                Change::Bound(reg.clone())
             });
+            if refresh && was_unreachable {
+                self.changes.push_back(Change::Reachability(reg));
+            }
         }
         self.ok(&key, now_ms)
     }
@@ -353,6 +422,7 @@ mod tests {
             call_id: call_id.into(),
             cseq,
             source: "udp:127.0.0.1:5070".into(),
+            nat: false,
             user_agent: None,
             contacts,
             expires_header: expires,
@@ -476,6 +546,88 @@ mod tests {
     }
 
     #[test]
+    fn nat_is_detected_from_via_and_contact() {
+        let src: std::net::SocketAddr =
+            "192.0.2.7:40000".parse().unwrap_or_else(|_| unreachable!());
+        let nat =
+            |udp: bool, via: Option<(&str, Option<u16>)>, contacts: Vec<(&str, Option<u16>)>| {
+                behind_nat(&NatInput {
+                    source: src,
+                    udp,
+                    via,
+                    contacts,
+                    default_port: 5060,
+                })
+            };
+        // Everything names the source: a phone on the open internet or the same LAN.
+        assert!(!nat(
+            true,
+            Some(("192.0.2.7", Some(40000))),
+            vec![("192.0.2.7", Some(40000))]
+        ));
+        // A private Contact or Via behind a NAT router.
+        assert!(nat(
+            true,
+            Some(("192.0.2.7", Some(40000))),
+            vec![("10.0.0.1", Some(5060))]
+        ));
+        assert!(nat(true, Some(("10.0.0.1", Some(5060))), vec![]));
+        // Same address, other port over UDP: a port-translating NAT.
+        assert!(nat(true, Some(("192.0.2.7", None)), vec![]));
+        assert!(nat(true, None, vec![("192.0.2.7", Some(5060))]));
+        // Over TCP the source port is ephemeral: only the address counts.
+        assert!(!nat(
+            false,
+            Some(("192.0.2.7", Some(5060))),
+            vec![("192.0.2.7", None)]
+        ));
+        assert!(nat(
+            false,
+            Some(("192.0.2.7", Some(5060))),
+            vec![("[2001:db8::1]", None)]
+        ));
+        // Host names prove nothing.
+        assert!(!nat(
+            true,
+            Some(("phone.example", None)),
+            vec![("phone.example", None)]
+        ));
+        // An IPv4-mapped source is the IPv4 address.
+        let mapped: std::net::SocketAddr = "[::ffff:192.0.2.7]:5060"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        assert!(!behind_nat(&NatInput {
+            source: mapped,
+            udp: true,
+            via: Some(("192.0.2.7", None)),
+            contacts: vec![("192.0.2.7", Some(5060))],
+            default_port: 5060,
+        }));
+    }
+
+    #[test]
+    fn reachability_is_reported_and_reset_by_a_new_register() {
+        let mut r = Registrar::new(RegistrarConfig::default());
+        let mut nat_input = input(one("sip:a@10.0.0.1", None), "c", 1, Some(600));
+        nat_input.nat = true;
+        r.handle_register(nat_input.clone(), 0);
+        assert!(matches!(r.poll_change(), Some(Change::Bound(x)) if x.nat && !x.unreachable));
+        r.set_unreachable("acme", "1001", "sip:a@10.0.0.1", true);
+        assert!(matches!(r.poll_change(), Some(Change::Reachability(x)) if x.unreachable));
+        // No change, no report; unknown bindings are ignored.
+        r.set_unreachable("acme", "1001", "sip:a@10.0.0.1", true);
+        r.set_unreachable("acme", "1001", "sip:other@h", false);
+        assert_eq!(r.poll_change(), None);
+        assert!(r.bindings("acme", "1001")[0].unreachable);
+        // A refresh proves the phone is there again.
+        nat_input.cseq = 2;
+        r.handle_register(nat_input, 1000);
+        assert!(matches!(r.poll_change(), Some(Change::Refreshed(_))));
+        assert!(matches!(r.poll_change(), Some(Change::Reachability(x)) if !x.unreachable));
+        assert!(!r.bindings("acme", "1001")[0].unreachable);
+    }
+
+    #[test]
     fn restore_drops_expired() {
         let mut r = Registrar::new(RegistrarConfig::default());
         let mk = |c: &str, exp: u64| Registration {
@@ -489,6 +641,8 @@ mod tests {
             cseq: 1,
             registered_ms: 0,
             expires_ms: exp,
+            nat: false,
+            unreachable: false,
         };
         r.restore(vec![mk("sip:old@h", 500), mk("sip:new@h", 5_000)], 1_000);
         assert_eq!(r.len(), 1);

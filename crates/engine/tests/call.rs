@@ -1098,6 +1098,7 @@ fn durations_too_large_for_instant_do_not_panic() {
         ring_timeout: Duration::MAX,
         max_call: Duration::MAX,
         media_timeout: Duration::MAX,
+        hold_timeout: Duration::MAX,
         max_calls: 10,
     });
     h.answered("c");
@@ -1265,4 +1266,32 @@ fn random_input_keeps_the_invariants() {
             "{v:#?}"
         );
     }
+}
+
+/// A held call whose phones are gone still ends: after the hold timeout without RTP.
+#[test]
+fn a_held_call_without_media_ends_after_the_hold_timeout() {
+    let mut h = H::new();
+    h.answered("c");
+    h.calls
+        .handle_reinvite(
+            &cr("c"),
+            Side::A,
+            OfferMethod::Invite,
+            Some("v=0\r\na=inactive\r\n".into()),
+            h.now,
+        )
+        .unwrap();
+    h.calls
+        .handle_reinvite_answer(&cr("c"), Side::B, 200, Some("v=0".into()), h.now)
+        .unwrap();
+    h.drain();
+    assert!(h.calls.get(&cr("c")).unwrap().on_hold);
+    assert!(h.secs(3599).is_empty());
+    let v = h.secs(1);
+    assert!(wire(&v).contains(&Action::Bye {
+        call: cr("c"),
+        to: Side::A
+    }));
+    assert_eq!(cdr(&v).hangup_by, HangupBy::Systeem);
 }

@@ -9,11 +9,14 @@
 //!
 //! Modules: [`rtp`] and [`rtcp`] (wire formats), [`stats`] (RFC 3550 A.1/A.3/A.8, RTT),
 //! [`g711`] (µ-law, A-law, PCMU↔PCMA), [`dtmf`] (RFC 4733), [`sdp`] (RFC 8866 subset) and
-//! [`negotiate`] (RFC 3264 offer/answer, bridge decision).
+//! [`negotiate`] (RFC 3264 offer/answer, bridge decision); for a relay in the middle of a call,
+//! [`anchor`] (offer/answer between two legs) and [`relay`] (the per-call packet path).
 
+pub mod anchor;
 pub mod dtmf;
 pub mod g711;
 pub mod negotiate;
+pub mod relay;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

@@ -196,6 +196,31 @@ impl ReceiveStats {
         payload_len: usize,
         arrival: Duration,
     ) -> bool {
+        self.handle(seq, timestamp, payload_len, arrival, true)
+    }
+
+    /// Like [`Self::handle_packet`], but the packet does not feed the jitter estimate: for
+    /// RFC 4733 telephone-events, whose timestamp stays at the start of the event while the
+    /// packets keep coming (they would show up as jitter of a whole event length). Sequence and
+    /// loss accounting are the same.
+    pub fn handle_packet_without_jitter(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        payload_len: usize,
+        arrival: Duration,
+    ) -> bool {
+        self.handle(seq, timestamp, payload_len, arrival, false)
+    }
+
+    fn handle(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        payload_len: usize,
+        arrival: Duration,
+        jitter: bool,
+    ) -> bool {
         self.packets += 1;
         self.bytes += payload_len as u64;
         if !self.started {
@@ -205,6 +230,9 @@ impl ReceiveStats {
             self.probation = MIN_SEQUENTIAL;
         }
         let counted = self.update_seq(seq);
+        if !jitter {
+            return counted;
+        }
         // A.8: transit time in timestamp units; only differences matter, so wrap freely.
         // Only the low 32 bits matter, so the whole seconds may wrap; the sub-second part fits u64.
         let rate = u64::from(self.clock_rate);

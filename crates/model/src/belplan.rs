@@ -1,10 +1,11 @@
 //! The belplan (dial plan) of an organisation: ordered rules, first match wins.
 
 use crate::error::ModelError;
+use crate::holidays::{holidays_on, HolidayKind};
 use crate::names::check_object_name;
 use crate::numbering::E164;
 use crate::pattern::Pattern;
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use pbx_i18n::Msg;
 use serde::{Deserialize, Serialize};
 
@@ -103,12 +104,40 @@ pub struct TimeRange {
     pub days: Vec<String>,
     /// Opening time, `HH:MM`.
     pub from: String,
-    /// Closing time, `HH:MM` (after `from`).
+    /// Closing time, `HH:MM` (after `from`), or `24:00` for the end of the day.
     pub to: String,
 }
 
-/// Openingstijden: when an organisation is open.
+/// Special opening hours on one date, instead of the weekly hours (24 December 08:30–12:00).
+/// Several entries for one date are all open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateHours {
+    /// The date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Opening time, `HH:MM`.
+    pub from: String,
+    /// Closing time, `HH:MM` (after `from`), or `24:00` for the end of the day.
+    pub to: String,
+}
+
+/// At most this many `closed_dates` and `exceptions` together in one schedule.
+pub const MAX_SCHEDULE_DATES: usize = 1000;
+
+/// Openingstijden: when an organisation is open.
+///
+/// What decides, for a moment `at` (local time), first match wins:
+/// 1. the date is in `closed_dates`: closed all day;
+/// 2. the date has `exceptions`: open only within those hours (also on a holiday);
+/// 3. the date is a holiday it closes on: closed all day. With `holidays = true` those are the
+///    Dutch public holidays that are a general day off ([`crate::holidays`]: not Goede Vrijdag,
+///    and Bevrijdingsdag only in lustrum years); `extra_holidays` adds holidays by name, e.g.
+///    `goede_vrijdag` or `bevrijdingsdag` (then every year);
+/// 4. the weekly hours in `open`.
+///
+/// `holidays` is false unless set: a schedule stored before it existed keeps its behaviour, and
+/// which days an organisation closes is its own choice (a call centre may work on Pinksteren).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Name the rules refer to.
@@ -119,6 +148,31 @@ pub struct Schedule {
     /// Dates (`YYYY-MM-DD`) on which it is closed all day.
     #[serde(default)]
     pub closed_dates: Vec<String>,
+    /// Closed on the Dutch public holidays that are a general day off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holidays: bool,
+    /// Holidays it closes on too, by name (`goede_vrijdag`, `bevrijdingsdag`, …; see
+    /// [`HolidayKind::as_str`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_holidays: Vec<String>,
+    /// Dates with their own opening hours instead of the weekly ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<DateHours>,
+}
+
+/// Whether a schedule is open at a moment, and why not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleState {
+    /// Open.
+    Open,
+    /// The date is in `closed_dates`.
+    ClosedDate,
+    /// The date has special hours and the moment is outside them.
+    OutsideExceptionHours,
+    /// A holiday it closes on.
+    Holiday(HolidayKind),
+    /// Outside the weekly hours.
+    OutsideHours,
 }
 
 fn weekday(s: &str) -> Option<Weekday> {
@@ -134,12 +188,41 @@ fn weekday(s: &str) -> Option<Weekday> {
     })
 }
 
-fn hhmm(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s, "%H:%M").ok()
+/// Minutes since midnight of `HH:MM`; `24:00` (1440) only as a closing time.
+fn minutes(s: &str, closing: bool) -> Option<u32> {
+    if closing && s == "24:00" {
+        return Some(24 * 60);
+    }
+    let t = NaiveTime::parse_from_str(s, "%H:%M").ok()?;
+    Some(t.hour() * 60 + t.minute())
+}
+
+/// The range `from`–`to` in minutes, when both parse and `from` is before `to`.
+fn range(from: &str, to: &str) -> Option<(u32, u32)> {
+    match (minutes(from, false), minutes(to, true)) {
+        (Some(a), Some(b)) if a < b => Some((a, b)),
+        _ => None,
+    }
+}
+
+fn check_range(from: &str, to: &str, out: &mut Vec<ModelError>) {
+    match (minutes(from, false), minutes(to, true)) {
+        (Some(a), Some(b)) if a < b => {}
+        (Some(_), Some(_)) => out.push(ModelError::invalid(
+            Msg::new("schedule.order").arg("from", from).arg("to", to),
+        )),
+        _ => out.push(ModelError::invalid(
+            Msg::new("schedule.time").arg("from", from).arg("to", to),
+        )),
+    }
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
 impl Schedule {
-    /// Checks days, times and dates.
+    /// Checks days, times, dates and holiday names.
     pub fn problems(&self) -> Vec<ModelError> {
         let mut out = Vec::new();
         if let Err(e) = check_object_name(&self.name) {
@@ -153,42 +236,96 @@ impl Schedule {
                     ));
                 }
             }
-            match (hhmm(&r.from), hhmm(&r.to)) {
-                (Some(a), Some(b)) if a < b => {}
-                (Some(_), Some(_)) => out.push(ModelError::invalid(
-                    Msg::new("schedule.order")
-                        .arg("from", &r.from)
-                        .arg("to", &r.to),
-                )),
-                _ => out.push(ModelError::invalid(
-                    Msg::new("schedule.time")
-                        .arg("from", &r.from)
-                        .arg("to", &r.to),
-                )),
-            }
+            check_range(&r.from, &r.to, &mut out);
         }
         for d in &self.closed_dates {
-            if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            if parse_date(d).is_none() {
                 out.push(ModelError::invalid(
                     Msg::new("schedule.date").arg("value", d),
                 ));
             }
         }
+        for x in &self.exceptions {
+            match parse_date(&x.date) {
+                None => out.push(ModelError::invalid(
+                    Msg::new("schedule.date").arg("value", &x.date),
+                )),
+                Some(d) => {
+                    if self.closed_dates.iter().any(|c| parse_date(c) == Some(d)) {
+                        out.push(ModelError::invalid(
+                            Msg::new("schedule.date_conflict").arg("date", &x.date),
+                        ));
+                    }
+                }
+            }
+            check_range(&x.from, &x.to, &mut out);
+        }
+        for h in &self.extra_holidays {
+            if HolidayKind::parse(h).is_none() {
+                out.push(ModelError::invalid(
+                    Msg::new("schedule.holiday").arg("value", h),
+                ));
+            }
+        }
+        if self.closed_dates.len() + self.exceptions.len() > MAX_SCHEDULE_DATES {
+            out.push(ModelError::invalid(
+                Msg::new("schedule.too_many").arg("max", MAX_SCHEDULE_DATES),
+            ));
+        }
         out
+    }
+
+    /// The holiday on `day` that closes this schedule, if any.
+    pub fn closing_holiday(&self, day: NaiveDate) -> Option<HolidayKind> {
+        if !self.holidays && self.extra_holidays.is_empty() {
+            return None;
+        }
+        holidays_on(day)
+            .into_iter()
+            .find(|h| {
+                (self.holidays && !h.optional)
+                    || self.extra_holidays.iter().any(|e| e == h.kind.as_str())
+            })
+            .map(|h| h.kind)
+    }
+
+    /// Open or closed at this local time, and why (see the order on [`Schedule`]).
+    pub fn state(&self, at: NaiveDateTime) -> ScheduleState {
+        let day = at.date();
+        let now = at.time().hour() * 60 + at.time().minute();
+        let within = |r: Option<(u32, u32)>| r.is_some_and(|(a, b)| a <= now && now < b);
+        if self.closed_dates.iter().any(|d| parse_date(d) == Some(day)) {
+            return ScheduleState::ClosedDate;
+        }
+        let mut special = self
+            .exceptions
+            .iter()
+            .filter(|x| parse_date(&x.date) == Some(day))
+            .peekable();
+        if special.peek().is_some() {
+            return if special.any(|x| within(range(&x.from, &x.to))) {
+                ScheduleState::Open
+            } else {
+                ScheduleState::OutsideExceptionHours
+            };
+        }
+        if let Some(h) = self.closing_holiday(day) {
+            return ScheduleState::Holiday(h);
+        }
+        let wd = at.weekday();
+        let open = self.open.iter().any(|r| {
+            r.days.iter().any(|d| weekday(d) == Some(wd)) && within(range(&r.from, &r.to))
+        });
+        if open {
+            ScheduleState::Open
+        } else {
+            ScheduleState::OutsideHours
+        }
     }
 
     /// Is it open at this local time?
     pub fn is_open(&self, at: NaiveDateTime) -> bool {
-        let date = at.date().format("%Y-%m-%d").to_string();
-        if self.closed_dates.contains(&date) {
-            return false;
-        }
-        let day = at.weekday();
-        let t = at.time();
-        self.open.iter().any(|r| {
-            r.days.iter().any(|d| weekday(d) == Some(day))
-                && matches!((hhmm(&r.from), hhmm(&r.to)), (Some(a), Some(b)) if a <= t && t < b)
-        })
+        self.state(at) == ScheduleState::Open
     }
 }
 
@@ -270,6 +407,7 @@ mod tests {
                 to: "17:30".into(),
             }],
             closed_dates: vec!["2026-12-25".into()],
+            ..Schedule::default()
         };
         assert!(s.problems().is_empty());
         let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_default();
@@ -285,7 +423,185 @@ mod tests {
                 to: "08:00".into(),
             }],
             closed_dates: vec!["25-12".into()],
+            ..Schedule::default()
         };
         assert_eq!(bad.problems().len(), 3);
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_else(|_| unreachable!("{s}"))
+    }
+
+    fn kantoor() -> Schedule {
+        Schedule {
+            name: "kantoor".into(),
+            open: vec![TimeRange {
+                days: ["ma", "di", "wo", "do", "vr"].map(String::from).to_vec(),
+                from: "08:30".into(),
+                to: "17:30".into(),
+            }],
+            ..Schedule::default()
+        }
+    }
+
+    fn keys(s: &Schedule) -> Vec<&'static str> {
+        s.problems().iter().map(|e| e.msg.key()).collect()
+    }
+
+    #[test]
+    fn holidays_close_when_asked() {
+        let plain = kantoor();
+        let mut s = kantoor();
+        s.holidays = true;
+        // Hemelvaartsdag 2026 is Thursday 14 May; Tweede Pinksterdag Monday 25 May.
+        for when in [
+            "2026-05-14 10:00",
+            "2026-05-25 10:00",
+            "2026-12-25 10:00",
+            "2027-01-01 10:00",
+        ] {
+            assert!(plain.is_open(at(when)), "{when}: without holidays");
+            assert!(!s.is_open(at(when)), "{when}: with holidays");
+        }
+        assert_eq!(
+            s.state(at("2026-05-14 10:00")),
+            ScheduleState::Holiday(HolidayKind::Hemelvaartsdag)
+        );
+        // Koningsdag 2025 on Saturday 26 April: a Saturday anyway; Monday 27 April 2026 closed.
+        assert_eq!(
+            s.state(at("2026-04-27 09:00")),
+            ScheduleState::Holiday(HolidayKind::Koningsdag)
+        );
+        // Goede Vrijdag (3 April 2026) and Bevrijdingsdag outside a lustrum year stay open …
+        assert!(s.is_open(at("2026-04-03 09:00")));
+        assert!(s.is_open(at("2026-05-05 09:00")));
+        // … Bevrijdingsdag in a lustrum year (Monday 5 May 2025) closes.
+        assert!(!s.is_open(at("2025-05-05 09:00")));
+        // extra_holidays adds them, Bevrijdingsdag then every year.
+        s.extra_holidays = vec!["goede_vrijdag".into(), "bevrijdingsdag".into()];
+        assert!(!s.is_open(at("2026-04-03 09:00")));
+        assert_eq!(
+            s.state(at("2026-05-05 09:00")),
+            ScheduleState::Holiday(HolidayKind::Bevrijdingsdag)
+        );
+        // extra_holidays alone, without the general list.
+        let mut kerst = kantoor();
+        kerst.extra_holidays = vec!["eerste_kerstdag".into()];
+        assert!(!kerst.is_open(at("2026-12-25 09:00")));
+        assert!(kerst.is_open(at("2026-12-24 09:00")));
+        assert!(kerst.is_open(at("2026-05-14 09:00")));
+        assert!(s.problems().is_empty());
+    }
+
+    #[test]
+    fn exceptions_and_precedence() {
+        let mut s = kantoor();
+        s.holidays = true;
+        s.closed_dates = vec!["2026-12-31".into()];
+        s.exceptions = vec![
+            // Christmas Eve, a Thursday: mornings only.
+            DateHours {
+                date: "2026-12-24".into(),
+                from: "08:30".into(),
+                to: "12:00".into(),
+            },
+            // Open on Koningsdag 2026 for two short blocks.
+            DateHours {
+                date: "2026-04-27".into(),
+                from: "10:00".into(),
+                to: "12:00".into(),
+            },
+            DateHours {
+                date: "2026-04-27".into(),
+                from: "13:00".into(),
+                to: "14:00".into(),
+            },
+            // A Saturday opening.
+            DateHours {
+                date: "2026-11-28".into(),
+                from: "09:00".into(),
+                to: "24:00".into(),
+            },
+        ];
+        assert!(s.problems().is_empty(), "{:?}", keys(&s));
+        assert!(s.is_open(at("2026-12-24 08:30")));
+        assert!(s.is_open(at("2026-12-24 11:59")));
+        assert_eq!(
+            s.state(at("2026-12-24 12:00")),
+            ScheduleState::OutsideExceptionHours
+        );
+        assert!(
+            !s.is_open(at("2026-12-24 15:00")),
+            "weekly hours do not apply"
+        );
+        assert!(s.is_open(at("2026-04-27 10:30")), "exception beats holiday");
+        assert!(!s.is_open(at("2026-04-27 12:30")));
+        assert!(s.is_open(at("2026-04-27 13:30")));
+        assert!(s.is_open(at("2026-11-28 23:59")));
+        assert!(!s.is_open(at("2026-11-28 08:59")));
+        assert_eq!(s.state(at("2026-12-31 10:00")), ScheduleState::ClosedDate);
+        assert_eq!(s.state(at("2026-11-29 10:00")), ScheduleState::OutsideHours);
+        assert_eq!(s.state(at("2026-11-30 10:00")), ScheduleState::Open);
+    }
+
+    #[test]
+    fn midnight_closing_time() {
+        let mut s = kantoor();
+        s.open[0].from = "00:00".into();
+        s.open[0].to = "24:00".into();
+        assert!(s.problems().is_empty());
+        assert!(s.is_open(at("2026-11-23 00:00")));
+        assert!(s.is_open(at("2026-11-23 23:59")));
+        s.open[0].from = "24:00".into();
+        assert_eq!(keys(&s), vec!["schedule.time"]);
+    }
+
+    #[test]
+    fn schedule_validation_messages() {
+        let mut s = kantoor();
+        s.closed_dates = vec!["2026-12-24".into()];
+        s.extra_holidays = vec!["kerst".into()];
+        s.exceptions = vec![
+            DateHours {
+                date: "2026-12-24".into(),
+                from: "08:30".into(),
+                to: "12:00".into(),
+            },
+            DateHours {
+                date: "24-12".into(),
+                from: "12:00".into(),
+                to: "08:00".into(),
+            },
+            DateHours {
+                date: "2026-12-23".into(),
+                from: "8u".into(),
+                to: "12:00".into(),
+            },
+        ];
+        assert_eq!(
+            keys(&s),
+            vec![
+                "schedule.date_conflict",
+                "schedule.date",
+                "schedule.order",
+                "schedule.time",
+                "schedule.holiday"
+            ]
+        );
+        let mut many = kantoor();
+        many.closed_dates = vec!["2026-01-02".into(); MAX_SCHEDULE_DATES + 1];
+        assert_eq!(keys(&many), vec!["schedule.too_many"]);
+    }
+
+    #[test]
+    fn old_schedules_still_load_and_serialise_the_same() {
+        let json = r#"{"name":"kantoor","open":[{"days":["ma"],"from":"08:30","to":"17:30"}],"closed_dates":["2026-12-25"]}"#;
+        let s: Schedule = serde_json::from_str(json).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(!s.holidays && s.exceptions.is_empty() && s.extra_holidays.is_empty());
+        assert_eq!(serde_json::to_string(&s).ok().as_deref(), Some(json));
+        let new = r#"{"name":"k","holidays":true,"extra_holidays":["goede_vrijdag"],"exceptions":[{"date":"2026-12-24","from":"08:30","to":"12:00"}]}"#;
+        let s: Schedule = serde_json::from_str(new).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(s.holidays && s.exceptions.len() == 1);
+        assert!(serde_json::from_str::<Schedule>(r#"{"name":"k","feestdagen":true}"#).is_err());
     }
 }

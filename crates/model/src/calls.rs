@@ -10,7 +10,9 @@ pub struct Registration {
     pub tenant: String,
     /// Extension number.
     pub extension: String,
-    /// The Contact URI as registered (after NAT fix-up: where pbxd sends requests).
+    /// The Contact URI as the phone registered it: the Request-URI of requests to the phone.
+    /// They are sent to `source`, not to the address in this URI (which behind NAT is a
+    /// private one).
     pub contact: String,
     /// `+sip.instance` of the phone (RFC 5626), when it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,6 +30,18 @@ pub struct Registration {
     pub registered_ms: u64,
     /// Expires at (Unix ms).
     pub expires_ms: u64,
+    /// The phone is behind NAT: its Contact or top Via names another address than the one the
+    /// REGISTER came from. Absent (false) in records written before this field existed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nat: bool,
+    /// Keep-alives went unanswered (or its TCP/TLS connection closed): the phone is not rung
+    /// until it answers or registers again.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unreachable: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Registration {
@@ -160,6 +174,9 @@ pub struct Cdr {
     pub caller: Party,
     /// Called party.
     pub callee: Party,
+    /// Numbers the call was forwarded to, in order (empty when not forwarded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded_to: Vec<String>,
     /// Direction.
     pub direction: Direction,
     /// Start (Unix ms): the INVITE arrived.
@@ -202,6 +219,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn registrations_stored_before_nat_fields_still_load() {
+        let old = r#"{"tenant":"acme","extension":"1001","contact":"sip:1001@10.0.0.1","source":"udp:192.0.2.7:5060","call_id":"c","cseq":1,"registered_ms":1,"expires_ms":2}"#;
+        let r: Registration = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!r.nat && !r.unreachable);
+        // A registration without NAT is written exactly as before (older readers deny unknown
+        // fields).
+        assert_eq!(serde_json::to_string(&r).ok().as_deref(), Some(old));
+        let nat = Registration {
+            nat: true,
+            unreachable: true,
+            ..r
+        };
+        let text = serde_json::to_string(&nat).unwrap_or_default();
+        assert!(
+            text.ends_with(r#","nat":true,"unreachable":true}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn afloop_from_sip() {
         assert_eq!(Afloop::from_sip(200), Afloop::Beantwoord);
         assert_eq!(Afloop::from_sip(487), Afloop::Geannuleerd);
@@ -219,6 +256,7 @@ mod tests {
             call_id: "c".into(),
             caller: Party::default(),
             callee: Party::default(),
+            forwarded_to: Vec::new(),
             direction: Direction::Intern,
             start_ms: 1_000,
             answer_ms: Some(5_500),

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod contact;
 pub mod error;
 pub mod extension;
+pub mod holidays;
 pub mod names;
 pub mod numbering;
 pub mod pattern;
@@ -16,6 +17,7 @@ pub mod queue;
 pub mod records;
 pub mod secret;
 pub mod tenant;
+pub mod tollfraud;
 pub mod trunk;
 pub mod user;
 

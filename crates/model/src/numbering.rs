@@ -125,7 +125,7 @@ pub enum NumberClass {
     Mobiel,
     /// Free numbers (0800, 116xxx).
     Gratis,
-    /// Premium-rate numbers (0900, 0906, 0909, 118xx).
+    /// Premium-rate numbers (0900, 0906, 0909; 18xx and 118xx directory enquiries).
     Betaalnummers,
     /// Everything outside +31.
     Internationaal,
@@ -170,7 +170,7 @@ pub fn classify(dialled: &str) -> Option<NumberClass> {
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.'))
         .collect();
-    if s == "112" || s == "+31112" {
+    if is_alarm(&s) {
         return Some(NumberClass::Alarm);
     }
     if s.is_empty()
@@ -199,12 +199,45 @@ pub fn classify(dialled: &str) -> Option<NumberClass> {
     };
     Some(if nat.starts_with('6') {
         NumberClass::Mobiel
+    } else if nat == POLITIE_GEEN_SPOED {
+        // 0900-8844, the police's non-emergency number, costs the local rate.
+        NumberClass::VastNationaal
     } else if nat.starts_with("800") {
         NumberClass::Gratis
     } else if nat.starts_with("900") || nat.starts_with("906") || nat.starts_with("909") {
         NumberClass::Betaalnummers
     } else {
         NumberClass::VastNationaal
+    })
+}
+
+/// 0900-8844 without its trunk prefix: the police's non-emergency number, at the local rate.
+const POLITIE_GEEN_SPOED: &str = "9008844";
+
+/// Is this (without separators) the alarm number 112: `112`, `+31112`, `0031112`, or `0112`
+/// (112 behind the outside-line prefix some people still dial; `0112` is no Dutch number)?
+pub fn is_alarm(dialled: &str) -> bool {
+    matches!(dialled, "112" | "+31112" | "0031112" | "0112")
+}
+
+/// The class of a number that leaves through a trunk. Like [`classify`], but a short number is
+/// a Dutch service number, never an extension: 112 alarm; 116xxx and 144 free; 14 + area code
+/// (gemeente) national; 18xx and 118xx (directory enquiries) betaalnummers; any other short
+/// number also betaalnummers, because its tariff is not known here and that class needs the
+/// most careful permission. `None` for input that is no number.
+pub fn classify_outside(dialled: &str) -> Option<NumberClass> {
+    let class = classify(dialled)?;
+    if class != NumberClass::Intern {
+        return Some(class);
+    }
+    let s: String = dialled
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .collect();
+    Some(if s == "144" {
+        NumberClass::Gratis
+    } else {
+        NumberClass::Betaalnummers
     })
 }
 
@@ -373,9 +406,42 @@ mod tests {
             ("0044207946095", Some(Internationaal)),
             ("+32 2 123 45 67", Some(Internationaal)),
             ("abc", None),
+            ("0031112", Some(Alarm)),
+            ("0112", Some(Alarm)),
+            ("0900-8844", Some(VastNationaal)),
+            ("0900-8845", Some(Betaalnummers)),
         ];
         for (num, want) in cases {
             assert_eq!(classify(num), want, "{num}");
+        }
+    }
+
+    #[test]
+    fn classes_of_numbers_that_go_out() {
+        use NumberClass::*;
+        let cases = [
+            ("112", Some(Alarm)),
+            ("+31112", Some(Alarm)),
+            ("144", Some(Gratis)),
+            ("116000", Some(Gratis)),
+            ("14020", Some(VastNationaal)),
+            ("140182", Some(VastNationaal)),
+            ("1888", Some(Betaalnummers)),
+            ("1850", Some(Betaalnummers)),
+            ("11888", Some(Betaalnummers)),
+            ("1233", Some(Betaalnummers)),
+            ("*31#", Some(Betaalnummers)),
+            ("0612345678", Some(Mobiel)),
+            ("0201234567", Some(VastNationaal)),
+            ("0800-1234", Some(Gratis)),
+            ("0906 1234567", Some(Betaalnummers)),
+            ("0044207946095", Some(Internationaal)),
+            ("06", None),
+            ("", None),
+            ("1001a", None),
+        ];
+        for (num, want) in cases {
+            assert_eq!(classify_outside(num), want, "{num}");
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::error::{ErrorCode, ModelError};
 use crate::names::{check_host, check_slug, check_text};
+use crate::tollfraud::TollFraud;
 use pbx_i18n::Msg;
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +90,9 @@ pub struct Tenant {
     /// Days recordings and CDRs are kept.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
+    /// Toll-fraud settings (international and betaalnummers off by default).
+    #[serde(default, skip_serializing_if = "TollFraud::is_default")]
+    pub toll_fraud: TollFraud,
 }
 
 fn default_retention() -> u32 {
@@ -106,6 +110,7 @@ impl Tenant {
             status: TenantStatus::Active,
             recording: RecordingPolicy::Off,
             retention_days: default_retention(),
+            toll_fraud: TollFraud::default(),
         }
     }
 
@@ -169,6 +174,7 @@ impl Tenant {
                 ),
             ));
         }
+        out.extend(self.toll_fraud.problems());
         if self.retention_days == 0 || self.retention_days > 3650 {
             out.push((
                 "retention_days",

@@ -877,9 +877,19 @@ impl<'a> Cur<'a> {
     }
     /// `*( SEMI generic-param )`.
     fn params(&mut self) -> Result<Vec<(String, Option<String>)>, &'static str> {
+        Ok(self
+            .params_spanned()?
+            .into_iter()
+            .map(|(n, v, _)| (n, v))
+            .collect())
+    }
+    /// As [`Cur::params`], with the byte range of each parameter (from the white space before
+    /// its `;` to the end of its value).
+    fn params_spanned(&mut self) -> Result<Vec<Param3>, &'static str> {
         let mut out = Vec::new();
         loop {
             let save = self.i;
+            let start = save;
             self.ws();
             if !self.eat(b';') {
                 self.i = save;
@@ -908,65 +918,20 @@ impl<'a> Cur<'a> {
                 self.i = save;
                 None
             };
-            out.push((name.to_string(), value));
+            out.push((name.to_string(), value, start..self.i));
         }
     }
 }
+
+/// A parameter: name, value, byte range in the header value.
+type Param3 = (String, Option<String>, Range<usize>);
 
 /// Parses a Via header value (one or more comma-separated hops).
 pub fn parse_via(value: &str) -> Result<Vec<ViaHop>, &'static str> {
     let mut c = Cur::new(value);
     let mut hops = Vec::new();
     loop {
-        c.ws();
-        let name = c.token();
-        c.ws();
-        let version = if c.eat(b'/') {
-            c.ws();
-            c.token()
-        } else {
-            ""
-        };
-        c.ws();
-        let slash = c.eat(b'/');
-        c.ws();
-        let transport = c.token();
-        if name.is_empty() || version.is_empty() || !slash || transport.is_empty() {
-            return Err("Malformed Via");
-        }
-        if !c.ws() {
-            return Err("Malformed Via");
-        }
-        let host = if c.peek() == Some(b'[') {
-            c.take_while(|b| b != b']' && b != b';' && b != b',')
-        } else {
-            c.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        };
-        let mut hostport = host.to_string();
-        if host.starts_with('[') {
-            if !c.eat(b']') {
-                return Err("Malformed Via");
-            }
-            hostport.push(']');
-        }
-        let save = c.i;
-        c.ws();
-        if c.eat(b':') {
-            c.ws();
-            hostport.push(':');
-            hostport.push_str(c.take_while(|b| b.is_ascii_digit()));
-        } else {
-            c.i = save;
-        }
-        let (host, port) = parse_hostport(&hostport).ok_or("Malformed Via sent-by")?;
-        let params = c.params()?;
-        hops.push(ViaHop {
-            protocol: format!("{name}/{version}"),
-            transport: transport.to_ascii_uppercase(),
-            host,
-            port,
-            params,
-        });
+        hops.push(via_hop(&mut c)?.0);
         c.ws();
         if c.done() {
             return Ok(hops);
@@ -974,6 +939,124 @@ pub fn parse_via(value: &str) -> Result<Vec<ViaHop>, &'static str> {
         if !c.eat(b',') {
             return Err("Malformed Via");
         }
+    }
+}
+
+/// One `via-parm` at the cursor, with the byte ranges of its parameters; the cursor ends right
+/// after the last parameter.
+fn via_hop(c: &mut Cur<'_>) -> Result<(ViaHop, Vec<Range<usize>>), &'static str> {
+    c.ws();
+    let name = c.token();
+    c.ws();
+    let version = if c.eat(b'/') {
+        c.ws();
+        c.token()
+    } else {
+        ""
+    };
+    c.ws();
+    let slash = c.eat(b'/');
+    c.ws();
+    let transport = c.token();
+    if name.is_empty() || version.is_empty() || !slash || transport.is_empty() {
+        return Err("Malformed Via");
+    }
+    if !c.ws() {
+        return Err("Malformed Via");
+    }
+    let host = if c.peek() == Some(b'[') {
+        c.take_while(|b| b != b']' && b != b';' && b != b',')
+    } else {
+        c.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    let mut hostport = host.to_string();
+    if host.starts_with('[') {
+        if !c.eat(b']') {
+            return Err("Malformed Via");
+        }
+        hostport.push(']');
+    }
+    let save = c.i;
+    c.ws();
+    if c.eat(b':') {
+        c.ws();
+        hostport.push(':');
+        hostport.push_str(c.take_while(|b| b.is_ascii_digit()));
+    } else {
+        c.i = save;
+    }
+    let (host, port) = parse_hostport(&hostport).ok_or("Malformed Via sent-by")?;
+    let mut params = Vec::new();
+    let mut spans = Vec::new();
+    for (n, v, span) in c.params_spanned()? {
+        params.push((n, v));
+        spans.push(span);
+    }
+    Ok((
+        ViaHop {
+            protocol: format!("{name}/{version}"),
+            transport: transport.to_ascii_uppercase(),
+            host,
+            port,
+            params,
+        },
+        spans,
+    ))
+}
+
+/// The top Via value as a server writes it back after receiving the request from `source`
+/// (RFC 3261 §18.2.1, RFC 3581 §4): `received=<source ip>` when the sent-by host is not that
+/// IP, or whenever the client asked for `rport`; an `rport` without value gets the source
+/// port. A `received` the client wrote itself is replaced. Only the first hop of the value
+/// changes, and the rest keeps its bytes. `None` when nothing changes or the first hop cannot
+/// be read (the request is then answered as it is).
+pub fn stamped_via(value: &str, source: std::net::SocketAddr) -> Option<String> {
+    let mut c = Cur::new(value);
+    let (hop, spans) = via_hop(&mut c).ok()?;
+    let end = c.i;
+    let ip = source.ip().to_canonical();
+    let asked_rport = hop.param("rport").is_some();
+    let fill_rport = matches!(hop.param("rport"), Some(None));
+    let same_host = matches!(&hop.host, Host::IpAddr(h) if h.to_canonical() == ip);
+    let received = asked_rport || !same_host;
+    if !received && !fill_rport {
+        return None;
+    }
+    let mut out = String::with_capacity(value.len() + 40);
+    let mut last = 0;
+    for ((name, v), span) in hop.params.iter().zip(&spans) {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("received") && received {
+            out.push_str(value.get(last..span.start)?);
+            last = span.end;
+        } else if is("rport") && v.is_none() {
+            out.push_str(value.get(last..span.start)?);
+            out.push_str(&format!(";rport={}", source.port()));
+            last = span.end;
+        }
+    }
+    out.push_str(value.get(last..end)?);
+    if received {
+        out.push_str(&format!(";received={ip}"));
+    }
+    out.push_str(value.get(end..)?);
+    Some(out)
+}
+
+/// Applies [`stamped_via`] to the top Via of a received request; says whether it changed.
+pub fn stamp_via(req: &mut Request, source: std::net::SocketAddr) -> bool {
+    let Some(via) = req.headers.iter_mut().find_map(|h| match h {
+        Header::Via(v) => Some(v),
+        _ => None,
+    }) else {
+        return false;
+    };
+    match stamped_via(via.value(), source) {
+        Some(v) => {
+            *via = untyped::Via::new(v);
+            true
+        }
+        None => false,
     }
 }
 
@@ -1272,6 +1355,83 @@ mod tests {
                 .filter(|w| w == b"tag=")
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn via_gets_received_and_rport() {
+        let src: std::net::SocketAddr = "192.0.2.1:9988".parse().unwrap();
+        // RFC 3581 §4: the empty rport is filled in, received is added even when equal.
+        assert_eq!(
+            stamped_via(
+                "SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bKkjshdyff",
+                src
+            )
+            .as_deref(),
+            Some("SIP/2.0/UDP 10.1.1.1:4540;rport=9988;branch=z9hG4bKkjshdyff;received=192.0.2.1")
+        );
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP 192.0.2.1:9988;branch=z9hG4bK1;rport", src).as_deref(),
+            Some("SIP/2.0/UDP 192.0.2.1:9988;branch=z9hG4bK1;rport=9988;received=192.0.2.1")
+        );
+        // RFC 3261 §18.2.1: received only when the host differs (a name always differs).
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1", src),
+            None
+        );
+        assert_eq!(
+            stamped_via("SIP/2.0/TCP phone.example;branch=z9hG4bK1", src).as_deref(),
+            Some("SIP/2.0/TCP phone.example;branch=z9hG4bK1;received=192.0.2.1")
+        );
+        // A filled-in rport is kept; a received written by the client is replaced; only the
+        // first hop changes.
+        assert_eq!(
+            stamped_via(
+                "SIP/2.0/UDP 10.0.0.1 ; received=1.1.1.1 ;rport=5 ;branch=z9hG4bK1 , SIP/2.0/UDP 10.0.0.2;rport",
+                src
+            )
+            .as_deref(),
+            Some("SIP/2.0/UDP 10.0.0.1 ;rport=5 ;branch=z9hG4bK1;received=192.0.2.1 , SIP/2.0/UDP 10.0.0.2;rport")
+        );
+        // IPv6 (RFC 5118 §4.5): received without brackets; an IPv4-mapped source counts as IPv4.
+        let v6: std::net::SocketAddr = "[2001:db8::9]:5070".parse().unwrap();
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bK1;rport", v6).as_deref(),
+            Some("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bK1;rport=5070;received=2001:db8::9")
+        );
+        let mapped: std::net::SocketAddr = "[::ffff:192.0.2.1]:5060".parse().unwrap();
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1", mapped),
+            None
+        );
+        // Unreadable: left alone.
+        assert_eq!(stamped_via("nonsense", src), None);
+    }
+
+    #[test]
+    fn stamped_request_still_reads_and_answers_with_it() {
+        let text = OPTIONS.replace(
+            "h.example;branch=z9hG4bK1",
+            "10.0.0.1:5060;rport;branch=z9hG4bK1",
+        );
+        let mut p = parse(text.as_bytes(), &Limits::default()).unwrap();
+        let SipMessage::Request(req) = &mut p.message else {
+            panic!("request")
+        };
+        let v6: std::net::SocketAddr = "[2001:db8::9]:40000".parse().unwrap();
+        assert!(stamp_via(req, v6));
+        // The parser's own typed view (used by the transaction layer) still reads it.
+        use rsipstack::sip::ToTypedHeader;
+        let typed = req.top_via_header().unwrap().typed().unwrap();
+        assert_eq!(typed.branch().unwrap().value(), "z9hG4bK1");
+        let hop = top_via(req).unwrap();
+        assert_eq!(hop.rport(), Some(Some(40000)));
+        assert_eq!(hop.received(), Some("2001:db8::9".parse().unwrap()));
+        let r = response_to(req, 200, "OK");
+        let out = String::from_utf8(r.to_bytes()).unwrap();
+        assert!(
+            out.contains("Via: SIP/2.0/UDP 10.0.0.1:5060;rport=40000;branch=z9hG4bK1;received=2001:db8::9\r\n"),
+            "{out}"
         );
     }
 

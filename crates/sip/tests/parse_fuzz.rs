@@ -39,6 +39,13 @@ fn run(bytes: &[u8]) {
                         let _ = r.response(req).to_bytes();
                     }
                     let _ = msg::response_to(req, 200, "OK").to_bytes();
+                    // What pbxd does to every received request (RFC 3581).
+                    let mut stamped = req.clone();
+                    let source = "[2001:db8::1]:5070".parse().unwrap();
+                    if msg::stamp_via(&mut stamped, source) {
+                        let _ = msg::response_to(&stamped, 200, "OK").to_bytes();
+                        let _ = msg::top_via(&stamped);
+                    }
                 } else {
                     let _ = check_response(&p);
                 }

@@ -20,6 +20,8 @@ fn reg(ext: &str, contact: &str, expires_ms: u64) -> Registration {
         cseq: 1,
         registered_ms: 1_000,
         expires_ms,
+        nat: false,
+        unreachable: false,
     }
 }
 
@@ -36,6 +38,7 @@ fn cdr(id: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr {
             number: callee.into(),
             name: String::new(),
         },
+        forwarded_to: Vec::new(),
         direction: Direction::Intern,
         start_ms: end_ms - 10_000,
         answer_ms: (afloop == Afloop::Beantwoord).then_some(end_ms - 8_000),

@@ -175,6 +175,9 @@ _pbxctl() {
             pbxctl__subcmd__trunk,show)
                 cmd="pbxctl__subcmd__trunk__subcmd__show"
                 ;;
+            pbxctl__subcmd__trunk,status)
+                cmd="pbxctl__subcmd__trunk__subcmd__status"
+                ;;
             pbxctl__subcmd__user,add)
                 cmd="pbxctl__subcmd__user__subcmd__add"
                 ;;
@@ -1728,7 +1731,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__trunk)
-            opts="-h --help --json --lang --socket --config add list show set remove"
+            opts="-h --help --json --lang --socket --config add list show set remove status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1968,6 +1971,36 @@ _pbxctl() {
                 return 0
             fi
             case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__trunk__subcmd__status)
+            opts="-h --tenant --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

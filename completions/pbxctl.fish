@@ -247,16 +247,17 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand extension; and __fish_seen
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand extension; and __fish_seen_subcommand_from remove" -l force -d 'Verwijder ook wat ervan afhangt'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand extension; and __fish_seen_subcommand_from remove" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand extension; and __fish_seen_subcommand_from remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -s h -l help -d 'Toon deze hulp'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -f -a "add" -d 'Maak een trunk aan'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -f -a "list" -d 'Toon de trunks van een organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -f -a "show" -d 'Toon een trunk (zonder geheim)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -f -a "set" -d 'Wijzig een trunk'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove" -f -a "remove" -d 'Verwijder een trunk'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "add" -d 'Maak een trunk aan'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "list" -d 'Toon de trunks van een organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "show" -d 'Toon een trunk (zonder geheim)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "set" -d 'Wijzig een trunk'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "remove" -d 'Verwijder een trunk'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and not __fish_seen_subcommand_from add list show set remove status" -f -a "status" -d 'Toon de toestand van de trunks: registratie, bereikbaarheid (OPTIONS) en RTT'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from add" -l host -d 'Host of adres van de provider' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from add" -l port -d 'Poort van de provider' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from add" -l transport -d 'Transport: udp, tcp of tls' -r
@@ -316,6 +317,12 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_sub
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from remove" -l force -d 'Verwijder ook wat ervan afhangt'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from remove" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

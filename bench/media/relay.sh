@@ -7,9 +7,13 @@
 # ng protocol: offer, answer, delete), then G.711 RTP (160 bytes per 20 ms) both ways on every
 # call. After a warm-up the generator marks a measuring window on its stdout; this script reads
 # the relay's CPU time (utime+stime from /proc) at both marks, and the generator counts the
-# packets sent in the window and how many arrived, with their one-way latency. A baseline run
+# packets sent in the window and how many arrived, with their one-way latency (kernel arrival
+# stamp − send time; on loopback the stamp is taken at the relay's sendto). A baseline run
 # without a relay (each leg sends straight to the other) gives the generator's own latency, so
 # that "added latency" = relay − baseline.
+# The generator and the relay share the machine: on 2 cores N = 2000 (200,000 packets/s) does not
+# keep up; the script prints the achieved rate (tempo%) and warns below 95 %, when latency and
+# loss no longer describe the relay.
 #
 # Prints, per relay: µs CPU per relayed packet, loss, added latency p50/p99/p99.9; the ratio of CPU
 # per packet pbxd/rtpengine (target ≤ 0.5), and pbxd's memory per active call.
@@ -73,6 +77,14 @@ rss_kb() {
   echo "$total"
 }
 hz=$(getconf CLK_TCK)
+# CPU ticks per thread group of a process ("name ticks" lines; thread names without a trailing
+# number, so pbx-relay-0 and pbx-relay-1 count together).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ -r "$t/stat" ] && sed -e 's/^[0-9]* (\(.*\)) /\1\t/' "$t/stat" | awk -F'\t' '{split($2, f, " "); n=$1; sub(/[-_ ]?[0-9]+$/, "", n); print n, f[12] + f[13]}'
+  done | awk '{s[$1] += $2} END {for (k in s) print k, s[k]}' | sort
+}
 # Busy ticks of the whole machine (user, nice, system, irq, softirq): what other processes
 # used during a window = this − relay − generator (the machine is shared).
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
@@ -130,7 +142,7 @@ run() {
       "@pid "*) gpid=${line#@pid } ;;
       "@meten-start"*)
         if [ -n "$pid" ]; then
-          t0=$(ticks "$pid"); rss_up=$(rss_kb "$pid")
+          t0=$(ticks "$pid"); rss_up=$(rss_kb "$pid"); thread_ticks "$pid" > "$tmp/$name.threads0"
           if [ -n "${PERF:-}" ] && [ "$name" = pbxd ]; then
             perf record -F 999 -g -p "$pid" -o "$PERF" -- sleep "$(echo "$secs * 0.8" | bc -l)" >/dev/null 2>&1 &
             perfpid=$!
@@ -138,7 +150,7 @@ run() {
         fi
         g0=$(ticks "$gpid"); o0=$(busy) ;;
       "@meten-einde"*)
-        [ -n "$pid" ] && t1=$(ticks "$pid")
+        [ -n "$pid" ] && { t1=$(ticks "$pid"); thread_ticks "$pid" > "$tmp/$name.threads1"; }
         g1=$(ticks "$gpid"); o1=$(busy) ;;
       "@opgezet "*|"@afgebroken "*|"@resultaat "*)
         local kind=${line%% *} kv
@@ -179,7 +191,7 @@ for name in pbxd rtpengine; do
     "${R[$name.resultaat.tempo_pct]:-?}" "${R[$name.resultaat.verlies_pct]:-?}" "$us" "$(v p50_us)" "$(v p99_us)" "$(v p999_us)" "$(v lees_p99_us)" \
     "$(echo "${R[$name.gen_ticks]} * 1000000 / $hz / ($pk + (${pk} == 0))" | bc -l)"
 done
-printf 'andere processen tijdens het venster (%% van één core; 0 = stille machine): nulmeting %.0f, pbxd %.0f, rtpengine %.0f; load %s\n' \
+printf 'andere processen tijdens het venster (schatting uit /proc/stat, %% van één core; 0 = stille machine): nulmeting %.0f, pbxd %.0f, rtpengine %.0f; load %s\n' \
   "${R[baseline.other_pct]}" "${R[pbxd.other_pct]}" "${R[rtpengine.other_pct]}" "$(cut -d' ' -f1-3 /proc/loadavg)"
 for name in baseline pbxd rtpengine; do
   if (( $(echo "${R[$name.resultaat.tempo_pct]:-0} < 95" | bc -l) )); then
@@ -191,6 +203,16 @@ done
 echo "(tempo% = verzonden pakketten in het venster t.o.v. 50 per stroom per seconde;" \
   "CPU µs = CPU-tijd van de relay per doorgegeven pakket in het venster; +pXX = latentie min nulmeting, kernelstempel" \
   "bij aankomst; '+p99 lees' = zelfde met de tijd waarop de generator het pakket las; gen µs = CPU van de generator per pakket)"
+for name in pbxd rtpengine; do
+  [ -s "$tmp/$name.threads1" ] || continue
+  printf '%s: CPU per draadgroep in het venster (µs per pakket):' "$name"
+  join -a 2 -e 0 -o 0,1.2,2.2 "$tmp/$name.threads0" "$tmp/$name.threads1" | while read -r th a b; do
+    if [ $((b - a)) -gt 0 ]; then
+      printf ' %s %.2f' "$th" "$(echo "($b - $a) * 1000000 / $hz / (${R[$name.resultaat.ontvangen]:-0} + 1)" | bc -l)"
+    fi
+  done
+  echo
+done
 ratio=$(echo "${R[pbxd.us]} / ${R[rtpengine.us]}" | bc -l)
 printf 'verhouding CPU per pakket pbxd/rtpengine = %.2f (doel <= 0,5)\n' "$ratio"
 for name in pbxd rtpengine; do

@@ -12,8 +12,10 @@
 # children, before and after the load), calls/s achieved and failed calls; the ratio pbxd/Kamailio.
 # Then for pbxd (each in a fresh pbxd, so that freed heap of an earlier phase does not hide
 # growth): memory per active call (HELD calls held open at once: RSS minus idle RSS, divided by
-# HELD, once when all are up and once after their transactions expired) and memory per
-# registration (REGS extensions each registered once; same two moments).
+# the answered calls pbxd lists, once when all are up and once after their set-up transactions
+# expired), the CPU per call set-up while they pile up, and memory per registration (REGS
+# extensions each registered once; same two moments). Exit code 1 when any call or
+# registration failed (the work directory is then kept).
 #
 # Usage: bench/sip/calls.sh [CALLS] [RATE_PER_S]
 # Environment: HOLD_MS (call length in the CPU phase, default 500), HELD (calls held open for the
@@ -23,8 +25,10 @@
 # (pbxd's state directory on /dev/shm: shows what the flushes to disk cost), PERF=FILE (perf
 # record of pbxd, cpu-clock with DWARF call graphs, 20 s of the CPU phase, from 5 s on).
 # PBXD_WRAP="valgrind --tool=callgrind --callgrind-out-file=F" runs pbxd under that command (use
-# a low rate). BIN_DIR=DIR takes pbxd and pbxctl from DIR instead of target/release (to compare two builds).
-# Machine needed: sipp (Debian sip-tester), kamailio (Debian kamailio), bc, python3.
+# a low rate, e.g. HOLD_MS=20000 PHASES=cpu calls.sh 400 10). BIN_DIR=DIR takes pbxd and pbxctl
+# from DIR instead of target/release (to compare two builds).
+# Machine needed: sipp (Debian sip-tester), kamailio (Debian kamailio), bc, python3; install with
+# apt-get install sip-tester kamailio bc python3. Defaults take about 5 minutes on 2 cores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -70,6 +74,27 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# SIPp binds its media port and the three above it (RTCP, video, video RTCP): four free in a row.
+free_media_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(1000):
+    p = random.randrange(40000, 60000, 4)
+    try:
+        socks = []
+        for q in range(p, p + 4):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", q))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+PY
+}
 # CPU ticks (user + system) of a process and all its descendants.
 ticks() {
   local total=0 p
@@ -159,7 +184,7 @@ stop_pbxd() {
 sipp_run() {
   local sf=$1 port=$2
   shift 2
-  sipp -sf "$here/$sf" -p "$port" -mp "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600s -timeout_error \
+  sipp -sf "$here/$sf" -p "$port" -mp "$(free_media_port)" -i 127.0.0.1 -nostdin -timeout 600s -timeout_error \
     -default_behaviors all,-abortunexp "$@"
 }
 # Messages a SIPp run ignored (unexpected, or for a call that already ended): name of the run.
@@ -193,6 +218,11 @@ uas() {
   uas_pid=$!
   pids+=("$uas_pid")
   sleep 0.3
+  kill -0 "$uas_pid" 2>/dev/null || {
+    echo "$1: de SIPp-UAS start niet (zie $tmp/$1.uas.err en $tmp/$1.uas.errors)" >&2
+    failures=$((failures + 1))
+    exit 70
+  }
 }
 
 # Runs the CPU load against a server: name, pid, port, UAS port. Prints the result line; the CPU

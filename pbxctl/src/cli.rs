@@ -375,6 +375,12 @@ pub enum TrunkCmd {
         #[command(flatten)]
         removal: Removal,
     },
+    /// Toon de toestand van de trunks: registratie, bereikbaarheid (OPTIONS) en RTT
+    Status {
+        /// Alleen deze organisatie
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Default)]

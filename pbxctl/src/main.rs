@@ -1080,7 +1080,67 @@ impl Ctx {
                 self.remove(Route::Trunk(tenant.clone(), name.clone()), removal)
                     .await
             }
+            TrunkCmd::Status { tenant } => self.trunk_status(tenant.as_deref()).await,
         }
+    }
+
+    async fn trunk_status(&self, tenant: Option<&str>) -> R<i32> {
+        let q: Vec<(&str, &str)> = tenant.map(|t| vec![("tenant", t)]).unwrap_or_default();
+        let v: Vec<pbx_api::TrunkStatus> = self.get(Route::TrunkStatus, &q).await?;
+        self.out(&v, |v| {
+            let rows: Vec<Vec<String>> = v
+                .iter()
+                .map(|t| {
+                    let mut reason = t
+                        .reason
+                        .as_deref()
+                        .map(|r| tr(self.lang, trunk_reason_key(r)))
+                        .unwrap_or_default();
+                    if let Some(code) = t.code {
+                        reason.push_str(&format!(" ({code})"));
+                    }
+                    if let Some(at) = t.retry_ms {
+                        reason.push_str(&format!(
+                            "; {}",
+                            Msg::new("trunk.retry")
+                                .arg("time", cdr::local_time(at))
+                                .render(self.lang)
+                        ));
+                    }
+                    vec![
+                        t.tenant.clone(),
+                        t.name.clone(),
+                        tr(self.lang, trunk_state_key(&t.state)),
+                        reason,
+                        t.registered_until_ms
+                            .map(cdr::local_time)
+                            .unwrap_or_else(|| "-".into()),
+                        t.rtt_ms
+                            .map(|r| format!("{r} ms"))
+                            .unwrap_or_else(|| "-".into()),
+                        match t.up {
+                            Some(true) => tr(self.lang, "reg.reachable"),
+                            Some(false) => tr(self.lang, "reg.unreachable"),
+                            None => "-".into(),
+                        },
+                        format!("{}/{}", t.active_calls, t.max_channels),
+                    ]
+                })
+                .collect();
+            table(
+                &self.h(&[
+                    "col.tenant",
+                    "col.trunk",
+                    "col.registration",
+                    "col.reason",
+                    "col.registered_until",
+                    "col.rtt",
+                    "col.reachable",
+                    "col.channels_in_use",
+                ]),
+                &rows,
+            )
+        })
     }
 
     // ---- queues
@@ -1732,4 +1792,32 @@ fn parse_belplan(text: &str) -> Result<Belplan, String> {
         rules: f.rule,
         schedules: f.schedule,
     })
+}
+
+/// The catalogue key of a trunk registration state from the API.
+fn trunk_state_key(state: &str) -> &'static str {
+    match state {
+        "geen" => "trunk.state.geen",
+        "bezig" => "trunk.state.bezig",
+        "geregistreerd" => "trunk.state.geregistreerd",
+        "mislukt" => "trunk.state.mislukt",
+        "uitgeschakeld" => "trunk.state.uitgeschakeld",
+        _ => "trunk.state.onbekend",
+    }
+}
+
+/// The catalogue key of a trunk failure reason from the API.
+fn trunk_reason_key(reason: &str) -> &'static str {
+    match reason {
+        "geweigerd" => "trunk.reason.geweigerd",
+        "authenticatie" => "trunk.reason.authenticatie",
+        "uitdaging" => "trunk.reason.uitdaging",
+        "interval" => "trunk.reason.interval",
+        "geen_antwoord" => "trunk.reason.geen_antwoord",
+        "transport" => "trunk.reason.transport",
+        "geen_geheim" => "trunk.reason.geen_geheim",
+        "transport_niet_ondersteund" => "trunk.reason.transport_niet_ondersteund",
+        "adres" => "trunk.reason.adres",
+        _ => "trunk.state.onbekend",
+    }
 }

@@ -294,6 +294,11 @@ impl App {
                         .map_err(store_err)?),
                 }
             }
+            (R::TrunkStatus, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
+                ok(&sip.trunk_status(tenant.as_deref()))
+            }
             (R::Cdrs, Get) => self.cdr_list(r),
             (R::Calls, Get) => {
                 let tenant = self.scoped_tenant(r)?;

@@ -103,7 +103,12 @@ pub(crate) struct CallGlue {
     last_sdp: HashMap<(CallRef, usize), String>,
     /// When a refusal at the call limit was last put in the audit log, per organisation.
     limit_audited: HashMap<String, Instant>,
+    /// When the relays' media activity was last read.
+    activity_checked: Instant,
 }
+
+/// How often the relays' media activity feeds the media timeout.
+const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
 impl CallGlue {
     pub(crate) fn new(rtp: &pbx_config::RtpConfig) -> CallGlue {
@@ -125,6 +130,7 @@ impl CallGlue {
             mid_retx: HashMap::new(),
             last_sdp: HashMap::new(),
             limit_audited: HashMap::new(),
+            activity_checked: Instant::now(),
         }
     }
 }
@@ -645,6 +651,14 @@ impl Service {
         if self.calls.core.poll_timeout().is_some_and(|t| t <= now) {
             self.calls.core.handle_timeout(clock());
         }
+        // Media activity is read once a second, not on every tick: the media timeout is tens
+        // of seconds, and re-arming a timer per call 50 times a second showed in the relay
+        // benchmark (bench/media/relay.sh) as a cost per packet.
+        if now.duration_since(self.calls.activity_checked) < ACTIVITY_EVERY {
+            self.drain_calls(now);
+            return;
+        }
+        self.calls.activity_checked = now;
         let active: Vec<CallRef> = self
             .calls
             .relays

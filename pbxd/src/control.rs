@@ -350,6 +350,15 @@ async fn events(
                         if !visible { continue; }
                         Event::LimitReached { tenant, limit, scope }
                     }
+                    Ok(Event::Trunk { tenant, name, change }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => tenant == *t,
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::Trunk { tenant, name, change }
+                    }
                     Ok(other) => other,
                     Err(broadcast::error::RecvError::Lagged(_)) => match snapshot(&app, &caller) {
                         Ok(s) => s,

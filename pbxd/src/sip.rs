@@ -4,6 +4,7 @@
 //! CANCEL) go to the B2BUA glue in `crate::calls`.
 
 mod keepalive;
+mod trunks;
 
 use crate::app::App;
 use pbx_api::Event;
@@ -135,6 +136,8 @@ pub(crate) struct Service {
     pub(crate) calls: crate::calls::CallGlue,
     /// Keep-alives to registered phones (`keepalive`).
     pub(crate) keepalive: keepalive::Glue,
+    /// Registrations to SIP providers and their keep-alives (`trunks`).
+    pub(crate) trunks: trunks::Glue,
 }
 
 /// Handles for the rest of pbxd.
@@ -148,6 +151,8 @@ pub struct SipHandle {
     live: Arc<Mutex<Live>>,
     /// Call traces.
     pub traces: Arc<Mutex<TraceBuffer>>,
+    /// The state of the trunks, for `pbxctl trunk status`.
+    trunks: trunks::Shared,
 }
 /// Requests of the control API to the SIP task (which owns the calls).
 pub enum Control {
@@ -188,6 +193,14 @@ impl SipHandle {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.values()
             .filter(|r| tenant.is_none_or(|t| r.tenant == t))
+            .cloned()
+            .collect()
+    }
+    /// The state of the trunks of an organisation, or of all.
+    pub fn trunk_status(&self, tenant: Option<&str>) -> Vec<pbx_api::TrunkStatus> {
+        let all = self.trunks.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .filter(|t| tenant.is_none_or(|x| t.tenant == x))
             .cloned()
             .collect()
     }
@@ -364,6 +377,7 @@ pub async fn start(
         counters: counters.clone(),
         calls,
         keepalive: keepalive::Glue::default(),
+        trunks: trunks::Glue::default(),
     };
     svc.drain_registrar();
     svc.keepalive_reset(Instant::now());
@@ -374,6 +388,7 @@ pub async fn start(
         control: control_tx,
         live,
         traces,
+        trunks: svc.trunks.shared.clone(),
     };
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -391,6 +406,7 @@ pub async fn start(
                 _ = stop.changed() => break,
             }
         }
+        svc.trunk_shutdown().await;
         svc.flush_dirty();
     });
     Ok((handle, task))
@@ -704,6 +720,7 @@ impl Service {
         }
         self.call_timers(now);
         self.keepalive_timers(now);
+        self.trunk_timers(now).await;
         let ms = unix_ms();
         if self.registrar.poll_timeout().is_some_and(|t| t <= ms) {
             self.registrar.handle_timeout(ms);
@@ -731,6 +748,10 @@ impl Service {
         while let Some(ev) = self.tx.poll_event() {
             // Answers to pbxd's own keep-alive OPTIONS first, then calls.
             let Some(ev) = self.keepalive_event(ev, now) else {
+                continue;
+            };
+            // Answers to pbxd's own REGISTERs and OPTIONS to SIP trunks.
+            let Some(ev) = self.trunk_event(ev, now) else {
                 continue;
             };
             let ev = if extension_method {

@@ -95,6 +95,14 @@ impl Board {
                         .render(lang),
                 );
             }
+            Event::Trunk {
+                tenant,
+                name,
+                change,
+            } => {
+                self.changes
+                    .push(format!("trunk {tenant} {name}: {}", change.change));
+            }
             Event::Ping => {}
         }
     }

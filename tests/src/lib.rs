@@ -246,6 +246,23 @@ pub fn free_udp_port() -> u16 {
     panic!("no free UDP port outside the RTP range");
 }
 
+/// A base port for SIPp's media (`-mp`): SIPp binds it and the next three (audio RTP/RTCP,
+/// video RTP/RTCP). Chosen at random below the kernel's ephemeral range (32768–60999) and above
+/// pbxd's default RTP range, with all four free at the time of asking, so that parallel tests
+/// and the sockets the kernel hands out do not take the neighbours.
+pub fn free_media_ports() -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + 4 * (rand::random::<u16>() % 3_000);
+        let held: Vec<_> = (0..4)
+            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == 4 {
+            return base;
+        }
+    }
+    panic!("no four free UDP ports for SIPp's media");
+}
+
 // ---- pbxd --------------------------------------------------------------------------------------
 
 /// How to set up a pbxd.
@@ -1031,7 +1048,7 @@ pub fn sipp_command(
         "-p",
         &local_port.to_string(),
         "-mp",
-        &free_udp_port().to_string(),
+        &free_media_ports().to_string(),
     ]);
     cmd.args(["-timeout", "20s", "-timeout_error", "-nostdin"]);
     cmd

@@ -93,6 +93,8 @@ pub enum Route {
     ContactsImport(String),
     /// `GET /v1/registrations?tenant`
     Registrations,
+    /// `GET /v1/trunk-status?tenant`: registration and keep-alive state of the trunks
+    TrunkStatus,
     /// `GET /v1/cdr?tenant&from_ms&to_ms&number&afloop&limit`
     Cdrs,
     /// `GET /v1/cdr/{t}/{id}`
@@ -155,6 +157,7 @@ impl Route {
             ["tenants", _, "contacts"] => Route::Contacts(s(1)),
             ["tenants", _, "contacts", "import"] => Route::ContactsImport(s(1)),
             ["registrations"] => Route::Registrations,
+            ["trunk-status"] => Route::TrunkStatus,
             ["cdr"] => Route::Cdrs,
             ["cdr", _, _] => Route::Cdr(s(1), s(2)),
             ["calls"] => Route::Calls,
@@ -200,6 +203,7 @@ impl Route {
             Route::Contacts(t) => format!("/v1/tenants/{t}/contacts"),
             Route::ContactsImport(t) => format!("/v1/tenants/{t}/contacts/import"),
             Route::Registrations => "/v1/registrations".into(),
+            Route::TrunkStatus => "/v1/trunk-status".into(),
             Route::Cdrs => "/v1/cdr".into(),
             Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
             Route::Calls => "/v1/calls".into(),
@@ -366,6 +370,7 @@ mod tests {
             Route::QueueMembers("acme".into(), "500".into()),
             Route::ContactsImport("acme".into()),
             Route::Registrations,
+            Route::TrunkStatus,
             Route::Cdrs,
             Route::Cdr("acme".into(), "c1".into()),
             Route::Trace("a84b/4c76 e667%10+x@pc33.atlanta.com".into()),

@@ -83,6 +83,59 @@ pub struct CallInfo {
     pub legs: Vec<CallLeg>,
 }
 
+/// `GET /v1/trunk-status`: what pbxd knows of a trunk (registration, keep-alive). Never
+/// carries a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkStatus {
+    /// Organisation.
+    pub tenant: String,
+    /// Trunk name.
+    pub name: String,
+    /// `geen` (no registration), `bezig`, `geregistreerd`, `mislukt`, `uitgeschakeld`.
+    pub state: String,
+    /// Why it failed (`geweigerd`, `authenticatie`, `uitdaging`, `interval`, `geen_antwoord`,
+    /// `transport`, `geen_geheim`, `transport_niet_ondersteund`); i18n key `trunk.reason.<reason>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// SIP status code of the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// Next attempt after a failure (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_ms: Option<u64>,
+    /// End of the registration the provider granted (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_until_ms: Option<u64>,
+    /// Round-trip time of the last answered OPTIONS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u64>,
+    /// OPTIONS answered (`true`), lost or transport error (`false`); absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<bool>,
+    /// Calls on the trunk now (0 until outbound calls exist).
+    pub active_calls: u32,
+    /// Maximum concurrent calls.
+    pub max_channels: u32,
+    /// The last changes, oldest first.
+    #[serde(default)]
+    pub history: Vec<TrunkChange>,
+}
+
+/// A change of a trunk's state or reachability.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkChange {
+    /// When (Unix ms).
+    pub at_ms: u64,
+    /// A state (`geregistreerd`, `mislukt` …) or `up` / `down`.
+    pub change: String,
+    /// Why, for `mislukt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// SIP status code, for `mislukt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+}
+
 /// A leg of a call towards one phone of the callee.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallLeg {
@@ -600,6 +653,15 @@ pub enum Event {
         limit: u32,
         /// `tenant` (the organisation's max_calls) or `system` (pbxd's own).
         scope: String,
+    },
+    /// A trunk's registration state or reachability changed.
+    Trunk {
+        /// Organisation.
+        tenant: String,
+        /// Trunk name.
+        name: String,
+        /// The change.
+        change: TrunkChange,
     },
     /// Keep-alive, every 15 s.
     Ping,

@@ -7,3 +7,4 @@ pub mod keepalive;
 pub mod registrar;
 pub mod route;
 pub mod tollfraud;
+pub mod trunkreg;

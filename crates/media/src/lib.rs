@@ -10,17 +10,24 @@
 //! Modules: [`rtp`] and [`rtcp`] (wire formats), [`stats`] (RFC 3550 A.1/A.3/A.8, RTT),
 //! [`g711`] (µ-law, A-law, PCMU↔PCMA), [`dtmf`] (RFC 4733), [`sdp`] (RFC 8866 subset) and
 //! [`negotiate`] (RFC 3264 offer/answer, bridge decision); for a relay in the middle of a call,
-//! [`anchor`] (offer/answer between two legs) and [`relay`] (the per-call packet path).
+//! [`anchor`] (offer/answer between two legs) and [`relay`] (the per-call packet path); for
+//! announcements and the keuzemenu, [`wav`] (prompt files to 8 kHz mono), [`player`] (prompts as
+//! RTP in virtual time), [`dtmf_in`] (digits from RFC 4733 and SIP INFO, menu collection) and
+//! [`inband`] (Goertzel DTMF detection in the audio).
 
 pub mod anchor;
 pub mod dtmf;
+pub mod dtmf_in;
 pub mod g711;
+pub mod inband;
 pub mod negotiate;
+pub mod player;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;
+pub mod wav;
 
 pub use negotiate::{
     answer, bridge_mode, common_codec, create_offer, BridgeMode, Codec, LocalMedia,

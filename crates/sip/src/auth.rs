@@ -553,6 +553,187 @@ fn is_token_char(b: u8) -> bool {
         )
 }
 
+// --- client side: answering a provider's challenge (pbxd registering to a SIP trunk)
+
+/// One `Digest` challenge of a `WWW-Authenticate` / `Proxy-Authenticate` value, as a client
+/// reads it. `Debug` is harmless: a challenge carries no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub realm: String,
+    pub nonce: String,
+    pub opaque: Option<String>,
+    /// `MD5` when absent.
+    pub algorithm: Algorithm,
+    /// The server offered `qop=auth` (possibly among others such as `auth-int`).
+    pub qop_auth: bool,
+    /// The server offered only qop values we do not support (`auth-int`).
+    pub qop_unsupported: bool,
+    /// `stale=true`: the nonce expired, the credentials were right.
+    pub stale: bool,
+}
+
+/// Why a challenge could not be read or answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChallengeError {
+    /// Not parsable, another scheme, or too big.
+    #[error("malformed challenge")]
+    Malformed,
+    /// An algorithm this client does not support (`SHA-512-256`, `-sess`, unknown).
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// Only `qop` values this client does not support.
+    #[error("unsupported qop")]
+    UnsupportedQop,
+    /// No challenge in the response.
+    #[error("no challenge")]
+    None,
+}
+
+/// Reads one `Digest` challenge value (`Digest realm="…", nonce="…", …`). Sizes are bounded as
+/// for [`parse_authorization`]; it never panics.
+pub fn parse_challenge(value: &str) -> Result<Challenge, ChallengeError> {
+    if value.len() > MAX_HEADER_LEN {
+        return Err(ChallengeError::Malformed);
+    }
+    let mut p = Parser {
+        s: value.as_bytes(),
+        pos: 0,
+    };
+    p.skip_ws();
+    if !p.token().eq_ignore_ascii_case("Digest") || !p.skip_ws() {
+        return Err(ChallengeError::Malformed);
+    }
+    let (mut realm, mut nonce, mut opaque, mut algorithm, mut qop, mut stale) =
+        (None, None, None, None, None, false);
+    let mut count = 0usize;
+    loop {
+        p.skip_ws();
+        if p.at_end() {
+            break;
+        }
+        if p.eat(b',') {
+            continue;
+        }
+        let name = p.token().to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(ChallengeError::Malformed);
+        }
+        p.skip_ws();
+        if !p.eat(b'=') {
+            return Err(ChallengeError::Malformed);
+        }
+        p.skip_ws();
+        let v = p.value().map_err(|_| ChallengeError::Malformed)?;
+        count += 1;
+        if count > MAX_PARAMS {
+            return Err(ChallengeError::Malformed);
+        }
+        match name.as_str() {
+            "realm" => realm = Some(v),
+            "nonce" => nonce = Some(v),
+            "opaque" => opaque = Some(v),
+            "algorithm" => algorithm = Some(v),
+            "qop" => qop = Some(v),
+            "stale" => stale = v.eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+        p.skip_ws();
+        if !p.at_end() && !p.eat(b',') {
+            return Err(ChallengeError::Malformed);
+        }
+    }
+    let algorithm = match algorithm {
+        None => Algorithm::Md5,
+        Some(a) => Algorithm::from_name(&a).ok_or(ChallengeError::UnsupportedAlgorithm)?,
+    };
+    let (qop_auth, qop_unsupported) = match &qop {
+        None => (false, false),
+        Some(q) => {
+            let auth = q.split(',').any(|x| x.trim().eq_ignore_ascii_case("auth"));
+            (auth, !auth)
+        }
+    };
+    Ok(Challenge {
+        realm: realm.ok_or(ChallengeError::Malformed)?,
+        nonce: nonce.ok_or(ChallengeError::Malformed)?,
+        opaque,
+        algorithm,
+        qop_auth,
+        qop_unsupported,
+        stale,
+    })
+}
+
+/// Picks the challenge to answer from all `WWW-Authenticate` (or `Proxy-Authenticate`) values
+/// of a response: SHA-256 when offered (RFC 8760 §2.4: the first supported one in the
+/// server's order of preference, SHA-256 before MD5), else MD5. Values that cannot be
+/// answered are skipped; the error of the last one is returned when none is usable.
+pub fn pick_challenge<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Challenge, ChallengeError> {
+    let mut best: Option<Challenge> = None;
+    let mut err = ChallengeError::None;
+    for v in values {
+        match parse_challenge(v) {
+            Ok(c) if c.qop_unsupported => err = ChallengeError::UnsupportedQop,
+            Ok(c) => {
+                let better = match &best {
+                    None => true,
+                    Some(b) => b.algorithm == Algorithm::Md5 && c.algorithm == Algorithm::Sha256,
+                };
+                if better {
+                    best = Some(c);
+                }
+            }
+            Err(e) => err = e,
+        }
+    }
+    best.ok_or(err)
+}
+
+/// `H(user:realm:password)` as lowercase hex.
+pub fn client_ha1(alg: Algorithm, username: &str, realm: &str, password: &str) -> String {
+    alg.hash_hex(&[
+        username.as_bytes(),
+        b":",
+        realm.as_bytes(),
+        b":",
+        password.as_bytes(),
+    ])
+}
+
+/// The credentials that answer `challenge` for a request (`method`, Request-URI `uri`). With
+/// `qop=auth` offered, `cnonce` (random, chosen by the caller) and the nonce count `nc`
+/// (1 for the first use of a nonce) are used; otherwise the RFC 2069 form. The result's
+/// [`Credentials::to_header_value`] is the `Authorization` / `Proxy-Authorization` value.
+pub fn answer_challenge(
+    challenge: &Challenge,
+    method: &str,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+    nc: u32,
+) -> Credentials {
+    let qop = challenge.qop_auth.then_some(Qop::Auth);
+    let mut creds = Credentials {
+        username: username.to_string(),
+        realm: challenge.realm.clone(),
+        nonce: challenge.nonce.clone(),
+        uri: uri.to_string(),
+        response: String::new(),
+        algorithm: challenge.algorithm,
+        cnonce: qop.map(|_| cnonce.to_string()),
+        opaque: challenge.opaque.clone(),
+        qop,
+        nc: qop.map(|_| nc),
+    };
+    let ha1 = client_ha1(challenge.algorithm, username, &challenge.realm, password);
+    creds.response = creds.expected_response(method, &ha1);
+    creds
+}
+
 /// Settings of a [`NonceManager`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceConfig {
@@ -1174,5 +1355,149 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("deadbeefcafe"), "{dbg}");
         assert!(dbg.contains("redacted"));
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    const RFC7616_NONCE: &str = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+    const RFC7616_OPAQUE: &str = "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS";
+    const RFC7616_CNONCE: &str = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+
+    fn rfc7616(alg: &str) -> String {
+        format!(
+            "Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", algorithm={alg}, nonce=\"{RFC7616_NONCE}\", opaque=\"{RFC7616_OPAQUE}\""
+        )
+    }
+
+    /// RFC 7616 §3.9.1: the same request answered with SHA-256 and with MD5.
+    #[test]
+    fn rfc7616_example_vectors() {
+        let sha = rfc7616("SHA-256");
+        let md5 = rfc7616("MD5");
+        let ch = pick_challenge([sha.as_str(), md5.as_str()]).unwrap_or_else(|_| unreachable!());
+        assert_eq!(ch.algorithm, Algorithm::Sha256);
+        assert!(ch.qop_auth);
+        let c = answer_challenge(
+            &ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle of Life",
+            RFC7616_CNONCE,
+            1,
+        );
+        assert_eq!(
+            c.response,
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
+        let ch = parse_challenge(&md5).unwrap_or_else(|_| unreachable!());
+        let c = answer_challenge(
+            &ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle of Life",
+            RFC7616_CNONCE,
+            1,
+        );
+        assert_eq!(c.response, "8ca523f5e9506fed4657c9700eebdbec");
+        let v = c.to_header_value();
+        assert!(v.contains("qop=auth"));
+        assert!(v.contains("nc=00000001"));
+        assert!(v.contains(&format!("opaque=\"{RFC7616_OPAQUE}\"")));
+        // The server side accepts what the client side writes.
+        let back = parse_authorization(&v).unwrap_or_else(|_| unreachable!());
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn md5_only_and_no_qop() {
+        let ch = pick_challenge(["Digest realm=\"sip.example\", nonce=\"abc\""])
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(ch.algorithm, Algorithm::Md5);
+        assert!(!ch.qop_auth && !ch.stale);
+        let c = answer_challenge(&ch, "REGISTER", "sip:sip.example", "u", "p", "x", 1);
+        assert_eq!(c.qop, None);
+        assert_eq!(c.cnonce, None);
+        let ha1 = client_ha1(Algorithm::Md5, "u", "sip.example", "p");
+        let ha2 = Algorithm::Md5.hash_hex(&[b"REGISTER:sip:sip.example"]);
+        assert_eq!(
+            c.response,
+            Algorithm::Md5.hash_hex(&[ha1.as_bytes(), b":abc:", ha2.as_bytes()])
+        );
+        assert!(!c.to_header_value().contains("nc="));
+    }
+
+    #[test]
+    fn picks_sha256_and_skips_what_it_cannot_answer() {
+        let ch = pick_challenge([
+            "Digest realm=\"r\", nonce=\"1\", algorithm=MD5",
+            "Digest realm=\"r\", nonce=\"2\", algorithm=SHA-512-256",
+            "Digest realm=\"r\", nonce=\"3\", algorithm=SHA-256, stale=TRUE",
+            "Basic realm=\"r\"",
+        ])
+        .unwrap_or_else(|_| unreachable!());
+        assert_eq!((ch.nonce.as_str(), ch.stale), ("3", true));
+        assert_eq!(
+            pick_challenge(["Digest realm=\"r\", nonce=\"1\", algorithm=MD5-sess"]),
+            Err(ChallengeError::UnsupportedAlgorithm)
+        );
+        assert_eq!(
+            pick_challenge(["Digest realm=\"r\", nonce=\"1\", qop=\"auth-int\""]),
+            Err(ChallengeError::UnsupportedQop)
+        );
+        assert_eq!(pick_challenge([]), Err(ChallengeError::None));
+        assert_eq!(
+            parse_challenge("Digest nonce=\"1\""),
+            Err(ChallengeError::Malformed)
+        );
+        assert_eq!(
+            parse_challenge("Digest realm=\"unterminated"),
+            Err(ChallengeError::Malformed)
+        );
+        let long = format!("Digest realm=\"{}\", nonce=\"1\"", "a".repeat(5000));
+        assert_eq!(parse_challenge(&long), Err(ChallengeError::Malformed));
+    }
+
+    #[test]
+    fn server_and_client_agree() {
+        let b = Instant::now();
+        let mut m = NonceManager::new([3u8; 32], b, NonceConfig::default());
+        let ha1 = client_ha1(Algorithm::Sha256, "acme01", "sip.example", "geheim");
+        for value in m.challenge(
+            "sip.example",
+            &[Algorithm::Sha256, Algorithm::Md5],
+            false,
+            b,
+        ) {
+            let ch = parse_challenge(&value).unwrap_or_else(|_| unreachable!());
+            if ch.algorithm != Algorithm::Sha256 {
+                continue;
+            }
+            let c = answer_challenge(
+                &ch,
+                "REGISTER",
+                "sip:sip.example",
+                "acme01",
+                "geheim",
+                "cn",
+                1,
+            );
+            let back = parse_authorization(&c.to_header_value()).unwrap_or_else(|_| unreachable!());
+            assert_eq!(
+                m.verify(
+                    &back,
+                    "REGISTER",
+                    "sip:sip.example",
+                    Some(&ha1),
+                    "sip.example",
+                    b
+                ),
+                Outcome::Ok
+            );
+        }
     }
 }

@@ -74,10 +74,17 @@ printf '%s' "$password" | ctl extension add bench 20000 --password-stdin >/dev/n
 
 # Kamailio
 k_port=$(free_port)
-sed -e "s/__PORT__/$k_port/" -e "s/__PASSWORD__/$password/" "$here/kamailio-registrar.cfg" > "$tmp/kamailio.cfg"
+# Kamailio gets the credential as HA1 (flag 1 of pv_www_authenticate), as pbxd stores it.
+ha1=$(printf '20000:bench.example:%s' "$password" | md5sum | cut -d' ' -f1)
+sed -e "s/__PORT__/$k_port/" -e "s/__HA1__/$ha1/" "$here/kamailio-registrar.cfg" > "$tmp/kamailio.cfg"
 kamailio -f "$tmp/kamailio.cfg" -DD -E -P "$tmp/kam.pidfile" -w "$tmp" 2>"$tmp/kam.err" &
 echo $! > "$tmp/kam.pid"
 sleep 1
+
+# A column of SIPp's statistics file, by name.
+stat_col() {
+  awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i } END { print (c ? $c : "?") }' "$1" 2>/dev/null || echo "?"
+}
 
 run() { # name pid port
   local name=$1 pid=$2 port=$3
@@ -89,18 +96,18 @@ run() { # name pid port
   t0=$(ticks "$pid")
   start=$(date +%s.%N)
   sipp "127.0.0.1:$port" -sf "$here/register_load.xml" -s 20000 -au 20000 -ap "$password" -set domain bench.example \
-    -auth_uri bench.example -r "$rate" -m "$n" -i 127.0.0.1 -nostdin -timeout 300s -timeout_error \
+    -auth_uri bench.example -r "$rate" -m "$n" -i 127.0.0.1 -p "$(free_port)" -nostdin -timeout 300s -timeout_error \
     -trace_stat -stf "$tmp/$name.stat.csv" >/dev/null 2>"$tmp/$name.sipp.err" || {
       echo "$name: SIPp meldt mislukte registraties (zie $tmp/$name.sipp.err)" >&2; }
   end=$(date +%s.%N)
   t1=$(ticks "$pid")
   r1=$(rss_kb "$pid")
   local failed
-  failed=$(tail -1 "$tmp/$name.stat.csv" | awk -F';' '{print $(NF>16?16:NF)}' 2>/dev/null || echo "?")
+  failed=$(stat_col "$tmp/$name.stat.csv" "FailedCall(C)")
   local us
   us=$(echo "($t1 - $t0) * 1000000 / $hz / $n" | bc -l)
-  printf '%-9s %6d registraties in %6.1f s (%.0f/s), CPU %.1f µs per registratie, RSS %d kB (+%d kB)\n' \
-    "$name" "$n" "$(echo "$end - $start" | bc -l)" "$(echo "$n / ($end - $start)" | bc -l)" "$us" "$r1" "$((r1 - r0))"
+  printf '%-9s %6d registraties in %6.1f s (%.0f/s), mislukt %s, CPU %.1f µs per registratie, RSS %d kB (+%d kB)\n' \
+    "$name" "$n" "$(echo "$end - $start" | bc -l)" "$(echo "$n / ($end - $start)" | bc -l)" "$failed" "$us" "$r1" "$((r1 - r0))"
   echo "$us"
 }
 p_us=$(run pbxd "$(cat "$tmp/pbxd.pid")" "$p_port" | tee /dev/stderr | tail -1)

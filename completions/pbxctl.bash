@@ -1467,7 +1467,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant__subcmd__add)
-            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --help --json --lang --socket --config"
+            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1498,6 +1498,26 @@ _pbxctl() {
                     return 0
                     ;;
                 --retention-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --international)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --betaalnummers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-international-per-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-betaalnummers-per-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-call-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1599,7 +1619,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant__subcmd__set)
-            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --help --json --lang --socket --config"
+            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1630,6 +1650,26 @@ _pbxctl() {
                     return 0
                     ;;
                 --retention-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --international)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --betaalnummers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-international-per-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-betaalnummers-per-hour)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-call-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -75,6 +75,11 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-outside-calls -d 'Maximum aantal gelijktijdige buitengesprekken' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l recording -d 'Gespreksopname: off, always of on_demand' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l retention-days -d 'Bewaartermijn van opnamen en gespreksoverzicht in dagen' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l international -d 'Internationale nummers toestaan (belfraude; standaard uit)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l betaalnummers -d 'Betaalnummers (0900, 0906, 0909, 18xx) toestaan (belfraude; standaard uit)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-international-per-hour -d 'Maximum internationale gesprekken per uur' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-betaalnummers-per-hour -d 'Maximum gesprekken naar betaalnummers per uur' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-call-secs -d 'Langste buitengesprek in seconden (niet voor 112)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
@@ -97,6 +102,11 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-outside-calls -d 'Maximum aantal gelijktijdige buitengesprekken' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l recording -d 'Gespreksopname: off, always of on_demand' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l retention-days -d 'Bewaartermijn van opnamen en gespreksoverzicht in dagen' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l international -d 'Internationale nummers toestaan (belfraude; standaard uit)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l betaalnummers -d 'Betaalnummers (0900, 0906, 0909, 18xx) toestaan (belfraude; standaard uit)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-international-per-hour -d 'Maximum internationale gesprekken per uur' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-betaalnummers-per-hour -d 'Maximum gesprekken naar betaalnummers per uur' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-call-secs -d 'Langste buitengesprek in seconden (niet voor 112)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

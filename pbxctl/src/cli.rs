@@ -128,6 +128,21 @@ pub struct TenantOpts {
     /// Bewaartermijn van opnamen en gespreksoverzicht in dagen
     #[arg(long, value_name = "DAGEN")]
     pub retention_days: Option<u32>,
+    /// Internationale nummers toestaan (belfraude; standaard uit)
+    #[arg(long, value_name = "AAN|UIT")]
+    pub international: Option<String>,
+    /// Betaalnummers (0900, 0906, 0909, 18xx) toestaan (belfraude; standaard uit)
+    #[arg(long, value_name = "AAN|UIT")]
+    pub betaalnummers: Option<String>,
+    /// Maximum internationale gesprekken per uur
+    #[arg(long, value_name = "N")]
+    pub max_international_per_hour: Option<u32>,
+    /// Maximum gesprekken naar betaalnummers per uur
+    #[arg(long, value_name = "N")]
+    pub max_betaalnummers_per_hour: Option<u32>,
+    /// Langste buitengesprek in seconden (niet voor 112)
+    #[arg(long, value_name = "SEC")]
+    pub max_call_secs: Option<u32>,
 }
 
 #[derive(Args, Debug)]

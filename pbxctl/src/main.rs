@@ -196,6 +196,19 @@ fn recording(lang: Lang, s: &Option<String>) -> R<Option<RecordingPolicy>> {
     }
 }
 
+/// `aan`/`uit` (or `on`/`off`) of a switch.
+fn on_off(lang: Lang, s: &Option<String>) -> R<Option<bool>> {
+    match s.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(None),
+        Some("aan" | "on" | "ja" | "yes") => Ok(Some(true)),
+        Some("uit" | "off" | "nee" | "no") => Ok(Some(false)),
+        Some(_) => Err(usage(
+            lang,
+            Msg::new("ctl.bad_switch").arg("value", s.as_deref().unwrap_or_default()),
+        )),
+    }
+}
+
 fn role(lang: Lang, s: &Option<String>) -> R<Option<Role>> {
     match s {
         None => Ok(None),
@@ -469,6 +482,40 @@ impl Ctx {
                 tr(l, "col.max_outside_calls"),
                 x.limits.max_outside_calls.to_string(),
             ],
+            vec![
+                tr(l, "col.international"),
+                tr(
+                    l,
+                    if x.toll_fraud.international {
+                        "word.allowed"
+                    } else {
+                        "word.blocked"
+                    },
+                ),
+            ],
+            vec![
+                tr(l, "col.betaalnummers"),
+                tr(
+                    l,
+                    if x.toll_fraud.betaalnummers {
+                        "word.allowed"
+                    } else {
+                        "word.blocked"
+                    },
+                ),
+            ],
+            vec![
+                tr(l, "col.max_international_per_hour"),
+                x.toll_fraud.max_international_per_hour.to_string(),
+            ],
+            vec![
+                tr(l, "col.max_betaalnummers_per_hour"),
+                x.toll_fraud.max_betaalnummers_per_hour.to_string(),
+            ],
+            vec![
+                tr(l, "col.max_call_secs"),
+                x.toll_fraud.max_call_secs.to_string(),
+            ],
             vec![tr(l, "col.users"), t.users.to_string()],
             vec![tr(l, "col.trunks"), t.trunks.to_string()],
             vec![tr(l, "col.queues"), t.queues.to_string()],
@@ -499,6 +546,11 @@ impl Ctx {
             status: None,
             recording: recording(self.lang, &o.recording)?,
             retention_days: o.retention_days,
+            international: on_off(self.lang, &o.international)?,
+            betaalnummers: on_off(self.lang, &o.betaalnummers)?,
+            max_international_per_hour: o.max_international_per_hour,
+            max_betaalnummers_per_hour: o.max_betaalnummers_per_hour,
+            max_call_secs: o.max_call_secs,
         })
     }
 
@@ -521,6 +573,22 @@ impl Ctx {
                 }
                 if let Some(v) = opts.retention_days {
                     t.retention_days = v;
+                }
+                let tf = &mut t.toll_fraud;
+                if let Some(v) = on_off(self.lang, &opts.international)? {
+                    tf.international = v;
+                }
+                if let Some(v) = on_off(self.lang, &opts.betaalnummers)? {
+                    tf.betaalnummers = v;
+                }
+                if let Some(v) = opts.max_international_per_hour {
+                    tf.max_international_per_hour = v;
+                }
+                if let Some(v) = opts.max_betaalnummers_per_hour {
+                    tf.max_betaalnummers_per_hour = v;
+                }
+                if let Some(v) = opts.max_call_secs {
+                    tf.max_call_secs = v;
                 }
                 let s: TenantSummary = self
                     .send(Method::Post, Route::Tenants, &[], Some(&t))

@@ -471,6 +471,22 @@ impl App {
         if let Some(v) = p.retention_days {
             t.retention_days = v;
         }
+        let tf = &mut t.toll_fraud;
+        if let Some(v) = p.international {
+            tf.international = v;
+        }
+        if let Some(v) = p.betaalnummers {
+            tf.betaalnummers = v;
+        }
+        if let Some(v) = p.max_international_per_hour {
+            tf.max_international_per_hour = v;
+        }
+        if let Some(v) = p.max_betaalnummers_per_hour {
+            tf.max_betaalnummers_per_hour = v;
+        }
+        if let Some(v) = p.max_call_secs {
+            tf.max_call_secs = v;
+        }
         t.validate()?;
         let count = self.store.count_extensions(slug).map_err(store_err)?;
         if (t.limits.max_extensions as usize) < count {

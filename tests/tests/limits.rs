@@ -177,3 +177,45 @@ fn concurrent_adds_do_not_slip_past_the_limit() {
         Some(5)
     );
 }
+
+/// Toll-fraud settings: international and betaalnummers are blocked by default; `tenant set`
+/// switches them and sets the hourly limits and the longest outside call, and shows them; bad
+/// values are refused with a Dutch message and change nothing.
+#[test]
+fn toll_fraud_settings_of_an_organisation() {
+    let pbx = Pbx::start(Opts::default());
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let t = pbx.ctl_json(&["tenant", "show", "acme"]);
+    let show = pbx.ctl(&["tenant", "show", "acme"]);
+    show.ok();
+    assert!(
+        show.stdout.contains("internationaal:") && show.stdout.contains("geblokkeerd"),
+        "{}\n{t}",
+        show.stdout
+    );
+    pbx.ctl(&[
+        "tenant",
+        "set",
+        "acme",
+        "--international",
+        "aan",
+        "--max-international-per-hour",
+        "5",
+        "--max-call-secs",
+        "1800",
+    ])
+    .ok();
+    let t = pbx.ctl_json(&["tenant", "show", "acme"]);
+    let tf = &t["toll_fraud"];
+    assert_eq!(tf["international"], true, "{t}");
+    assert_eq!(tf["max_international_per_hour"], 5, "{t}");
+    assert_eq!(tf["max_call_secs"], 1800, "{t}");
+    let bad = pbx.ctl(&["tenant", "set", "acme", "--betaalnummers", "misschien"]);
+    bad.code(64);
+    assert!(bad.stderr.contains("kies aan of uit"), "{}", bad.stderr);
+    let bad = pbx.ctl(&["tenant", "set", "acme", "--max-call-secs", "10"]);
+    bad.code(65);
+    let again = pbx.ctl_json(&["tenant", "show", "acme"]);
+    assert_eq!(again["toll_fraud"], *tf, "nothing changed");
+}

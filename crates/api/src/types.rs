@@ -241,6 +241,21 @@ pub struct TenantPatch {
     /// New retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// International numbers allowed at all (toll fraud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub international: Option<bool>,
+    /// Betaalnummers allowed at all (toll fraud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub betaalnummers: Option<bool>,
+    /// International calls per sliding hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_international_per_hour: Option<u32>,
+    /// Calls to betaalnummers per sliding hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_betaalnummers_per_hour: Option<u32>,
+    /// Longest outside call in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_call_secs: Option<u32>,
 }
 
 /// Query flags of destructive requests: `?dry_run=true&force=true`.

@@ -230,14 +230,28 @@ fn emergency(org: &TenantBundle, caller: &Caller, dialled: &str) -> Decision {
     })
 }
 
-/// Does the rule's condition hold for an outbound call to `number` at `at`?
+/// The national form of a Dutch number dialled internationally (`+31612345678` and
+/// `0031612345678` → `0612345678`), so that a softphone dialling from its contacts meets the
+/// same rules (`_06XXXXXXXX`) as someone dialling by hand.
+fn national_form(number: &str) -> Option<String> {
+    let rest = number
+        .strip_prefix("+31")
+        .or_else(|| number.strip_prefix("0031"))?;
+    (!rest.is_empty() && !rest.starts_with('0')).then(|| format!("0{rest}"))
+}
+
+/// Does the rule's condition hold for an outbound call to `number` at `at`? A pattern may match
+/// the number as dialled or its national form.
 fn rule_matches(org: &TenantBundle, rule: &Rule, number: &str, at: NaiveDateTime) -> bool {
     let m = &rule.matches;
     if m.did.is_some() {
         return false;
     }
-    if m.pattern.as_ref().is_some_and(|p| !p.matches(number)) {
-        return false;
+    if let Some(p) = &m.pattern {
+        let national = national_form(number);
+        if !p.matches(number) && !national.as_deref().is_some_and(|n| p.matches(n)) {
+            return false;
+        }
     }
     match &m.schedule {
         None => true,
@@ -390,6 +404,24 @@ pub fn route_explained(
     plain(Decision::Refuse(Refusal::not_found(
         Msg::new("route.no_route").arg("number", &number),
     )))
+}
+
+#[cfg(test)]
+mod national_tests {
+    use super::national_form;
+
+    #[test]
+    fn dutch_numbers_dialled_internationally_have_a_national_form() {
+        assert_eq!(national_form("+31612345678").as_deref(), Some("0612345678"));
+        assert_eq!(
+            national_form("0031201234567").as_deref(),
+            Some("0201234567")
+        );
+        assert_eq!(national_form("+3212345678"), None);
+        assert_eq!(national_form("0612345678"), None);
+        assert_eq!(national_form("+31"), None);
+        assert_eq!(national_form("+310612"), None);
+    }
 }
 
 #[cfg(test)]
@@ -564,6 +596,8 @@ org  | nationaal             | +31201234567                       | out vast_nat
 org  | nationaal             | +31 (0)20 1234567                  | out vast_nationaal +31201234567 0201234567 [voys,kpn]
 org  | nationaal             | +31 6 1234 5678                    | out mobiel +31612345678 0612345678 [voys,kpn]
 org  | nationaal             | 0800-1234                          | out gratis +318001234 08001234 [kpn]
+# A Dutch number dialled internationally meets the national rules (_0[89]0. sends 0800 via kpn only).
+org  | nationaal             | +31 800 1234                       | out gratis +318001234 08001234 [kpn]
 org  | nationaal             | 08001234567                        | out gratis +318001234567 08001234567 [kpn]
 org  | nationaal             | 14020                              | out vast_nationaal - 14020 [kpn]
 org  | nationaal             | 140182                             | out vast_nationaal - 140182 [kpn]

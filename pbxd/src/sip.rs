@@ -138,6 +138,66 @@ pub(crate) struct Service {
     pub(crate) keepalive: keepalive::Glue,
     /// Registrations to SIP providers and their keep-alives (`trunks`).
     pub(crate) trunks: trunks::Glue,
+    /// The local address of each socket in `sockets`, read once at bind time.
+    pub(crate) local_addrs: Vec<SocketAddr>,
+    /// Organisations and extensions read from the store, for REGISTER (see [`StoreCache`]).
+    cache: Mutex<StoreCache>,
+}
+
+/// At most this many extensions (including unknown numbers) are cached; beyond it the cache
+/// starts again, so probing random numbers cannot grow memory.
+const MAX_CACHED_EXTENSIONS: usize = 10_000;
+
+/// Organisations and extensions as last read from the store, so a REGISTER does not decode all
+/// organisations and the extension from sled every time.
+///
+/// Every change to the store made through pbxd is followed by an audit entry, which
+/// [`App::audit`] announces as `Event::Changed` on `app.events` before the change's answer goes
+/// out; a reload announces `Event::Reloaded`. Before every use the cache drains its receiver and
+/// starts empty again on any event other than the SIP and call events pbxd sends itself, and on
+/// a lag (events lost) or a closed channel. So after `pbxctl extension reset-password` returns,
+/// the next REGISTER reads the new credentials.
+struct StoreCache {
+    events: tokio::sync::broadcast::Receiver<Event>,
+    tenants: Option<Arc<Vec<Tenant>>>,
+    extensions: std::collections::HashMap<(String, String), Option<Extension>>,
+}
+
+impl StoreCache {
+    fn new(events: tokio::sync::broadcast::Receiver<Event>) -> StoreCache {
+        StoreCache {
+            events,
+            tenants: None,
+            extensions: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Drains the events; forgets everything when the store may have changed.
+    fn refresh(&mut self) {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let mut changed = false;
+        loop {
+            match self.events.try_recv() {
+                Ok(
+                    Event::Registration { .. }
+                    | Event::Call { .. }
+                    | Event::LimitReached { .. }
+                    | Event::Trunk { .. },
+                ) => {}
+                Ok(_) | Err(TryRecvError::Lagged(_)) => changed = true,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => {
+                    // No more news of changes: never keep anything.
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        if changed || self.events.is_closed() {
+            self.tenants = None;
+            self.extensions.clear();
+        }
+    }
 }
 
 /// Handles for the rest of pbxd.
@@ -332,6 +392,15 @@ pub async fn start(
             stop.clone(),
         ));
     }
+    let local_addrs: Vec<SocketAddr> = sockets
+        .iter()
+        .map(|s| {
+            s.local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        })
+        .collect();
+    // Subscribed before the first read of the store, so no change can slip between.
+    let events = app.events.subscribe();
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
     let base = Instant::now();
@@ -378,6 +447,8 @@ pub async fn start(
         calls,
         keepalive: keepalive::Glue::default(),
         trunks: trunks::Glue::default(),
+        local_addrs,
+        cache: Mutex::new(StoreCache::new(events)),
     };
     svc.drain_registrar();
     svc.keepalive_reset(Instant::now());
@@ -565,25 +636,32 @@ impl Service {
         dst: SocketAddr,
         bytes: &[u8],
     ) {
+        // The head is scanned as bytes: most messages are REGISTERs, which are not traced, and
+        // decoding 4 KiB as UTF-8 for each of them showed in profiles (bench/sip/register.sh).
         let head = &bytes[..bytes.len().min(4096)];
-        let head = String::from_utf8_lossy(head);
         let mut call_id = None;
-        for line in head.lines().skip(1) {
+        for line in head.split(|b| *b == b'\n').skip(1) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 break;
             }
-            let Some((n, v)) = line.split_once(':') else {
+            let Some(colon) = line.iter().position(|b| *b == b':') else {
                 continue;
             };
-            let n = n.trim();
-            if n.eq_ignore_ascii_case("cseq") {
-                let method = v.split_whitespace().nth(1).unwrap_or("");
-                if method.eq_ignore_ascii_case("REGISTER") || method.eq_ignore_ascii_case("OPTIONS")
+            let (n, v) = (line[..colon].trim_ascii(), &line[colon + 1..]);
+            if n.eq_ignore_ascii_case(b"cseq") {
+                let method = v
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .nth(1)
+                    .unwrap_or(b"");
+                if method.eq_ignore_ascii_case(b"REGISTER")
+                    || method.eq_ignore_ascii_case(b"OPTIONS")
                 {
                     return;
                 }
-            } else if n.eq_ignore_ascii_case("call-id") || n == "i" {
-                call_id = Some(v.trim().to_string());
+            } else if n.eq_ignore_ascii_case(b"call-id") || n == b"i" {
+                call_id = Some(String::from_utf8_lossy(v.trim_ascii()).into_owned());
             }
         }
         let Some(call_id) = call_id else { return };
@@ -621,11 +699,16 @@ impl Service {
             }
             return;
         }
-        let Some(s) = self.sockets.get(socket).or_else(|| self.sockets.first()) else {
+        let index = if socket < self.sockets.len() {
+            socket
+        } else {
+            0
+        };
+        let Some(s) = self.sockets.get(index) else {
             return;
         };
-        if let Ok(local) = s.local_addr() {
-            self.trace(Way::Out, transport, local, dest, bytes);
+        if let Some(local) = self.local_addrs.get(index) {
+            self.trace(Way::Out, transport, *local, dest, bytes);
         }
         if let Err(e) = s.send_to(bytes, dest).await {
             tracing::debug!(error = %e, %dest, "SIP udp: versturen mislukt");
@@ -653,9 +736,9 @@ impl Service {
             return;
         }
         let local = self
-            .sockets
+            .local_addrs
             .get(m.socket)
-            .and_then(|s| s.local_addr().ok())
+            .copied()
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         self.trace(Way::In, m.transport, m.src, local, &m.bytes);
         let mut parsed = match msg::parse(&m.bytes, &self.limits) {
@@ -732,13 +815,9 @@ impl Service {
     pub(crate) async fn flush_transmits(&mut self) {
         while let Some(t) = self.tx.poll_transmit() {
             let socket = self
-                .sockets
+                .local_addrs
                 .iter()
-                .position(|s| {
-                    s.local_addr()
-                        .map(|a| a.is_ipv4() == t.dest.is_ipv4())
-                        .unwrap_or(false)
-                })
+                .position(|a| a.is_ipv4() == t.dest.is_ipv4())
                 .unwrap_or(0);
             self.send(t.transport, socket, t.dest, &t.bytes).await;
         }
@@ -812,7 +891,7 @@ impl Service {
     /// The organisation of a domain; an IP address (or unknown host) falls back to the
     /// configured default organisation.
     pub(crate) fn tenant_for(&self, host: &str) -> Option<Tenant> {
-        let tenants = self.app.store.tenants().ok()?;
+        let tenants = self.tenants()?;
         if let Some(t) = tenants
             .iter()
             .find(|t| t.domains.iter().any(|d| d.eq_ignore_ascii_case(host)))
@@ -821,9 +900,38 @@ impl Service {
         }
         let default = self.app.config.read().ok()?.daemon.default_tenant.clone()?;
         if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
-            return tenants.into_iter().find(|t| t.slug == default);
+            return tenants.iter().find(|t| t.slug == default).cloned();
         }
         None
+    }
+
+    /// All organisations, from the cache or else the store.
+    fn tenants(&self) -> Option<Arc<Vec<Tenant>>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.refresh();
+        if let Some(t) = &cache.tenants {
+            return Some(t.clone());
+        }
+        let tenants = Arc::new(self.app.store.tenants().ok()?);
+        cache.tenants = Some(tenants.clone());
+        Some(tenants)
+    }
+
+    /// An extension, from the cache or else the store (`None` when unknown or unreadable).
+    pub(crate) fn cached_extension(&self, tenant: &str, number: &str) -> Option<Extension> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.refresh();
+        let key = (tenant.to_string(), number.to_string());
+        if let Some(e) = cache.extensions.get(&key) {
+            return e.clone();
+        }
+        // A store error is not cached: the next request asks the store again.
+        let ext = self.app.store.extension(tenant, number).ok()?;
+        if cache.extensions.len() >= MAX_CACHED_EXTENSIONS {
+            cache.extensions.clear();
+        }
+        cache.extensions.insert(key, ext.clone());
+        ext
     }
 
     fn on_register(
@@ -850,7 +958,7 @@ impl Service {
             return msg::response_to(req, 403, "Forbidden");
         }
         let realm = tenant.realm().to_string();
-        let ext: Option<Extension> = self.app.store.extension(&tenant.slug, &user).ok().flatten();
+        let ext: Option<Extension> = self.cached_extension(&tenant.slug, &user);
         let auth_value = header_value(req, "authorization");
         let algorithms: Vec<Algorithm> = {
             let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());

@@ -89,6 +89,52 @@ fn sipp_registers_with_md5_and_wrong_credentials_get_403() {
     );
 }
 
+/// pbxd caches organisations and extensions for REGISTER; a change through pbxctl must count
+/// for the very next REGISTER: a reset password, a removed extension, a suspended organisation.
+#[test]
+fn credential_changes_take_effect_for_the_next_register() {
+    let (pbx, pw) = start();
+    let ok = sipp(&pbx, "register.xml", "1001", &pw, "acme.example");
+    assert_eq!(ok.code, 0, "sipp register: {}", ok.all());
+
+    let reset = pbx.ctl_json(&["extension", "reset-password", "acme", "1001"]);
+    let new_pw = reset["password"].as_str().unwrap().to_string();
+    assert_ne!(new_pw, pw);
+    let old = sipp(&pbx, "register_fail.xml", "1001", &pw, "acme.example");
+    assert_eq!(
+        old.code,
+        0,
+        "the old password must get 403 right after the reset: {}",
+        old.all()
+    );
+    let ok = sipp(&pbx, "register.xml", "1001", &new_pw, "acme.example");
+    assert_eq!(ok.code, 0, "the new password at once: {}", ok.all());
+
+    // A second extension, registered (and so cached), then removed.
+    let created = pbx.ctl_json(&["extension", "add", "acme", "1002", "--name", "Piet"]);
+    let pw2 = created["password"].as_str().unwrap().to_string();
+    let ok = sipp(&pbx, "register.xml", "1002", &pw2, "acme.example");
+    assert_eq!(ok.code, 0, "sipp register 1002: {}", ok.all());
+    pbx.ctl(&["extension", "remove", "acme", "1002"]).ok();
+    let gone = sipp(&pbx, "register_fail.xml", "1002", &pw2, "acme.example");
+    assert_eq!(
+        gone.code,
+        0,
+        "a removed extension must get 403: {}",
+        gone.all()
+    );
+
+    // A suspended organisation refuses at once (403 before any challenge).
+    pbx.ctl(&["tenant", "suspend", "acme"]).ok();
+    let suspended = sipp(&pbx, "register.xml", "1001", &new_pw, "acme.example");
+    assert_ne!(
+        suspended.code,
+        0,
+        "a suspended organisation must refuse: {}",
+        suspended.all()
+    );
+}
+
 /// A minimal UAC over UDP for what SIPp 3.6 cannot do.
 struct Uac {
     sock: UdpSocket,

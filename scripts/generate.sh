@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root}
 cargo build -q -p pbxd -p pbxctl -p pbxtop --manifest-path "$root/Cargo.toml"
-bin="$root/target/debug"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 mkdir -p "$out/man" "$out/completions"
 for b in pbxd pbxctl pbxtop; do
   "$bin/$b" --generate man --out "$out/man"

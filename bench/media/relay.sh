@@ -39,8 +39,10 @@ cleanup() {
   [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-# A free UDP port below the RTP range (20000-59999) and above the generator's own RTP/RTCP ports
-# (from 10000, four per call).
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+# Its own free_port (replaces the one of lib.sh): a free UDP port below the RTP range
+# (20000-59999) and above the generator's own RTP/RTCP ports (from 10000, four per call).
 free_port() {
   python3 - "$1" <<'PY'
 import random, socket, sys
@@ -59,24 +61,6 @@ PY
 }
 low=$((10000 + 4 * n + 100))
 [ "$low" -lt 19000 ] || { echo "te veel gesprekken voor de poortindeling (max. ~2200)" >&2; exit 64; }
-# CPU ticks (user + system) of a process and all its descendants.
-ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    if [ -r "/proc/$p/stat" ]; then
-      total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    fi
-  done
-  echo "$total"
-}
-rss_kb() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    [ -r "/proc/$p/status" ] && total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
-  done
-  echo "$total"
-}
-hz=$(getconf CLK_TCK)
 # CPU ticks per thread group of a process ("name ticks" lines; thread names without a trailing
 # number, so pbx-relay-0 and pbx-relay-1 count together).
 thread_ticks() {

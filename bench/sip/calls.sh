@@ -73,7 +73,8 @@ cleanup() {
   if [ -n "${KEEP:-}" ] || [ "${failures:-0}" != 0 ]; then echo "werkmap bewaard: $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 # SIPp binds its media port and the three above it (RTCP, video, video RTCP): four free in a row.
 free_media_port() {
   python3 - <<'PY'
@@ -95,29 +96,7 @@ for _ in range(1000):
     break
 PY
 }
-# CPU ticks (user + system) of a process and all its descendants.
-ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    if [ -r "/proc/$p/stat" ]; then
-      total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    fi
-  done
-  echo "$total"
-}
-rss_kb() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    [ -r "/proc/$p/status" ] && total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
-  done
-  echo "$total"
-}
-hz=$(getconf CLK_TCK)
 now() { date +%s.%N; }
-# A column of the last line of a SIPp statistics file (-trace_stat), by its header name.
-stat_col() {
-  awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i } END { print (c ? $c : "?") }' "$1" 2>/dev/null || echo "?"
-}
 # Waits for a background process at most $2 seconds; gives its exit code (124 after the time).
 wait_for() {
   local pid=$1 secs=$2 i

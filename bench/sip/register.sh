@@ -24,25 +24,8 @@ cleanup() {
   [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-# CPU ticks (user + system) of a process and all its descendants.
-ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    if [ -r "/proc/$p/stat" ]; then
-      total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    fi
-  done
-  echo "$total"
-}
-rss_kb() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-    [ -r "/proc/$p/status" ] && total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
-  done
-  echo "$total"
-}
-hz=$(getconf CLK_TCK)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 
 # pbxd
@@ -80,11 +63,6 @@ sed -e "s/__PORT__/$k_port/" -e "s/__HA1__/$ha1/" "$here/kamailio-registrar.cfg"
 kamailio -f "$tmp/kamailio.cfg" -DD -E -P "$tmp/kam.pidfile" -w "$tmp" 2>"$tmp/kam.err" &
 echo $! > "$tmp/kam.pid"
 sleep 1
-
-# A column of SIPp's statistics file, by name.
-stat_col() {
-  awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i } END { print (c ? $c : "?") }' "$1" 2>/dev/null || echo "?"
-}
 
 run() { # name pid port
   local name=$1 pid=$2 port=$3

@@ -11,7 +11,7 @@ mod midcall;
 
 use crate::relay::{Relay, RelayPool};
 use crate::sip::header_value;
-use crate::sip::{transport_name, unix_ms, user_host, Service};
+use crate::sip::{unix_ms, user_host, Service};
 use midcall::{allows_update, MidOffer};
 use pbx_engine::call::{
     Action, CallRef, CalleeInfo, Calls, Clock, Config as CallConfig, ContactRef, InviteIn, LegId,
@@ -242,34 +242,6 @@ fn body_part(sdp: Option<&str>) -> String {
 }
 
 impl Service {
-    /// The address of the first UDP listener as bound (may be unspecified).
-    fn bound_addr(&self) -> SocketAddr {
-        self.sockets
-            .first()
-            .and_then(|s| s.local_addr().ok())
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
-    }
-
-    /// pbxd's own address for Via and Contact: the listener, or for a wildcard listener the
-    /// configured public RTP address (else loopback).
-    fn own_addr(&self) -> SocketAddr {
-        let a = self.bound_addr();
-        if !a.ip().is_unspecified() {
-            return a;
-        }
-        let public = self
-            .app
-            .config
-            .read()
-            .ok()
-            .and_then(|c| c.daemon.rtp.public_address.clone())
-            .and_then(|p| p.parse::<std::net::IpAddr>().ok());
-        SocketAddr::new(
-            public.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
-            a.port(),
-        )
-    }
-
     /// Handles the TU events of calls; gives back the events it does not handle.
     pub(crate) fn call_event(
         &mut self,
@@ -960,79 +932,27 @@ impl Service {
     }
 
     fn ack_b(&mut self, leg: &LegId, sdp: Option<&str>) {
-        let own = self.own_addr();
-        let Some(b) = self.calls.legs.get(leg) else {
-            return;
-        };
-        let text = format!(
-            "ACK {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nMax-Forwards: 70\r\n{}",
-            b.target,
-            via_transport_name(b.transport),
-            random_hex(10),
-            b.from,
-            b.local_tag,
-            b.to,
-            b.remote_tag.as_deref().unwrap_or(""),
-            b.call_id,
-            b.cseq,
-            body_part(sdp)
-        );
-        let (dest, transport) = (b.dest, b.transport);
-        if let Some(ack) = build_request(text) {
+        if let Some(d) = self.leg_request(&leg.call, Some(leg), "ACK", false, sdp) {
             self.tx
-                .send_stateless(&SipMessage::Request(ack), dest, transport);
+                .send_stateless(&SipMessage::Request(d.request), d.dest, d.transport);
         }
     }
 
     fn bye_b(&mut self, leg: &LegId, now: Instant) {
-        let own = self.own_addr();
-        let Some(b) = self.calls.legs.get_mut(leg) else {
-            return;
-        };
-        b.cseq += 1;
-        let text = format!(
-            "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {};tag={}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            b.target,
-            via_transport_name(b.transport),
-            random_hex(10),
-            b.from,
-            b.local_tag,
-            b.to,
-            b.remote_tag.as_deref().unwrap_or(""),
-            b.call_id,
-            b.cseq,
-        );
-        let (dest, transport) = (b.dest, b.transport);
-        if let Some(bye) = build_request(text) {
-            if let Err(e) = self.tx.send_request(bye, dest, transport, now) {
-                tracing::debug!(error = ?e, "SIP: BYE naar B niet verstuurd");
-            }
+        let sent = self
+            .leg_request(&leg.call, Some(leg), "BYE", true, None)
+            .map(|d| self.tx.send_request(d.request, d.dest, d.transport, now));
+        if let Some(Err(e)) = sent {
+            tracing::debug!(error = ?e, "SIP: BYE naar B niet verstuurd");
         }
     }
 
     fn bye_a(&mut self, call: &CallRef, now: Instant) {
-        let own = self.own_addr();
-        let Some(a) = self.calls.a.get_mut(call) else {
-            return;
-        };
-        a.cseq += 1;
-        let text = format!(
-            "BYE {} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {};tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            a.target,
-            via_transport_name(a.transport),
-            random_hex(10),
-            a.local,
-            a.local_tag,
-            a.remote,
-            a.call_id,
-            a.cseq,
-        );
-        let (dest, transport) = (a.source, a.transport);
-        tracing::debug!(transport = transport_name(transport), "BYE naar A");
-        if let Some(bye) = build_request(text) {
-            if let Err(e) = self.tx.send_request(bye, dest, transport, now) {
-                tracing::debug!(error = ?e, "SIP: BYE naar A niet verstuurd");
-            }
+        let sent = self
+            .leg_request(call, None, "BYE", true, None)
+            .map(|d| self.tx.send_request(d.request, d.dest, d.transport, now));
+        if let Some(Err(e)) = sent {
+            tracing::debug!(error = ?e, "SIP: BYE naar A niet verstuurd");
         }
     }
 }

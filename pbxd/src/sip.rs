@@ -888,6 +888,63 @@ impl Service {
         }
     }
 
+    /// The address of the first UDP listener as bound (may be unspecified).
+    pub(crate) fn bound_addr(&self) -> SocketAddr {
+        self.local_addrs
+            .first()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
+    }
+
+    /// pbxd's own address for Via and Contact of a request to `dest`: the UDP listener of that
+    /// address family (the one `flush_transmits` sends from); for a wildcard listener the
+    /// configured public address, else loopback.
+    pub(crate) fn own_addr_to(&self, dest: SocketAddr) -> SocketAddr {
+        let local = self
+            .local_addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == dest.is_ipv4())
+            .unwrap_or_else(|| self.bound_addr());
+        if !local.ip().is_unspecified() {
+            return local;
+        }
+        let public = self
+            .app
+            .config
+            .read()
+            .ok()
+            .and_then(|c| c.daemon.rtp.public_address.clone())
+            .and_then(|p| p.parse::<std::net::IpAddr>().ok());
+        let loopback: std::net::IpAddr = if local.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(public.unwrap_or(loopback), local.port())
+    }
+
+    /// An out-of-dialog OPTIONS from pbxd to `uri`, for `dest` over UDP (keep-alives of
+    /// registrations and trunks); `None` when `uri` cannot be a Request-URI.
+    pub(crate) fn options_request(&self, uri: &str, dest: SocketAddr) -> Option<Request> {
+        let own = self.own_addr_to(dest);
+        let text = format!(
+            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:pbxd@{own}>;tag={:012x}\r\nTo: <{uri}>\r\nCall-ID: {:024x}@pbxd\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
+            rand::random::<u64>(),
+            rand::random::<u64>() >> 16,
+            rand::random::<u128>() >> 32,
+        );
+        match msg::parse(text.as_bytes(), &msg::Limits::default()).map(|p| p.message) {
+            Ok(SipMessage::Request(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// pbxd's own address as the first listener shows it (calls; see [`Service::own_addr_to`]).
+    pub(crate) fn own_addr(&self) -> SocketAddr {
+        self.own_addr_to(self.bound_addr())
+    }
+
     /// The organisation of a domain; an IP address (or unknown host) falls back to the
     /// configured default organisation.
     pub(crate) fn tenant_for(&self, host: &str) -> Option<Tenant> {

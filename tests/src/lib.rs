@@ -874,6 +874,18 @@ impl EventStream {
         }
     }
 
+    /// The next event of `kind` (skipping pings and others), within `timeout`.
+    pub fn next_of(&mut self, kind: &str, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let e = self.next(left)?;
+            if e["type"] == kind {
+                return Some(e);
+            }
+        }
+        None
+    }
+
     /// The next event (a JSON line), waiting at most `timeout`; `None` on timeout or end.
     pub fn next(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
@@ -1052,4 +1064,40 @@ pub fn sipp_command(
     ]);
     cmd.args(["-timeout", "20s", "-timeout_error", "-nostdin"]);
     cmd
+}
+
+/// Adds extension `number` to `tenant` with a generated password; gives the password.
+pub fn add_extension(pbx: &Pbx, tenant: &str, number: &str) -> String {
+    pbx.ctl_json(&["extension", "add", tenant, number])["password"]
+        .as_str()
+        .expect("pbxctl extension add shows the generated password")
+        .to_string()
+}
+
+/// Registers extension `ext` of `domain` from local `port` with SIPp (register.xml); a phone
+/// then runs its scenario on that port.
+pub fn register_phone(pbx: &Pbx, ext: &str, password: &str, domain: &str, port: u16) {
+    let mut reg = sipp_command(pbx, pbx.sip_port, "register.xml", ext, password, port);
+    reg.args(["-set", "domain", domain, "-auth_uri", domain]);
+    let reg = run_for(&mut reg, None, Duration::from_secs(30));
+    assert_eq!(reg.code, 0, "register {ext}: {}", reg.all());
+}
+
+/// pbxd with `extra_toml`, organisation acme (acme.example) and extensions 1001 (Jan) and 1002
+/// (Piet); gives their passwords.
+pub fn two_extensions(extra_toml: &str) -> (Pbx, String, String) {
+    let pbx = Pbx::start(Opts {
+        extra_toml: extra_toml.to_string(),
+        ..Opts::default()
+    });
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let password = |number: &str, name: &str| {
+        pbx.ctl_json(&["extension", "add", "acme", number, "--name", name])["password"]
+            .as_str()
+            .expect("pbxctl extension add shows the generated password")
+            .to_string()
+    };
+    let (a, b) = (password("1001", "Jan"), password("1002", "Piet"));
+    (pbx, a, b)
 }

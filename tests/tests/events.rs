@@ -2,20 +2,7 @@
 //! change, and `reloaded` events.
 
 use pbx_tests::*;
-use serde_json::Value;
 use std::time::Duration;
-
-/// The next event of `kind` (skipping pings and others), within `timeout`.
-fn next_of(ev: &mut EventStream, kind: &str, timeout: Duration) -> Option<Value> {
-    let deadline = std::time::Instant::now() + timeout;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        let e = ev.next(left)?;
-        if e["type"] == kind {
-            return Some(e);
-        }
-    }
-    None
-}
 
 #[test]
 fn snapshot_then_changes() {
@@ -51,7 +38,8 @@ fn snapshot_then_changes() {
 
     pbx.ctl(&["tenant", "add", "acme", "--name", "Acme BV"])
         .ok();
-    let changed = next_of(&mut ev, "changed", Duration::from_secs(10))
+    let changed = ev
+        .next_of("changed", Duration::from_secs(10))
         .unwrap_or_else(|| panic!("no changed event after tenant add"));
     let entry = &changed["entry"];
     assert_eq!(entry["action"], "tenant.add", "{changed}");
@@ -69,8 +57,12 @@ fn snapshot_then_changes() {
     pbx.ctl(&["extension", "add", "acme", "1001"]).ok();
     pbx.ctl(&["extension", "add", "acme", "1001"]).code(65);
     pbx.ctl(&["extension", "remove", "acme", "1001"]).ok();
-    let a = next_of(&mut ev, "changed", Duration::from_secs(10)).expect("extension.add event");
-    let b = next_of(&mut ev, "changed", Duration::from_secs(10)).expect("extension.remove event");
+    let a = ev
+        .next_of("changed", Duration::from_secs(10))
+        .expect("extension.add event");
+    let b = ev
+        .next_of("changed", Duration::from_secs(10))
+        .expect("extension.remove event");
     assert_eq!(
         (a["entry"]["action"].as_str(), b["entry"]["action"].as_str()),
         (Some("extension.add"), Some("extension.remove"))
@@ -82,7 +74,9 @@ fn snapshot_then_changes() {
 
     // A reload is announced.
     pbx.ctl(&["reload"]).ok();
-    let r = next_of(&mut ev, "reloaded", Duration::from_secs(10)).expect("reloaded event");
+    let r = ev
+        .next_of("reloaded", Duration::from_secs(10))
+        .expect("reloaded event");
     assert_eq!(r["ok"], true);
 
     // A second subscriber gets its own snapshot with the current state.

@@ -19,19 +19,9 @@ fn start() -> (Pbx, String, String) {
 }
 
 fn start_with(extra_toml: &str) -> (Pbx, String, String) {
-    let pbx = Pbx::start(Opts {
-        extra_toml: format!("[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n{extra_toml}"),
-        ..Opts::default()
-    });
-    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
-        .ok();
-    let a = pbx.ctl_json(&["extension", "add", "acme", "1001", "--name", "Jan"]);
-    let b = pbx.ctl_json(&["extension", "add", "acme", "1002", "--name", "Piet"]);
-    (
-        pbx,
-        a["password"].as_str().unwrap().to_string(),
-        b["password"].as_str().unwrap().to_string(),
-    )
+    two_extensions(&format!(
+        "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n{extra_toml}"
+    ))
 }
 
 /// Registers 1002 from a fresh port, then runs `uas` there in the background; then 1001 runs
@@ -49,16 +39,7 @@ fn call_with(
     uas_extra: &[&str],
 ) -> (Run, Run) {
     let port = free_udp_port();
-    let mut reg = sipp_cmd(pbx, "register.xml", "1002", pw_b, port);
-    reg.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-auth_uri",
-        "acme.example",
-    ]);
-    let reg = run_for(&mut reg, None, Duration::from_secs(30));
-    assert_eq!(reg.code, 0, "register 1002: {}", reg.all());
+    register_phone(pbx, "1002", pw_b, "acme.example", port);
     let mut server = sipp_cmd(pbx, uas, "1002", pw_b, port);
     server.args(uas_extra);
     let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
@@ -327,25 +308,10 @@ fn hundred_calls_concurrently() {
         "10",
     ])
     .ok();
-    let pw_a = pbx.ctl_json(&["extension", "add", "acme", "1001"])["password"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let pw_b = pbx.ctl_json(&["extension", "add", "acme", "1002"])["password"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let pw_a = add_extension(&pbx, "acme", "1001");
+    let pw_b = add_extension(&pbx, "acme", "1002");
     let port = free_udp_port();
-    let mut reg = sipp_cmd(&pbx, "register.xml", "1002", &pw_b, port);
-    reg.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-auth_uri",
-        "acme.example",
-    ]);
-    let reg = run_for(&mut reg, None, Duration::from_secs(30));
-    assert_eq!(reg.code, 0, "register 1002: {}", reg.all());
+    register_phone(&pbx, "1002", &pw_b, "acme.example", port);
     let mut server = sipp_cmd(&pbx, "uas_1002.xml", "1002", &pw_b, port);
     server.args(["-m", "100"]);
     let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(60)));

@@ -16,12 +16,7 @@ fn start() -> (Pbx, Vec<String>) {
         .ok();
     let pws = ["1001", "1002", "1003"]
         .iter()
-        .map(|n| {
-            pbx.ctl_json(&["extension", "add", "acme", n])["password"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|n| add_extension(&pbx, "acme", n))
         .collect();
     (pbx, pws)
 }
@@ -29,16 +24,7 @@ fn start() -> (Pbx, Vec<String>) {
 /// Registers `ext` from a fresh port, then runs `scenario` there in the background.
 fn phone(pbx: &Pbx, ext: &str, pw: &str, scenario: &str) -> JoinHandle<Run> {
     let port = free_udp_port();
-    let mut reg = sipp_command(pbx, pbx.sip_port, "register.xml", ext, pw, port);
-    reg.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-auth_uri",
-        "acme.example",
-    ]);
-    let reg = run_for(&mut reg, None, Duration::from_secs(30));
-    assert_eq!(reg.code, 0, "register {ext}: {}", reg.all());
+    register_phone(pbx, ext, pw, "acme.example", port);
     let mut server = sipp_command(pbx, pbx.sip_port, scenario, ext, pw, port);
     std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)))
 }

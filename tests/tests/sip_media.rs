@@ -149,19 +149,7 @@ fn receive_and_echo(sock: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::Join
 // ---- calls ------------------------------------------------------------------------------------
 
 fn start() -> (Pbx, String, String) {
-    let pbx = Pbx::start(Opts {
-        extra_toml: "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n".into(),
-        ..Opts::default()
-    });
-    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
-        .ok();
-    let a = pbx.ctl_json(&["extension", "add", "acme", "1001", "--name", "Jan"]);
-    let b = pbx.ctl_json(&["extension", "add", "acme", "1002", "--name", "Piet"]);
-    (
-        pbx,
-        a["password"].as_str().unwrap().to_string(),
-        b["password"].as_str().unwrap().to_string(),
-    )
+    two_extensions("[sip]\ndigest = [\"MD5\", \"SHA-256\"]\n")
 }
 
 fn sipp(pbx: &Pbx, file: &str, user: &str, password: &str, port: u16) -> Command {
@@ -178,16 +166,7 @@ fn call(
     uas_set: &[(&str, u16)],
 ) {
     let port = free_udp_port();
-    let mut reg = sipp(pbx, "register.xml", "1002", &pw.1, port);
-    reg.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-auth_uri",
-        "acme.example",
-    ]);
-    let reg = run_for(&mut reg, None, Duration::from_secs(30));
-    assert_eq!(reg.code, 0, "register 1002: {}", reg.all());
+    register_phone(pbx, "1002", &pw.1, "acme.example", port);
     let mut server = sipp(pbx, uas, "1002", &pw.1, port);
     for (k, v) in uas_set {
         server.args(["-set", k, &v.to_string()]);

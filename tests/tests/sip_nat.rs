@@ -20,19 +20,7 @@ fn sipp_cmd(pbx: &Pbx, file: &str, user: &str, password: &str, port: u16) -> Com
 
 /// pbxd with keep-alives every second, and extensions 1001 and 1002 with their passwords.
 fn start() -> (Pbx, String, String) {
-    let pbx = Pbx::start(Opts {
-        extra_toml: "[sip]\ndigest = [\"MD5\", \"SHA-256\"]\nkeepalive_interval = 1\n".into(),
-        ..Opts::default()
-    });
-    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
-        .ok();
-    let a = pbx.ctl_json(&["extension", "add", "acme", "1001", "--name", "Jan"]);
-    let b = pbx.ctl_json(&["extension", "add", "acme", "1002", "--name", "Piet"]);
-    (
-        pbx,
-        a["password"].as_str().unwrap().to_string(),
-        b["password"].as_str().unwrap().to_string(),
-    )
+    two_extensions("[sip]\ndigest = [\"MD5\", \"SHA-256\"]\nkeepalive_interval = 1\n")
 }
 
 /// Registers 1002 "behind NAT" from `port`; checks the Via of both answers.

@@ -4,38 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 use pbx_tests::*;
-use serde_json::Value;
 use std::time::Duration;
-
-fn password(pbx: &Pbx, tenant: &str, ext: &str) -> String {
-    pbx.ctl_json(&["extension", "add", tenant, ext])["password"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn register(pbx: &Pbx, ext: &str, pw: &str, domain: &str, port: u16) {
-    let mut reg = sipp_command(pbx, pbx.sip_port, "register.xml", ext, pw, port);
-    reg.args(["-set", "domain", domain, "-auth_uri", domain]);
-    let reg = run_for(&mut reg, None, Duration::from_secs(30));
-    assert_eq!(reg.code, 0, "register {ext}: {}", reg.all());
-}
 
 fn caller(pbx: &Pbx, scenario: &str, pw: &str, vars: &[&str], auth_uri: &str) -> Run {
     let mut c = sipp_command(pbx, pbx.sip_port, scenario, "1001", pw, free_udp_port());
     c.args(vars).args(["-auth_uri", auth_uri]);
     run_for(&mut c, None, Duration::from_secs(40))
-}
-
-fn next_of(ev: &mut EventStream, kind: &str, timeout: Duration) -> Option<Value> {
-    let deadline = std::time::Instant::now() + timeout;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        let e = ev.next(left)?;
-        if e["type"] == kind {
-            return Some(e);
-        }
-    }
-    None
 }
 
 /// With `--max-calls 1` a second call while the first is answered gets 503; the event stream
@@ -58,10 +32,10 @@ fn the_call_limit_gives_503_an_event_and_an_audit_entry() {
         "1",
     ])
     .ok();
-    let pw_a = password(&pbx, "acme", "1001");
-    let pw_b = password(&pbx, "acme", "1002");
+    let pw_a = add_extension(&pbx, "acme", "1001");
+    let pw_b = add_extension(&pbx, "acme", "1002");
     let port = free_udp_port();
-    register(&pbx, "1002", &pw_b, "acme.example", port);
+    register_phone(&pbx, "1002", &pw_b, "acme.example", port);
     let mut events = pbx.events();
     let mut uas = sipp_command(&pbx, pbx.sip_port, "uas_1002.xml", "1002", &pw_b, port);
     let uas = std::thread::spawn(move || run_for(&mut uas, None, Duration::from_secs(40)));
@@ -93,7 +67,8 @@ fn the_call_limit_gives_503_an_event_and_an_audit_entry() {
         "the second call must get 503: {}",
         second.all()
     );
-    let ev = next_of(&mut events, "limit_reached", Duration::from_secs(5))
+    let ev = events
+        .next_of("limit_reached", Duration::from_secs(5))
         .expect("a limit_reached event");
     assert_eq!(ev["tenant"], "acme", "{ev}");
     assert_eq!(ev["limit"], 1, "{ev}");
@@ -123,9 +98,9 @@ fn a_call_into_another_organisation_is_refused() {
         .ok();
     pbx.ctl(&["tenant", "add", "globex", "--domain", "globex.example"])
         .ok();
-    let pw_a = password(&pbx, "acme", "1001");
-    let pw_g = password(&pbx, "globex", "2001");
-    register(&pbx, "2001", &pw_g, "globex.example", free_udp_port());
+    let pw_a = add_extension(&pbx, "acme", "1001");
+    let pw_g = add_extension(&pbx, "globex", "2001");
+    register_phone(&pbx, "2001", &pw_g, "globex.example", free_udp_port());
     let vars = [
         "-set",
         "domain",

@@ -11,7 +11,7 @@
 use super::{body_sdp, build_request, clock, random_hex, reason, via_transport_name, with_body};
 use super::{OkRetx, T1};
 use crate::sip::Service;
-use pbx_engine::call::{CallRef, CallState, OfferMethod, Side};
+use pbx_engine::call::{CallRef, CallState, LegId, OfferMethod, Side};
 use pbx_sip::msg::{self, Request, Response};
 use pbx_sip::transaction::{TransportKind, TxKey};
 use std::net::SocketAddr;
@@ -89,9 +89,26 @@ impl Service {
         new_cseq: bool,
         sdp: Option<&str>,
     ) -> Option<DialogRequest> {
+        let leg = match side {
+            Side::A => None,
+            Side::B => Some(self.calls.winner.get(call)?.clone()),
+        };
+        self.leg_request(call, leg.as_ref(), method, new_cseq, sdp)
+    }
+
+    /// As [`Service::dialog_request`], with A's dialog (`leg` None) or the dialog of one B leg
+    /// (also one that is not the winner: a late answer gets ACK and BYE).
+    pub(super) fn leg_request(
+        &mut self,
+        call: &CallRef,
+        leg: Option<&LegId>,
+        method: &str,
+        new_cseq: bool,
+        sdp: Option<&str>,
+    ) -> Option<DialogRequest> {
         let own = self.own_addr();
-        let (target, from, to, call_id, cseq, dest, transport) = match side {
-            Side::A => {
+        let (target, from, to, call_id, cseq, dest, transport) = match leg {
+            None => {
                 let a = self.calls.a.get_mut(call)?;
                 if new_cseq {
                     a.cseq += 1;
@@ -106,9 +123,8 @@ impl Service {
                     a.transport,
                 )
             }
-            Side::B => {
-                let leg = self.calls.winner.get(call)?.clone();
-                let b = self.calls.legs.get_mut(&leg)?;
+            Some(leg) => {
+                let b = self.calls.legs.get_mut(leg)?;
                 if new_cseq {
                     b.cseq += 1;
                 }

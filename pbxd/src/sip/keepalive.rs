@@ -17,7 +17,7 @@ use pbx_config::KeepaliveFor;
 use pbx_engine::keepalive::{Action, KeepAlive, KeepAliveConfig};
 use pbx_engine::registrar::{behind_nat, NatInput};
 use pbx_model::Registration;
-use pbx_sip::msg::{self, Request, SipMessage};
+use pbx_sip::msg::{self, Request};
 use pbx_sip::transaction::{TransportKind, TuEvent, TxKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -219,35 +219,6 @@ impl Service {
         }
     }
 
-    /// pbxd's own address for a request to `dest` over UDP: the listener of that address family
-    /// (the one `flush_transmits` sends from); a wildcard listener announces the configured
-    /// public address, else loopback.
-    fn own_udp_addr(&self, dest: SocketAddr) -> SocketAddr {
-        let local = self
-            .sockets
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .find(|a| a.is_ipv4() == dest.is_ipv4())
-            .or_else(|| self.sockets.first().and_then(|s| s.local_addr().ok()))
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
-        if !local.ip().is_unspecified() {
-            return local;
-        }
-        let public = self
-            .app
-            .config
-            .read()
-            .ok()
-            .and_then(|c| c.daemon.rtp.public_address.clone())
-            .and_then(|p| p.parse::<std::net::IpAddr>().ok());
-        let fallback: std::net::IpAddr = if local.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        };
-        SocketAddr::new(public.unwrap_or(fallback), local.port())
-    }
-
     /// Sends one OPTIONS to the source address of a binding, Request-URI its Contact. `false`
     /// when it could not be sent (binding gone, not UDP, transaction layer full).
     fn keepalive_ping(&mut self, key: &BindingKey, now: Instant) -> bool {
@@ -261,20 +232,9 @@ impl Service {
         else {
             return false;
         };
-        let own = self.own_udp_addr(dest);
-        let contact = &key.2;
-        let text = format!(
-            "OPTIONS {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:pbxd@{own}>;tag={:012x}\r\nTo: <{contact}>\r\nCall-ID: {:024x}@pbxd\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
-            rand::random::<u64>(),
-            rand::random::<u64>() >> 16,
-            rand::random::<u128>() >> 32,
-        );
-        let req = match msg::parse(text.as_bytes(), &msg::Limits::default()).map(|p| p.message) {
-            Ok(SipMessage::Request(r)) => r,
-            _ => {
-                tracing::debug!(tenant = %key.0, extension = %key.1, "keep-alive: contact onbruikbaar als Request-URI");
-                return false;
-            }
+        let Some(req) = self.options_request(&key.2, dest) else {
+            tracing::debug!(tenant = %key.0, extension = %key.1, "keep-alive: contact onbruikbaar als Request-URI");
+            return false;
         };
         match self.tx.send_request(req, dest, TransportKind::Udp, now) {
             Ok(tx) => {
@@ -385,7 +345,7 @@ mod tests {
         let req = |via: &str| match msg::parse(text(via).as_bytes(), &msg::Limits::default())
             .map(|p| p.message)
         {
-            Ok(SipMessage::Request(r)) => r,
+            Ok(msg::SipMessage::Request(r)) => r,
             other => panic!("{other:?}"),
         };
         let src: SocketAddr = "127.0.0.1:40000".parse().unwrap_or_else(|_| unreachable!());

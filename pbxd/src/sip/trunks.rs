@@ -166,33 +166,6 @@ fn change_of(entry: &pbx_engine::trunkreg::HistoryEntry) -> TrunkChange {
 }
 
 impl Service {
-    /// pbxd's own address towards `dest` over UDP (Via and Contact).
-    fn trunk_own_addr(&self, dest: SocketAddr) -> SocketAddr {
-        let local = self
-            .sockets
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .find(|a| a.is_ipv4() == dest.is_ipv4())
-            .or_else(|| self.sockets.first().and_then(|s| s.local_addr().ok()))
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
-        if !local.ip().is_unspecified() {
-            return local;
-        }
-        let public = self
-            .app
-            .config
-            .read()
-            .ok()
-            .and_then(|c| c.daemon.rtp.public_address.clone())
-            .and_then(|p| p.parse::<std::net::IpAddr>().ok());
-        let fallback: std::net::IpAddr = if local.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        };
-        SocketAddr::new(public.unwrap_or(fallback), local.port())
-    }
-
     /// Reads the trunks from the store (every second) and drives the core's timers.
     pub(crate) async fn trunk_timers(&mut self, now: Instant) {
         if self
@@ -405,7 +378,7 @@ impl Service {
         let Some(dest) = info.dest else {
             return false;
         };
-        let own = self.trunk_own_addr(dest);
+        let own = self.own_addr_to(dest);
         let Some(info) = self.trunks.info.get_mut(key) else {
             return false;
         };
@@ -478,16 +451,8 @@ impl Service {
         else {
             return false;
         };
-        let own = self.trunk_own_addr(dest);
-        let text = format!(
-            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:pbxd@{own}>;tag={:012x}\r\nTo: <{uri}>\r\nCall-ID: {:024x}@pbxd\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
-            rand::random::<u64>(),
-            rand::random::<u64>() >> 16,
-            rand::random::<u128>() >> 32,
-        );
-        let req = match msg::parse(text.as_bytes(), &msg::Limits::default()).map(|p| p.message) {
-            Ok(SipMessage::Request(r)) => r,
-            _ => return false,
+        let Some(req) = self.options_request(&uri, dest) else {
+            return false;
         };
         match self.tx.send_request(req, dest, TransportKind::Udp, now) {
             Ok(tx) => {

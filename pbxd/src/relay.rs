@@ -65,6 +65,7 @@ fn raise(flag: &AtomicBool) {
 }
 
 /// What happened on a call since the last [`Relay::take_activity_detail`].
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Activity {
     /// RTP received from A, from B.
@@ -610,7 +611,7 @@ impl Relay {
 
     /// RTP and RTCP received per side since the last call (takes the same flags as
     /// [`Relay::take_activity`]: use one of the two).
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn take_activity_detail(&self) -> Activity {
         let take = |f: &AtomicBool| f.swap(false, Ordering::Relaxed);
         Activity {
@@ -625,7 +626,7 @@ impl Relay {
     }
 
     /// The relay ports facing A and B (RTP; RTCP is + 1).
-    #[allow(dead_code)]
+    #[allow(dead_code)] // the tests
     pub(crate) fn ports(&self) -> [u16; 2] {
         self.ports
     }

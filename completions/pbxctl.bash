@@ -160,6 +160,9 @@ _pbxctl() {
             pbxctl__subcmd__tenant,suspend)
                 cmd="pbxctl__subcmd__tenant__subcmd__suspend"
                 ;;
+            pbxctl__subcmd__tenant,toll-fraud)
+                cmd="pbxctl__subcmd__tenant__subcmd__toll__subcmd__fraud"
+                ;;
             pbxctl__subcmd__trunk,add)
                 cmd="pbxctl__subcmd__trunk__subcmd__add"
                 ;;
@@ -1441,7 +1444,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant)
-            opts="-h --help --json --lang --socket --config add list show set suspend resume remove"
+            opts="-h --help --json --lang --socket --config add list show set suspend resume toll-fraud remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1719,6 +1722,32 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant__subcmd__suspend)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__tenant__subcmd__toll__subcmd__fraud)
             opts="-h --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -56,18 +56,19 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "audit" -d 'Toon het a
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "status" -d 'Toon de toestand van pbxd'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "reload" -d 'Laat pbxd de configuratie opnieuw laden (eerst gecontroleerd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "api" -d 'Roep een willekeurig eindpunt van de API aan'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -s h -l help -d 'Toon deze hulp'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "add" -d 'Maak een organisatie aan'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "list" -d 'Toon alle organisaties'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "show" -d 'Toon een organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "set" -d 'Wijzig een organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "suspend" -d 'Schort een organisatie op (geen gesprekken, gegevens blijven)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "resume" -d 'Hervat een opgeschorte organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume remove" -f -a "remove" -d 'Verwijder een organisatie (met --force ook als er nog extensies zijn)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "add" -d 'Maak een organisatie aan'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "list" -d 'Toon alle organisaties'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "show" -d 'Toon een organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "set" -d 'Wijzig een organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "suspend" -d 'Schort een organisatie op (geen gesprekken, gegevens blijven)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "resume" -d 'Hervat een opgeschorte organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "toll-fraud" -d 'Toon de tellers van de belfraudebewaking (buitengesprekken nu, internationaal en betaalnummers in het laatste uur, geblokkeerde gesprekken)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set suspend resume toll-fraud remove" -f -a "remove" -d 'Verwijder een organisatie (met --force ook als er nog extensies zijn)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l name -d 'Naam van de organisatie' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l domain -d 'SIP-domein (herhaalbaar; het eerste is de realm)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-extensions -d 'Maximum aantal extensies' -r
@@ -122,6 +123,11 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from resume" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from resume" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from resume" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from toll-fraud" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from toll-fraud" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from toll-fraud" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from toll-fraud" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from toll-fraud" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

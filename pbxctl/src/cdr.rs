@@ -91,7 +91,7 @@ fn hundredths(v: u32) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
 
-const CSV_HEADER: [&str; 24] = [
+const CSV_HEADER: [&str; 26] = [
     "id",
     "organisatie",
     "call_id",
@@ -101,6 +101,8 @@ const CSV_HEADER: [&str; 24] = [
     "gebelde_naam",
     "doorgeschakeld_naar",
     "richting",
+    "trunk",
+    "pogingen",
     "start",
     "antwoord",
     "einde",
@@ -117,6 +119,33 @@ const CSV_HEADER: [&str; 24] = [
     "jitter_ms_b",
     "rtt_ms_b",
 ];
+
+/// The trunks tried, with their answers: `a:503 b:200`.
+fn attempts(c: &Cdr) -> String {
+    c.attempts
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The direction and trunk for the table: `uit b (a:503 b:200)`, `in a`, `intern`.
+fn route_text(c: &Cdr) -> String {
+    let dir = match c.direction {
+        pbx_model::Direction::Intern => "intern",
+        pbx_model::Direction::Inkomend => "in",
+        pbx_model::Direction::Uitgaand => "uit",
+    };
+    let mut s = dir.to_string();
+    if let Some(t) = &c.trunk {
+        s.push(' ');
+        s.push_str(t);
+    }
+    if c.attempts.len() > 1 || c.attempts.first().is_some_and(|a| a.code != 200) {
+        s.push_str(&format!(" ({})", attempts(c)));
+    }
+    s
+}
 
 fn csv_row(c: &Cdr) -> Vec<String> {
     let leg = |name: &str| c.legs.iter().find(|l| l.leg == name);
@@ -141,6 +170,8 @@ fn csv_row(c: &Cdr) -> Vec<String> {
         c.callee.name.clone(),
         c.forwarded_to.join(" "),
         word(serde_json::to_value(c.direction).unwrap_or_default()),
+        c.trunk.clone().unwrap_or_default(),
+        attempts(c),
         local_time(c.start_ms),
         c.answer_ms.map(local_time).unwrap_or_default(),
         local_time(c.end_ms),
@@ -176,6 +207,7 @@ pub async fn run(ctx: &Ctx, c: &CdrCmd) -> R<i32> {
                             c.caller.number.clone(),
                             c.callee.number.clone(),
                             afloop_text(l, c.afloop),
+                            route_text(c),
                             duration(c.duration_secs()),
                             duration(c.billsec()),
                             c.codecs.join(" "),
@@ -190,6 +222,7 @@ pub async fn run(ctx: &Ctx, c: &CdrCmd) -> R<i32> {
                         "col.caller",
                         "col.callee",
                         "col.afloop",
+                        "col.route",
                         "col.duration",
                         "col.billsec",
                         "col.codecs",

@@ -178,6 +178,10 @@ pub enum TenantCmd {
     Suspend { slug: String },
     /// Hervat een opgeschorte organisatie
     Resume { slug: String },
+    /// Toon de tellers van de belfraudebewaking (buitengesprekken nu, internationaal en
+    /// betaalnummers in het laatste uur, geblokkeerde gesprekken)
+    #[command(name = "toll-fraud", alias = "belfraude")]
+    TollFraud { slug: Option<String> },
     /// Verwijder een organisatie (met --force ook als er nog extensies zijn)
     Remove {
         slug: String,

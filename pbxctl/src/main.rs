@@ -237,6 +237,7 @@ fn action(lang: Lang, s: &str) -> R<Action> {
         "queue" | "wachtrij" => Action::Queue(val.into()),
         "belgroep" | "ring_group" => Action::Belgroep(val.into()),
         "announcement" | "aankondiging" => Action::Announcement(val.into()),
+        "keuzemenu" | "menu" => Action::Keuzemenu(val.into()),
         "hangup" | "ophangen" => Action::Hangup(val.parse().map_err(|_| bad())?),
         "trunks" => Action::Trunks(val.split(',').map(String::from).collect()),
         _ => return Err(bad()),
@@ -603,6 +604,40 @@ impl Ctx {
             TenantCmd::List => {
                 let l: Vec<TenantSummary> = self.get(Route::Tenants, &[]).await?;
                 self.out(&l, |l| self.tenant_table(l))
+            }
+            TenantCmd::TollFraud { slug } => {
+                let q: Vec<(&str, &str)> = slug
+                    .as_deref()
+                    .map(|t| vec![("tenant", t)])
+                    .unwrap_or_default();
+                let v: Vec<pbx_api::TollFraudCounters> = self.get(Route::TollFraud, &q).await?;
+                self.out(&v, |v| {
+                    let of = |used: u32, max: u32| format!("{used}/{max}");
+                    let rows: Vec<Vec<String>> = v
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.tenant.clone(),
+                                of(c.outside_calls, c.max_outside_calls),
+                                c.emergency_calls.to_string(),
+                                of(c.international_last_hour, c.max_international_per_hour),
+                                of(c.betaalnummers_last_hour, c.max_betaalnummers_per_hour),
+                                c.blocked.values().sum::<u64>().to_string(),
+                            ]
+                        })
+                        .collect();
+                    table(
+                        &self.h(&[
+                            "col.tenant",
+                            "col.outside_calls",
+                            "col.emergency",
+                            "col.international_hour",
+                            "col.premium_hour",
+                            "col.blocked",
+                        ]),
+                        &rows,
+                    )
+                })
             }
             TenantCmd::Show { slug } => {
                 let t: TenantSummary = self.get(Route::Tenant(slug.clone()), &[]).await?;
@@ -1842,7 +1877,7 @@ fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// A belplan file: JSON, or TOML with `[[rule]]` and `[[schedule]]` as in conf.d.
+/// A belplan file: JSON, or TOML with `[[rule]]`, `[[schedule]]` and `[[menu]]` as in conf.d.
 fn parse_belplan(text: &str) -> Result<Belplan, String> {
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).map_err(|e| e.to_string());
@@ -1854,11 +1889,14 @@ fn parse_belplan(text: &str) -> Result<Belplan, String> {
         rule: Vec<pbx_model::Rule>,
         #[serde(default)]
         schedule: Vec<pbx_model::Schedule>,
+        #[serde(default)]
+        menu: Vec<pbx_model::belplan::Menu>,
     }
     let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
     Ok(Belplan {
         rules: f.rule,
         schedules: f.schedule,
+        menus: f.menu,
     })
 }
 

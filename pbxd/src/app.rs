@@ -299,6 +299,11 @@ impl App {
                 let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
                 ok(&sip.trunk_status(tenant.as_deref()))
             }
+            (R::TollFraud, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
+                ok(&sip.toll_fraud(tenant.as_deref()))
+            }
             (R::Cdrs, Get) => self.cdr_list(r),
             (R::Calls, Get) => {
                 let tenant = self.scoped_tenant(r)?;

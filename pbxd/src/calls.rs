@@ -7,7 +7,9 @@
 //! the TU). Mid-call offers (re-INVITE, UPDATE) are in [`midcall`]. Known limit: there is no
 //! Record-Route or Route handling (phones talk to pbxd directly).
 
+mod menu;
 mod midcall;
+mod routing;
 
 use crate::relay::{Relay, RelayPool};
 use crate::sip::header_value;
@@ -17,12 +19,15 @@ use pbx_engine::call::{
     Action, CallRef, CalleeInfo, Calls, Clock, Config as CallConfig, ContactRef, InviteIn, LegId,
     Side,
 };
-use pbx_model::{Cdr, Party, TenantStatus};
+use pbx_engine::tollfraud::{Counters as GuardCounters, Guard};
+use pbx_model::{Cdr, NumberClass, Party, TenantStatus};
 use pbx_sip::auth::{self, Algorithm, Outcome as AuthOutcome};
 use pbx_sip::msg::{self, Request, Response, SipMessage};
 use pbx_sip::transaction::{TransportKind, TuEvent, TxKey};
+use routing::{LocalApp, Routed, Running};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The caller's side of a call.
@@ -105,13 +110,30 @@ pub(crate) struct CallGlue {
     limit_audited: HashMap<String, Instant>,
     /// When the relays' media activity was last read.
     activity_checked: Instant,
+    /// The toll-fraud guard, and its counters as the control API reads them.
+    guard: Guard,
+    pub(crate) guard_shared: Arc<Mutex<Vec<GuardCounters>>>,
+    guard_published: Instant,
+    /// Outside calls the guard counts, with their class.
+    outside: HashMap<CallRef, NumberClass>,
+    /// pbxd's part in a call, decided at routing, started at `Action::Local`.
+    pending_app: HashMap<CallRef, LocalApp>,
+    /// pbxd's part under way (announcement, keuzemenu).
+    running: HashMap<CallRef, Running>,
+    prompts: crate::prompts::Prompts,
+    /// When a refusal was last put in the audit log, per organisation and extension/reason.
+    refusal_audited: HashMap<(String, String), Instant>,
+    /// B legs to trunks: the trunk, and whether the INVITE already carried credentials.
+    trunk_legs: HashMap<LegId, (crate::sip::trunks::TrunkKey, bool)>,
+    /// Calls that came in over a trunk.
+    inbound_trunk: HashMap<CallRef, crate::sip::trunks::TrunkKey>,
 }
 
 /// How often the relays' media activity feeds the media timeout.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
 impl CallGlue {
-    pub(crate) fn new(rtp: &pbx_config::RtpConfig) -> CallGlue {
+    pub(crate) fn new(rtp: &pbx_config::RtpConfig, conf_dir: &std::path::Path) -> CallGlue {
         CallGlue {
             core: Calls::new(CallConfig {
                 media_timeout: Duration::from_secs(rtp.media_timeout.into()),
@@ -131,11 +153,21 @@ impl CallGlue {
             last_sdp: HashMap::new(),
             limit_audited: HashMap::new(),
             activity_checked: Instant::now(),
+            guard: Guard::new(),
+            guard_shared: Arc::default(),
+            guard_published: Instant::now(),
+            outside: HashMap::new(),
+            pending_app: HashMap::new(),
+            running: HashMap::new(),
+            prompts: crate::prompts::Prompts::new(conf_dir),
+            refusal_audited: HashMap::new(),
+            trunk_legs: HashMap::new(),
+            inbound_trunk: HashMap::new(),
         }
     }
 }
 
-fn clock() -> Clock {
+pub(crate) fn clock() -> Clock {
     Clock::new(Instant::now(), unix_ms())
 }
 
@@ -145,7 +177,7 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn body_sdp(body: &[u8]) -> Option<String> {
+pub(crate) fn body_sdp(body: &[u8]) -> Option<String> {
     if body.is_empty() {
         return None;
     }
@@ -250,6 +282,10 @@ impl Service {
         now: Instant,
     ) -> Option<TuEvent> {
         match ev {
+            TuEvent::Request { key, request, .. } if request.method == msg::Method::Info => {
+                self.on_info(key, &request, now);
+                None
+            }
             TuEvent::Request {
                 key,
                 request,
@@ -346,6 +382,9 @@ impl Service {
         now: Instant,
     ) {
         let call_id = msg::call_id(&req).unwrap_or_default().to_string();
+        if let Some(trunk) = self.trunk_for_source(source.ip()) {
+            return self.on_trunk_invite(key, req, trunk, source, transport, now);
+        }
         let from = header_value(&req, "from");
         let Some((caller_user, host)) = from
             .as_deref()
@@ -356,6 +395,7 @@ impl Service {
             return self.respond(key, msg::response_to(&req, 400, "Bad From Header"), now);
         };
         let Some(tenant) = self.tenant_for(&host) else {
+            self.count(|c| c.not_from_trunk += 1);
             return self.respond(key, msg::response_to(&req, 404, "Not Found"), now);
         };
         if tenant.status == TenantStatus::Suspended {
@@ -440,20 +480,130 @@ impl Service {
         if self.calls.by_a_call_id.contains_key(&call_id) {
             return self.respond(key, msg::response_to(&req, 482, "Loop Detected"), now);
         }
-        let callee = self.callee_info(&tenant.slug, &callee_number);
         let call = CallRef(format!("c{}", random_hex(8)));
+        let privacy = header_value(&req, "privacy").is_some_and(|v| {
+            v.split(';')
+                .any(|p| matches!(p.trim().to_ascii_lowercase().as_str(), "id" | "user"))
+        });
+        let routed = self.route_dialled(&tenant.slug, &caller, &callee_number, privacy, &call, now);
+        let party = Party {
+            number: caller.number.clone(),
+            name: caller.name.clone(),
+        };
+        self.admit_call(
+            key,
+            req,
+            source,
+            transport,
+            (&tenant.slug, tenant.limits.max_calls),
+            call,
+            party,
+            callee_number,
+            routed,
+            now,
+        );
+    }
+
+    /// An INVITE from a trunk: to the organisation of the DID, and its inbound route.
+    #[allow(clippy::too_many_arguments)]
+    fn on_trunk_invite(
+        &mut self,
+        key: TxKey,
+        req: Request,
+        trunk: crate::sip::trunks::TrunkKey,
+        source: SocketAddr,
+        transport: TransportKind,
+        now: Instant,
+    ) {
+        let call_id = msg::call_id(&req).unwrap_or_default().to_string();
+        if self.calls.by_a_call_id.contains_key(&call_id) {
+            return self.respond(key, msg::response_to(&req, 482, "Loop Detected"), now);
+        }
+        let Some(tenant) = self
+            .tenant_for_slug(&trunk.0)
+            .filter(|t| t.status != TenantStatus::Suspended)
+        else {
+            return self.respond(
+                key,
+                msg::response_to(&req, 480, "Temporarily Unavailable"),
+                now,
+            );
+        };
+        let call = CallRef(format!("c{}", random_hex(8)));
+        let (routed, did) = match self.route_from_trunk(&trunk, &req, &call, now) {
+            Ok(r) => r,
+            Err(code) => {
+                return self.respond(key, msg::response_to(&req, code, reason(code)), now);
+            }
+        };
+        if !self.trunk_take_inbound(&trunk) {
+            tracing::info!(tenant = %trunk.0, trunk = %trunk.1, "trunk vol: inkomend gesprek geweigerd");
+            return self.respond(key, msg::response_to(&req, 503, "Service Unavailable"), now);
+        }
+        let from = header_value(&req, "from")
+            .and_then(|v| msg::parse_name_addrs(&v, false).ok())
+            .and_then(|v| v.into_iter().next());
+        let number = from
+            .as_ref()
+            .and_then(|na| user_host(&na.uri))
+            .map(|(u, _)| {
+                pbx_model::E164::normalise(&u)
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or(u)
+            })
+            .unwrap_or_else(|| "anonymous".to_string());
+        let name = from.and_then(|na| na.display).unwrap_or_default();
+        self.calls.inbound_trunk.insert(call.clone(), trunk);
+        self.admit_call(
+            key,
+            req,
+            source,
+            transport,
+            (&tenant.slug, tenant.limits.max_calls),
+            call,
+            Party { number, name },
+            did.as_str().to_string(),
+            routed,
+            now,
+        );
+    }
+
+    /// Admits a routed call into the call core: A's side, media anchoring, the guard.
+    #[allow(clippy::too_many_arguments)]
+    fn admit_call(
+        &mut self,
+        key: TxKey,
+        req: Request,
+        source: SocketAddr,
+        transport: TransportKind,
+        (tenant, max_calls): (&str, u32),
+        call: CallRef,
+        caller: Party,
+        callee_number: String,
+        routed: Routed,
+        now: Instant,
+    ) {
+        let call_id = msg::call_id(&req).unwrap_or_default().to_string();
+        let from = header_value(&req, "from");
+        let caller_user = caller.number.clone();
         let contact = msg::contacts(&req)
             .and_then(|c| c.into_iter().next())
             .map(|na| na.uri)
             .unwrap_or_else(|| format!("sip:{caller_user}@{source}"));
         let to = header_value(&req, "to").unwrap_or_default();
         let offer = body_sdp(&req.body);
-        // Anchor the media: A's offer goes to B with the relay's address.
+        let local = matches!(routed.target, pbx_engine::call::Target::Local);
+        // Anchor the media: A's offer goes to B with the relay's address. pbxd's own media
+        // (announcement, keuzemenu) answers A's offer itself at `Action::Local`.
         let offer = match (offer, self.relay_for(&call)) {
             (Some(sdp), Some(relay)) => {
                 // Behind NAT a phone signals its private address and sends from the public one.
                 relay.allow_source_ip(0, source.ip());
-                Some(relay.offer_from_a(&sdp))
+                if local {
+                    Some(sdp)
+                } else {
+                    Some(relay.offer_from_a(&sdp))
+                }
             }
             (o, _) => o,
         };
@@ -464,7 +614,7 @@ impl Service {
                 invite: req.clone(),
                 source,
                 transport,
-                tenant: tenant.slug.clone(),
+                tenant: tenant.to_string(),
                 call_id: call_id.clone(),
                 local_tag: random_hex(6),
                 remote: from.unwrap_or_default(),
@@ -481,23 +631,33 @@ impl Service {
         self.calls
             .by_a_call_id
             .insert(call_id.clone(), call.clone());
+        if let Some(app) = routed.app {
+            self.calls.pending_app.insert(call.clone(), app);
+        }
         let inv = InviteIn {
             call_ref: call.clone(),
             call_id,
-            tenant: tenant.slug.clone(),
-            tenant_max_calls: tenant.limits.max_calls,
-            caller: Party {
-                number: caller.number.clone(),
-                name: caller.name.clone(),
-            },
+            tenant: tenant.to_string(),
+            tenant_max_calls: max_calls,
+            caller,
             callee_number,
-            callee,
+            target: routed.target,
+            direction: routed.direction,
+            emergency: routed.emergency,
+            max_call: None,
             offer_sdp: offer,
             max_forwards: msg::max_forwards(&req).unwrap_or(70),
         };
-        tracing::info!(tenant = %tenant.slug, call = %call, "gesprek");
+        tracing::info!(%tenant, call = %call, "gesprek");
         if let Err(e) = self.calls.core.handle_invite(inv, clock()) {
             tracing::debug!(error = %e, "SIP: INVITE niet aangenomen");
+        }
+        // The guard counts outside calls the core admitted (and stops at `Released`).
+        if let (Some(class), true) = (routed.outside, self.calls.a.contains_key(&call)) {
+            if self.calls.core.get(&call).is_some() {
+                self.calls.outside.insert(call.clone(), class);
+                self.calls.guard.started(call.clone(), tenant, class, now);
+            }
         }
         self.drain_calls(now);
     }
@@ -549,6 +709,18 @@ impl Service {
             return;
         };
         let code = resp.status_code.code();
+        if matches!(code, 401 | 407) && self.calls.trunk_legs.contains_key(&leg) {
+            // The provider wants credentials: once per leg; a second challenge means they
+            // were refused, which is the provider failing (the next trunk is tried).
+            let code = if self.trunk_auth_retry(&leg, resp) {
+                return;
+            } else {
+                503
+            };
+            self.calls.core.handle_response(&leg, code, None, clock());
+            self.drain_calls(Instant::now());
+            return;
+        }
         if let Some(b) = self.calls.legs.get_mut(&leg) {
             if code < 300 {
                 if let Some(tag) = msg::to_tag(resp) {
@@ -699,6 +871,7 @@ impl Service {
                     self.answer_a(&call, code, sdp.as_deref(), now)
                 }
                 Action::Answer { call, sdp } => {
+                    self.calls.guard.answered(&call, now);
                     if let Some(a) = self.calls.a.get_mut(&call) {
                         a.answered = true;
                         a.answer_sdp = sdp.clone();
@@ -735,14 +908,11 @@ impl Service {
                     code,
                     sdp,
                 } => self.send_mid_answer(&call, to, code, sdp, now),
-                Action::NeedCallee { call, number } => {
-                    let tenant = self.calls.a.get(&call).map(|a| a.tenant.clone());
-                    let info = tenant.and_then(|t| self.callee_info(&t, &number));
-                    let _ = self.calls.core.handle_callee(&call, info, clock());
+                Action::NeedTarget { call, number, by } => {
+                    let target = self.resolve_forward(&call, &number, &by, now);
+                    let _ = self.calls.core.handle_target(&call, target, clock());
                 }
-                Action::ForwardOutside { call, .. } => {
-                    let _ = self.calls.core.handle_forward_failed(&call, 503, clock());
-                }
+                Action::Local { call } => self.start_local(&call, now),
                 Action::Event(ev) => self.call_event_out(ev),
                 Action::Cdr(cdr) => self.write_cdr(cdr),
                 Action::Released { call } => self.release(&call),
@@ -752,6 +922,9 @@ impl Service {
 
     fn write_cdr(&mut self, mut cdr: Cdr) {
         let call = CallRef(cdr.id.clone());
+        if let Some(t) = self.calls.inbound_trunk.get(&call) {
+            cdr.trunk = Some(t.1.clone());
+        }
         if let Some(sdp) = self.calls.a.get(&call).and_then(|a| a.answer_sdp.clone()) {
             if let Some(codec) = first_codec(&sdp) {
                 cdr.codecs = vec![codec];
@@ -776,6 +949,13 @@ impl Service {
         if let Some(a) = self.calls.a.remove(call) {
             self.calls.by_a_call_id.remove(&a.call_id);
         }
+        self.calls.guard.ended(call);
+        self.calls.outside.remove(call);
+        self.calls.pending_app.remove(call);
+        self.calls.running.remove(call);
+        if let Some(t) = self.calls.inbound_trunk.remove(call) {
+            self.trunk_release(&t);
+        }
         let legs: Vec<LegId> = self
             .calls
             .legs
@@ -787,6 +967,9 @@ impl Service {
             if let Some(b) = self.calls.legs.remove(&l) {
                 self.calls.by_b_tx.remove(&b.key);
                 self.calls.by_b_call_id.remove(&b.call_id);
+            }
+            if let Some((t, _)) = self.calls.trunk_legs.remove(&l) {
+                self.trunk_release(&t);
             }
         }
         self.calls.winner.remove(call);
@@ -839,6 +1022,9 @@ impl Service {
         let fail = |svc: &mut Service, leg: &LegId| {
             svc.calls.core.handle_response(leg, 503, None, clock());
         };
+        if let Some(t) = routing::parse_trunk_contact(contact) {
+            return self.send_trunk_invite(leg, t, sdp, max_forwards, now);
+        }
         let Some((source, target)) = contact.0.split_once('\n') else {
             return fail(self, &leg);
         };
@@ -1068,6 +1254,196 @@ impl Service {
             Some(after),
         ) {
             tracing::error!(error = %e, "auditregel niet geschreven");
+        }
+    }
+}
+
+impl Service {
+    /// Sends the INVITE of a trunk attempt: a channel of the trunk, the number at the
+    /// provider's host, the caller ID in From and P-Asserted-Identity (anonymous: only asserted,
+    /// with `Privacy: id`). No free channel or no address: the attempt fails with 503 at once.
+    fn send_trunk_invite(
+        &mut self,
+        leg: LegId,
+        t: routing::TrunkAttempt,
+        sdp: Option<String>,
+        max_forwards: u8,
+        now: Instant,
+    ) {
+        let key = (t.tenant.clone(), t.trunk.clone());
+        let dial = match self.trunk_take(&key) {
+            Ok(d) => d,
+            Err(code) => {
+                self.calls.core.handle_response(&leg, code, None, clock());
+                return;
+            }
+        };
+        // Only the trunk's codecs; none in common is the trunk failing (the next is tried).
+        let sdp = match sdp.map(|s| routing::restrict_codecs(&s, &dial.codecs)) {
+            Some(None) => {
+                tracing::info!(tenant = %key.0, trunk = %key.1, "trunk: geen gemeenschappelijke codec");
+                self.trunk_release(&key);
+                self.calls.core.handle_response(&leg, 503, None, clock());
+                return;
+            }
+            Some(Some(s)) => Some(s),
+            None => None,
+        };
+        let own = self.own_addr_to(dial.dest);
+        let host = &dial.host;
+        let target = format!("sip:{}@{host}", t.number);
+        let user = t.caller_id.clone().unwrap_or_else(|| {
+            if dial.username.is_empty() {
+                "pbxd".to_string()
+            } else {
+                dial.username.clone()
+            }
+        });
+        let pai = format!("P-Asserted-Identity: <sip:{user}@{host}>\r\n");
+        let (from, privacy) = if t.anonymous {
+            (
+                "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string(),
+                "Privacy: id\r\n",
+            )
+        } else {
+            (format!("<sip:{user}@{host}>"), "")
+        };
+        let contact_user = if dial.username.is_empty() {
+            "pbxd"
+        } else {
+            dial.username.as_str()
+        };
+        let local_tag = random_hex(6);
+        let call_id = format!("{}@pbxd", random_hex(12));
+        let branch = format!("z9hG4bK{}", random_hex(10));
+        let text = format!(
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: <{target}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{contact_user}@{own}>\r\n{pai}{privacy}Max-Forwards: {max_forwards}\r\nAllow: {}\r\nUser-Agent: pbxd\r\n{}",
+            crate::sip::ALLOW,
+            body_part(sdp.as_deref())
+        );
+        let Some(invite) = build_request(text) else {
+            tracing::warn!(tenant = %key.0, trunk = %key.1, "trunk: INVITE niet te maken (nummer of host ongeldig)");
+            self.trunk_release(&key);
+            self.calls.core.handle_response(&leg, 503, None, clock());
+            return;
+        };
+        tracing::info!(tenant = %key.0, trunk = %key.1, call = %leg.call, "naar buiten via trunk");
+        match self
+            .tx
+            .send_request(invite.clone(), dial.dest, TransportKind::Udp, now)
+        {
+            Ok(tx) => {
+                self.calls.by_b_tx.insert(tx, leg.clone());
+                self.calls.by_b_call_id.insert(call_id.clone(), leg.clone());
+                self.calls.trunk_legs.insert(leg.clone(), (key, false));
+                self.calls.legs.insert(
+                    leg,
+                    BLeg {
+                        key: tx,
+                        invite,
+                        dest: dial.dest,
+                        transport: TransportKind::Udp,
+                        call_id,
+                        local_tag,
+                        from,
+                        to: format!("<{target}>"),
+                        remote_tag: None,
+                        target,
+                        cseq: 1,
+                        allow_update: false,
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::debug!(error = ?e, "SIP: INVITE naar trunk niet verstuurd");
+                self.trunk_release(&key);
+                self.calls.core.handle_response(&leg, 503, None, clock());
+            }
+        }
+    }
+
+    /// Sends a trunk leg's INVITE again with credentials for the provider's 401/407; false
+    /// when it was sent with credentials already or cannot be answered.
+    fn trunk_auth_retry(&mut self, leg: &LegId, resp: &Response) -> bool {
+        let Some((key, false)) = self.calls.trunk_legs.get(leg).cloned() else {
+            return false;
+        };
+        let Some(b) = self.calls.legs.get(leg) else {
+            return false;
+        };
+        let uri = b.invite.uri.to_string();
+        let Some(line) = self.trunk_credentials(&key, resp, "INVITE", &uri) else {
+            tracing::warn!(tenant = %key.0, trunk = %key.1, "trunk: uitdaging op INVITE niet te beantwoorden (geen geheim?)");
+            return false;
+        };
+        let Some((name, value)) = line.split_once(": ") else {
+            return false;
+        };
+        let own = self.own_addr_to(b.dest);
+        let cseq = b.cseq + 1;
+        let mut headers = msg::Headers::default();
+        for h in b.invite.headers.iter() {
+            match h {
+                msg::Header::Via(_) => headers.push(msg::make_header(
+                    "Via",
+                    format!("SIP/2.0/UDP {own};branch=z9hG4bK{};rport", random_hex(10)),
+                )),
+                msg::Header::CSeq(_) => {
+                    headers.push(msg::make_header("CSeq", format!("{cseq} INVITE")))
+                }
+                _ => headers.push(h.clone()),
+            }
+        }
+        let req = Request {
+            headers,
+            ..b.invite.clone()
+        };
+        // Through the parser, as every request pbxd sends: the header gets its typed form.
+        let text = SipMessage::Request(req).to_string();
+        let Some((start, rest)) = text.split_once("\r\n") else {
+            return false;
+        };
+        let Some(req) = build_request(format!("{start}\r\n{name}: {value}\r\n{rest}")) else {
+            return false;
+        };
+        let (dest, transport, old) = (b.dest, b.transport, b.key);
+        match self
+            .tx
+            .send_request(req.clone(), dest, transport, Instant::now())
+        {
+            Ok(tx) => {
+                self.calls.by_b_tx.remove(&old);
+                self.calls.by_b_tx.insert(tx, leg.clone());
+                if let Some(b) = self.calls.legs.get_mut(leg) {
+                    b.key = tx;
+                    b.invite = req;
+                    b.cseq = cseq;
+                }
+                if let Some(t) = self.calls.trunk_legs.get_mut(leg) {
+                    t.1 = true;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = ?e, "SIP: INVITE met inloggegevens niet verstuurd");
+                false
+            }
+        }
+    }
+
+    /// SIP INFO in a call: 200, and a DTMF key (`application/dtmf-relay`, `application/dtmf`)
+    /// from the caller goes to the keuzemenu pbxd runs on the call.
+    fn on_info(&mut self, key: TxKey, req: &Request, now: Instant) {
+        let Some((call, side)) = self.dialog_of(req) else {
+            let r = msg::response_to(req, 481, "Call/Transaction Does Not Exist");
+            return self.respond(key, r, now);
+        };
+        self.respond(key, msg::response_to(req, 200, "OK"), now);
+        let ctype = header_value(req, "content-type").unwrap_or_default();
+        if side == Side::A {
+            if let Some(d) = pbx_media::dtmf_in::parse_info(&ctype, &req.body) {
+                self.local_digit(&call, d.digit, now);
+            }
         }
     }
 }

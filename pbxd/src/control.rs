@@ -350,6 +350,15 @@ async fn events(
                         if !visible { continue; }
                         Event::LimitReached { tenant, limit, scope }
                     }
+                    Ok(Event::TollFraud { tenant, limit, max, blocked_total }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => tenant == *t,
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::TollFraud { tenant, limit, max, blocked_total }
+                    }
                     Ok(Event::Trunk { tenant, name, change }) => {
                         let visible = match &caller.scope {
                             Scope::Beheerder => true,

@@ -6,6 +6,7 @@ mod control;
 mod diff;
 mod man;
 mod notify;
+mod prompts;
 mod relay;
 mod sip;
 

@@ -17,16 +17,30 @@
 //!   shared, as relaxed atomics written at most once per poll interval's worth of packets.
 //! - RTCP reports are sent from the thread's 100 ms tick; the ports of a closed call are freed by
 //!   the thread once its sockets are closed.
+//!
+//! **Local mode** (announcements, the keuzemenu): [`Relay::answer_locally`] answers A's offer
+//! with pbxd itself as the far end. The call's thread then forwards nothing to B, decodes RFC 4733
+//! events from A into digits, and plays prompts to A from the A-facing RTP socket with a
+//! [`Player`] of its own (epoll's timeout honours the player's next due time; the player's packets
+//! are our stream towards A, so relayed media later continues it). Digits and the end of a
+//! playlist go to the SIP task through a small queue in [`Shared`], which it polls without
+//! blocking. [`Relay::connect_b`] gives the offer for B; B's answer through
+//! [`Relay::answer_from_b`] ends local mode and the call is relayed as usual, A keeping the codec
+//! and port it was told.
 
 use pbx_config::RtpConfig;
 use pbx_media::anchor::Anchor;
+use pbx_media::dtmf_in::DtmfReceiver;
+use pbx_media::negotiate::G711;
+use pbx_media::player::{Item, Player, PlayerEvent, StreamParams};
 use pbx_media::relay::{LegSnapshot, RelayCore, Verdict};
+use pbx_media::rtp::RtpPacket;
 use pbx_media::NtpTime;
 use pbx_model::LegQuality;
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +59,8 @@ const MAX_DATAGRAM: usize = 65_536;
 const STATS_TIMEOUT: Duration = Duration::from_millis(500);
 /// The epoll token of a thread's wake-up socket.
 const WAKE: u64 = u64::MAX;
+/// Most media events kept for a SIP task that does not take them (the oldest are dropped).
+const MAX_EVENTS: usize = 64;
 
 /// Port numbers in use (the even RTP port of each pair), shared with the threads that free them.
 type Used = Arc<Mutex<HashSet<u16>>>;
@@ -54,6 +70,71 @@ type Used = Arc<Mutex<HashSet<u16>>>;
 struct Shared {
     rtp: [AtomicBool; 2],
     rtcp: [AtomicBool; 2],
+    /// Media events of local mode, and whether there are any (checked without the lock).
+    events: Mutex<VecDeque<MediaEvent>>,
+    has_events: AtomicBool,
+}
+
+impl Shared {
+    /// Queues an event (relay thread; rare, so the lock is fine).
+    fn push(&self, ev: MediaEvent) {
+        if let Ok(mut q) = self.events.lock() {
+            if q.len() >= MAX_EVENTS {
+                q.pop_front();
+            }
+            q.push_back(ev);
+            self.has_events.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// What happened in local mode, for the SIP task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MediaEvent {
+    /// A key A pressed (RFC 4733), once per press.
+    Digit(char),
+    /// A playlist without looping has been played out.
+    PlayFinished,
+}
+
+/// Local mode of one call on its relay thread.
+struct Local {
+    /// Payload type and law of the codec A was answered with.
+    pt: u8,
+    law: G711,
+    /// A's telephone-event payload type, if any.
+    event_pt: Option<u8>,
+    dtmf: DtmfReceiver,
+    player: Option<Player>,
+}
+
+impl Local {
+    /// An accepted RTP packet from A: a digit when it starts a key press.
+    fn rtp_from_a(&mut self, buf: &[u8], shared: &Shared) {
+        let Some(ev) = self.event_pt else {
+            return;
+        };
+        let Ok(p) = RtpPacket::parse(buf) else {
+            return;
+        };
+        if p.payload_type() != ev {
+            return;
+        }
+        if let Some(d) = self
+            .dtmf
+            .handle_packet(p.timestamp(), p.marker(), p.payload())
+        {
+            shared.push(MediaEvent::Digit(d.digit));
+        }
+    }
+}
+
+/// What [`Relay::answer_locally`] tells the relay thread.
+#[derive(Clone, Copy, Debug)]
+struct LocalCodec {
+    pt: u8,
+    law: G711,
+    event_pt: Option<u8>,
 }
 
 #[inline]
@@ -84,6 +165,8 @@ struct Entry {
     used: Used,
     core: RelayCore,
     shared: Arc<Shared>,
+    /// Local mode: pbxd is A's far end.
+    local: Option<Box<Local>>,
 }
 
 impl Entry {
@@ -104,6 +187,12 @@ enum Cmd {
     AllowIp(u64, usize, IpAddr),
     Stats(u64, mpsc::SyncSender<[LegSnapshot; 2]>),
     Remove(u64),
+    /// Into local mode.
+    Local(u64, LocalCodec),
+    /// Out of local mode: relay as usual.
+    Relay(u64),
+    Play(u64, Vec<Arc<[i16]>>, bool),
+    StopPlaying(u64),
 }
 
 /// The SIP task's end of one relay thread.
@@ -150,6 +239,8 @@ pub(crate) struct Relay {
     shared: Arc<Shared>,
     /// RTP port facing A, facing B (RTCP: + 1).
     ports: [u16; 2],
+    /// In local mode (see [`Relay::answer_locally`]).
+    local: bool,
 }
 
 impl RelayPool {
@@ -276,6 +367,7 @@ impl RelayPool {
             used: used.clone(),
             core: RelayCore::new(seed, engine.ntp),
             shared: shared.clone(),
+            local: None,
         };
         if !link.send(Cmd::Add(Box::new(entry))) {
             // The thread is gone; the entry and its sockets went with the failed send.
@@ -291,6 +383,7 @@ impl RelayPool {
             link,
             shared,
             ports: [pa, pb],
+            local: false,
         })
     }
 }
@@ -314,6 +407,8 @@ fn spawn_thread(i: usize, epoch: Instant) -> std::io::Result<Link> {
         epoch,
         buf: vec![0u8; MAX_DATAGRAM],
         report: Vec::with_capacity(256),
+        players: Vec::new(),
+        next_play: None,
     };
     std::thread::Builder::new()
         .name(format!("pbx-relay-{i}"))
@@ -336,6 +431,10 @@ struct Worker {
     epoch: Instant,
     buf: Vec<u8>,
     report: Vec<u8>,
+    /// Slots of calls with a player that may have something to do.
+    players: Vec<usize>,
+    /// When the earliest of them is due (time since `epoch`).
+    next_play: Option<Duration>,
 }
 
 impl Worker {
@@ -343,11 +442,14 @@ impl Worker {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let wait = if self.index.is_empty() {
+            let mut wait = if self.index.is_empty() {
                 Duration::from_secs(1)
             } else {
                 next_tick.saturating_duration_since(Instant::now())
             };
+            if let Some(due) = self.next_play {
+                wait = wait.min(due.saturating_sub(self.epoch.elapsed()));
+            }
             // Whole milliseconds, rounded up so that the tick is not spun for.
             let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
             let n = match self.epoll.wait(&mut events, ms) {
@@ -385,7 +487,64 @@ impl Worker {
                 self.tick();
                 next_tick = now + TICK;
             }
+            if let Some(due) = self.next_play {
+                let t = self.epoch.elapsed();
+                if t >= due {
+                    self.play(t);
+                }
+            }
         }
+    }
+
+    /// Packets and events of the players that are due at `now`.
+    fn play(&mut self, now: Duration) {
+        let mut next: Option<Duration> = None;
+        let mut i = 0;
+        while i < self.players.len() {
+            let slot = self.players[i];
+            let mut keep = false;
+            if let Some(Some(e)) = self.calls.get_mut(slot) {
+                let dest = e.core.destination(0);
+                if let Some(local) = e.local.as_deref_mut() {
+                    if let Some(p) = local.player.as_mut() {
+                        while let Some(pkt) = p.poll_packet(now) {
+                            let b = pkt.as_bytes();
+                            if let Some(d) = dest {
+                                let _ = e.socks[0].send_to(b, d);
+                            }
+                            let seq = u16::from_be_bytes([b[2], b[3]]);
+                            let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                            e.core.sent_own(0, seq, ts, b.len() - 12, now);
+                        }
+                        while let Some(ev) = p.poll_event() {
+                            match ev {
+                                PlayerEvent::Finished => e.shared.push(MediaEvent::PlayFinished),
+                            }
+                        }
+                        if let Some(t) = p.poll_timeout() {
+                            keep = true;
+                            next = Some(next.map_or(t, |n| n.min(t)));
+                        } else {
+                            local.player = None;
+                        }
+                    }
+                }
+            }
+            if keep {
+                i += 1;
+            } else {
+                self.players.swap_remove(i);
+            }
+        }
+        self.next_play = next;
+    }
+
+    /// A player was started for `slot`: it is due now.
+    fn playing(&mut self, slot: usize) {
+        if !self.players.contains(&slot) {
+            self.players.push(slot);
+        }
+        self.next_play = Some(Duration::ZERO);
     }
 
     /// One readable socket: one datagram.
@@ -405,6 +564,12 @@ impl Worker {
         match e.core.handle(side, k & 1 == 1, src, buf, now) {
             Verdict::Rtp(dest) => {
                 raise(&e.shared.rtp[side]);
+                if let Some(local) = e.local.as_deref_mut() {
+                    if side == 0 {
+                        local.rtp_from_a(buf, &e.shared);
+                    }
+                    return;
+                }
                 if let Some(d) = dest {
                     let _ = e.socks[(side ^ 1) << 1].send_to(buf, d);
                 }
@@ -412,6 +577,9 @@ impl Worker {
             Verdict::RtcpConsumed => raise(&e.shared.rtcp[side]),
             Verdict::RtcpForward(dest) => {
                 raise(&e.shared.rtcp[side]);
+                if e.local.is_some() {
+                    return;
+                }
                 if let Some(d) = dest {
                     let _ = e.socks[((side ^ 1) << 1) | 1].send_to(buf, d);
                 }
@@ -461,6 +629,55 @@ impl Worker {
             Cmd::Stats(id, reply) => {
                 if let Some(e) = self.entry(id) {
                     let _ = reply.try_send([e.core.snapshot(0), e.core.snapshot(1)]);
+                }
+            }
+            Cmd::Local(id, codec) => {
+                if let Some(e) = self.entry(id) {
+                    e.local = Some(Box::new(Local {
+                        pt: codec.pt,
+                        law: codec.law,
+                        event_pt: codec.event_pt,
+                        dtmf: DtmfReceiver::new(),
+                        player: None,
+                    }));
+                }
+            }
+            Cmd::Relay(id) => {
+                if let Some(e) = self.entry(id) {
+                    e.local = None;
+                }
+            }
+            Cmd::Play(id, prompts, looping) => {
+                let now = self.epoch.elapsed();
+                let Some(&slot) = self.index.get(&id) else {
+                    return;
+                };
+                let Some(Some(e)) = self.calls.get_mut(slot) else {
+                    return;
+                };
+                let Some(local) = e.local.as_deref_mut() else {
+                    tracing::debug!("mediarelay: afspelen buiten lokale modus genegeerd");
+                    return;
+                };
+                let (ssrc, sequence, timestamp) = e.core.own_stream(0, now, 8000);
+                let params = StreamParams {
+                    payload_type: local.pt,
+                    law: local.law,
+                    ssrc,
+                    sequence,
+                    timestamp,
+                };
+                let items = prompts.into_iter().map(Item::Prompt).collect();
+                let mut player = Player::new(params, items, looping);
+                player.start(now);
+                local.player = Some(player);
+                self.playing(slot);
+            }
+            Cmd::StopPlaying(id) => {
+                if let Some(e) = self.entry(id) {
+                    if let Some(local) = e.local.as_deref_mut() {
+                        local.player = None;
+                    }
                 }
             }
             Cmd::Remove(id) => {
@@ -545,8 +762,86 @@ impl Relay {
     #[allow(dead_code)] // the tests and examples/relay_cost.rs
     pub(crate) fn sdp_from(&mut self, from: usize, sdp: &str) -> String {
         let (out, _) = self.anchor.handle(from.min(1), sdp);
+        if from >= 1 {
+            self.after_answer_from_b();
+        }
         self.after_sdp(sdp, &out);
         out
+    }
+
+    /// pbxd answers A's offer itself (announcements, the keuzemenu): PCMU or PCMA (the first of
+    /// the two in A's order) and telephone-event/8000 when A offers it, ptime 20, the relay's
+    /// A-facing port, our o= line. The relay goes into local mode: nothing is forwarded to B,
+    /// A's RTP is still learned and checked as usual (RTP-bleed, [`Relay::allow_source_ip`]),
+    /// and RFC 4733 events from A become [`MediaEvent::Digit`]s. None (nothing changed) when A
+    /// offers neither G.711 law, or only SRTP.
+    pub(crate) fn answer_locally(&mut self, offer: &str) -> Option<String> {
+        let la = self.anchor.answer_locally(0, offer)?;
+        let law = la.codec.g711()?;
+        self.link.send(Cmd::Local(
+            self.id,
+            LocalCodec {
+                pt: la.payload_type,
+                law,
+                event_pt: la.telephone_event,
+            },
+        ));
+        self.local = true;
+        self.push_plan();
+        Some(la.sdp)
+    }
+
+    /// Plays the prompts (8 kHz mono, one after the other) to A in local mode, a packet every
+    /// 20 ms in the codec [`Relay::answer_locally`] chose; replaces what was playing. `looping`
+    /// starts again at the end until [`Relay::stop_playing`] or another `play`; otherwise
+    /// [`MediaEvent::PlayFinished`] follows the end.
+    pub(crate) fn play(&self, prompts: Vec<Arc<[i16]>>, looping: bool) {
+        self.link.send(Cmd::Play(self.id, prompts, looping));
+    }
+
+    /// Stops playing (no [`MediaEvent::PlayFinished`]).
+    pub(crate) fn stop_playing(&self) {
+        self.link.send(Cmd::StopPlaying(self.id));
+    }
+
+    /// Media events since the last call: digits in order, [`MediaEvent::PlayFinished`]. Never
+    /// blocks on the relay thread (which holds the queue's lock only to push an event).
+    pub(crate) fn take_events(&self) -> Vec<MediaEvent> {
+        if !self.shared.has_events.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        match self.shared.events.lock() {
+            Ok(mut q) => q.drain(..).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// After [`Relay::answer_locally`]: the offer for B (B-facing port) with the codec A was
+    /// answered with (the other G.711 law after it, transcoded by the relay) and telephone-event
+    /// when A has it. B's answer through [`Relay::answer_from_b`] ends local mode: playing stops
+    /// and A↔B is relayed with A's codec and port unchanged; the SDP `answer_from_b` returns then
+    /// is not for A (A keeps our local answer). None when not in local mode.
+    pub(crate) fn connect_b(&mut self) -> Option<String> {
+        if !self.local {
+            return None;
+        }
+        let out = self.anchor.local_offer()?;
+        self.push_plan();
+        Some(out)
+    }
+
+    /// Whether the relay is in local mode.
+    #[cfg(test)]
+    pub(crate) fn is_local(&self) -> bool {
+        self.local
+    }
+
+    /// Ends local mode once B answered the offer from [`Relay::connect_b`]; before the plan.
+    fn after_answer_from_b(&mut self) {
+        if self.local && !self.anchor.is_local() {
+            self.local = false;
+            self.link.send(Cmd::Relay(self.id));
+        }
     }
 
     /// An offer from side `from`, rewritten for the other side.
@@ -560,6 +855,9 @@ impl Relay {
     /// 183 then 200, or another fork's), rewritten for the other side.
     pub(crate) fn answer_from(&mut self, from: usize, sdp: &str) -> String {
         let out = self.anchor.answer(from.min(1), sdp);
+        if from >= 1 {
+            self.after_answer_from_b();
+        }
         self.after_sdp(sdp, &out);
         out
     }
@@ -733,6 +1031,326 @@ mod tests {
             .and_then(|l| l.split(' ').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| unreachable!("no m= line in {sdp}"))
+    }
+
+    fn sdp_at(ip: &str, port: u16, formats: &str, extra: &str) -> String {
+        format!("v=0\r\no=p 7 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{extra}")
+    }
+
+    const TE: &str = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+
+    /// An RFC 4733 packet from A.
+    fn event(seq: u16, ts: u32, marker: bool, ev: u8, end: bool, duration: u16) -> Vec<u8> {
+        let d = duration.to_be_bytes();
+        let payload = [ev, if end { 0x8a } else { 0x0a }, d[0], d[1]];
+        let mut buf = vec![0u8; 16];
+        RtpHeader {
+            marker,
+            payload_type: 101,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: 0xa11ce,
+            ..Default::default()
+        }
+        .write(&payload, 0, &mut buf)
+        .unwrap_or_else(|_| unreachable!());
+        buf
+    }
+
+    /// Events until `want` says enough, or 3 s.
+    fn events_until(r: &Relay, want: impl Fn(&[MediaEvent]) -> bool) -> Vec<MediaEvent> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut got = Vec::new();
+        while !want(&got) && Instant::now() < deadline {
+            got.extend(r.take_events());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        got
+    }
+
+    /// Whatever is queued on `s` within `ms`.
+    fn drain(s: &UdpSocket, ms: u64) {
+        let mut buf = [0u8; 2048];
+        let _ = s.set_read_timeout(Some(Duration::from_millis(ms)));
+        while s.recv_from(&mut buf).is_ok() {}
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    }
+
+    fn tone(len: usize) -> Arc<[i16]> {
+        (0..len)
+            .map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16)
+            .collect::<Vec<_>>()
+            .into()
+    }
+
+    /// pbxd answers A itself (PCMA: A's first G.711 law) and plays a 300 ms prompt: packets
+    /// every 20 ms, consecutive, in A-law, then PlayFinished.
+    #[test]
+    fn answers_locally_and_plays_a_prompt_paced() {
+        let (min, max) = free_range(2);
+        let mut p = pool(min, max);
+        let mut r = p.open().unwrap_or_else(|| unreachable!());
+        assert!(r.connect_b().is_none(), "not in local mode");
+        let a = socket();
+        let offer = sdp_at(
+            "127.0.0.1",
+            port(&a),
+            "9 8 0 101",
+            &format!("a=rtpmap:9 G722/8000\r\n{TE}a=ptime:30\r\n"),
+        );
+        let answer = r.answer_locally(&offer).unwrap_or_else(|| unreachable!());
+        let relay_a = r.ports()[0];
+        assert_eq!(m_port(&answer), relay_a);
+        assert!(answer.contains(" RTP/AVP 8 101\r\n"), "{answer}");
+        assert!(
+            answer.contains("a=rtpmap:101 telephone-event/8000\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("a=ptime:20\r\n"), "{answer}");
+        assert!(answer.contains("a=sendrecv\r\n"), "{answer}");
+        assert!(
+            answer.contains(&format!("a=rtcp:{}\r\n", relay_a + 1)),
+            "{answer}"
+        );
+        assert!(answer.contains("c=IN IP4 127.0.0.1\r\n"), "{answer}");
+        assert!(answer.starts_with("v=0\r\no=- "), "{answer}");
+        assert_eq!(r.codecs()[0].as_deref(), Some("PCMA"));
+        assert!(r.is_local());
+
+        let prompt = tone(2400);
+        let started = Instant::now();
+        r.play(vec![prompt.clone()], false);
+        let mut buf = [0u8; 2048];
+        let mut arrivals = Vec::new();
+        let mut seqs = Vec::new();
+        let mut ssrc = None;
+        for i in 0..15usize {
+            let (n, from) = a
+                .recv_from(&mut buf)
+                .unwrap_or_else(|_| unreachable!("packet {i}"));
+            arrivals.push(Instant::now());
+            assert_eq!(from, SocketAddr::from(([127, 0, 0, 1], relay_a)));
+            let pkt = RtpPacket::parse(&buf[..n]).unwrap_or_else(|_| unreachable!());
+            assert_eq!(pkt.payload_type(), 8);
+            assert_eq!(pkt.payload().len(), 160);
+            assert_eq!(pkt.marker(), i == 0);
+            assert!(ssrc.is_none_or(|s| s == pkt.ssrc()));
+            ssrc = Some(pkt.ssrc());
+            let want: Vec<u8> = prompt[i * 160..(i + 1) * 160]
+                .iter()
+                .map(|&s| pbx_media::g711::linear_to_alaw(s))
+                .collect();
+            assert_eq!(pkt.payload(), &want[..], "packet {i}");
+            seqs.push(pkt.sequence());
+        }
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+        }
+        // 14 intervals of 20 ms; generous bounds for a busy test machine.
+        let span = arrivals[14].duration_since(arrivals[0]);
+        assert!(
+            span >= Duration::from_millis(230) && span <= Duration::from_millis(600),
+            "{span:?}"
+        );
+        let evs = events_until(&r, |e| !e.is_empty());
+        let took = started.elapsed();
+        assert_eq!(evs, [MediaEvent::PlayFinished]);
+        assert!(
+            took >= Duration::from_millis(280) && took <= Duration::from_millis(1500),
+            "{took:?}"
+        );
+        // Nothing more was sent after the prompt.
+        a.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap_or_else(|_| unreachable!());
+        assert!(a.recv_from(&mut buf).is_err());
+        assert!(r.take_events().is_empty());
+        r.close();
+    }
+
+    /// A behind NAT (private address in SDP, media from where its SIP came from): its RFC 4733
+    /// events are learned and give one digit per key press, and the prompt goes to the learned
+    /// address. Stopping and replacing a loop.
+    #[test]
+    fn digits_from_a_once_per_key_and_prompts_to_the_learned_address() {
+        let (min, max) = free_range(2);
+        let mut p = pool(min, max);
+        let mut r = p.open().unwrap_or_else(|| unreachable!());
+        let a = socket();
+        let offer = sdp_at("10.255.0.7", 4000, "0 8 101", TE);
+        let answer = r.answer_locally(&offer).unwrap_or_else(|| unreachable!());
+        assert!(answer.contains(" RTP/AVP 0 101\r\n"), "{answer}");
+        r.allow_source_ip(0, IpAddr::from([127, 0, 0, 1]));
+        let relay_a = SocketAddr::from(([127, 0, 0, 1], r.ports()[0]));
+        let mut seq = 1u16;
+        let send = |pkt: Vec<u8>| {
+            a.send_to(&pkt, relay_a).unwrap_or_else(|_| unreachable!());
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        // Audio first, then '5', '5' again (a new press) and '#', each: start (marker), two
+        // updates, three end packets.
+        send(rtp(0, 0, &[0xff; 160]));
+        for (k, ev) in [5u8, 5, 11].into_iter().enumerate() {
+            let ts = 8000 + 4000 * k as u32;
+            for (i, (end, dur)) in [
+                (false, 160),
+                (false, 320),
+                (false, 480),
+                (true, 640),
+                (true, 640),
+                (true, 640),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                send(event(seq, ts, i == 0, ev, end, dur));
+                seq += 1;
+            }
+        }
+        // A late copy of the first press's end packet changes nothing.
+        send(event(2, 8000, false, 5, true, 640));
+        let evs = events_until(&r, |e| e.len() >= 3);
+        assert_eq!(
+            evs,
+            [
+                MediaEvent::Digit('5'),
+                MediaEvent::Digit('5'),
+                MediaEvent::Digit('#')
+            ]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(r.take_events().is_empty());
+
+        // Played to where A's media came from, not to the address in its SDP.
+        r.play(vec![tone(800), tone(800)], true);
+        let mut buf = [0u8; 2048];
+        let mut last = None;
+        for _ in 0..12 {
+            let (n, _) = a.recv_from(&mut buf).unwrap_or_else(|_| unreachable!());
+            let pkt = RtpPacket::parse(&buf[..n]).unwrap_or_else(|_| unreachable!());
+            assert_eq!(pkt.payload_type(), 0);
+            last = Some(pkt.sequence());
+        }
+        // Looping: well past the 200 ms of the playlist, no PlayFinished.
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(r.take_events().is_empty());
+        // A new playlist replaces the loop and continues the stream.
+        r.play(vec![tone(160)], false);
+        let evs = events_until(&r, |e| !e.is_empty());
+        assert_eq!(evs, [MediaEvent::PlayFinished]);
+        // The rest of the loop, then the new prompt (its first packet marked): one stream.
+        let mut seqs = Vec::new();
+        let mut markers = Vec::new();
+        let _ = a.set_read_timeout(Some(Duration::from_millis(100)));
+        while let Ok((n, _)) = a.recv_from(&mut buf) {
+            let pkt = RtpPacket::parse(&buf[..n]).unwrap_or_else(|_| unreachable!());
+            seqs.push(pkt.sequence());
+            markers.push(pkt.marker());
+        }
+        let first = last.unwrap_or_default().wrapping_add(1);
+        let want: Vec<u16> = (0..seqs.len() as u16)
+            .map(|i| first.wrapping_add(i))
+            .collect();
+        assert_eq!(seqs, want);
+        assert_eq!(markers.iter().filter(|m| **m).count(), 1, "{markers:?}");
+        assert_eq!(markers.last(), Some(&true), "{markers:?}");
+        r.play(vec![tone(8000)], true);
+        std::thread::sleep(Duration::from_millis(60));
+        r.stop_playing();
+        drain(&a, 100);
+        let _ = a.set_read_timeout(Some(Duration::from_millis(200)));
+        assert!(a.recv_from(&mut buf).is_err(), "still playing after stop");
+        assert!(r.take_events().is_empty());
+        r.close();
+    }
+
+    /// After a prompt, B is called: the offer for B has A's codec and the other law, B answers
+    /// PCMA, and the relay transcodes both ways with A keeping PCMU, its port and the stream
+    /// the player started.
+    #[test]
+    fn connect_b_after_local_mode_relays_both_ways() {
+        let (min, max) = free_range(2);
+        let mut p = pool(min, max);
+        let mut r = p.open().unwrap_or_else(|| unreachable!());
+        let (a, b) = (socket(), socket());
+        let answer = r
+            .answer_locally(&sdp_at("127.0.0.1", port(&a), "0 101", TE))
+            .unwrap_or_else(|| unreachable!());
+        let relay_a = SocketAddr::from(([127, 0, 0, 1], m_port(&answer)));
+        r.play(vec![tone(1600)], true);
+        let mut buf = [0u8; 2048];
+        let (n, _) = a.recv_from(&mut buf).unwrap_or_else(|_| unreachable!());
+        let player_ssrc = RtpPacket::parse(&buf[..n])
+            .map(|p| p.ssrc())
+            .unwrap_or_else(|_| unreachable!());
+
+        let to_b = r.connect_b().unwrap_or_else(|| unreachable!());
+        let relay_b = SocketAddr::from(([127, 0, 0, 1], m_port(&to_b)));
+        assert_eq!(relay_b.port(), r.ports()[1]);
+        assert!(to_b.contains(" RTP/AVP 0 8 101\r\n"), "{to_b}");
+        assert!(to_b.contains("telephone-event/8000"), "{to_b}");
+        // Still local until B answers: A's media goes nowhere, the prompt still plays.
+        a.send_to(&rtp(0, 1, &[0x11; 160]), relay_a)
+            .unwrap_or_else(|_| unreachable!());
+        let _ = r.answer_from_b(&sdp_at("127.0.0.1", port(&b), "8 101", TE));
+        assert!(!r.is_local());
+        assert_eq!(r.codecs()[0].as_deref(), Some("PCMU"));
+        assert_eq!(r.codecs()[1].as_deref(), Some("PCMA"));
+        // Whatever the player sent before it stopped.
+        drain(&a, 100);
+        let mut last_seq = None;
+        let payload: Vec<u8> = (0..160u16).map(|i| (i * 5) as u8).collect();
+        for seq in 10..20u16 {
+            a.send_to(&rtp(0, seq, &payload), relay_a)
+                .unwrap_or_else(|_| unreachable!());
+            let (n, from) = b.recv_from(&mut buf).unwrap_or_else(|_| unreachable!());
+            assert_eq!(from, relay_b);
+            let pkt = RtpPacket::parse(&buf[..n]).unwrap_or_else(|_| unreachable!());
+            assert_eq!((pkt.payload_type(), pkt.sequence()), (8, seq));
+            assert_eq!(
+                pkt.payload()[7],
+                pbx_media::g711::ULAW_TO_ALAW[usize::from(payload[7])]
+            );
+
+            b.send_to(&rtp(8, seq, &payload), relay_b)
+                .unwrap_or_else(|_| unreachable!());
+            let (n, from) = a.recv_from(&mut buf).unwrap_or_else(|_| unreachable!());
+            assert_eq!(from, relay_a);
+            let pkt = RtpPacket::parse(&buf[..n]).unwrap_or_else(|_| unreachable!());
+            assert_eq!(pkt.payload_type(), 0);
+            assert_eq!(
+                pkt.payload()[7],
+                pbx_media::g711::ALAW_TO_ULAW[usize::from(payload[7])]
+            );
+            // One stream towards A: the player's SSRC, marker on the switch, consecutive.
+            assert_eq!(pkt.ssrc(), player_ssrc);
+            assert_eq!(pkt.marker(), last_seq.is_none());
+            if let Some(l) = last_seq {
+                assert_eq!(pkt.sequence(), u16::wrapping_add(l, 1));
+            }
+            last_seq = Some(pkt.sequence());
+        }
+        // No more prompt and no events after the switch.
+        a.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap_or_else(|_| unreachable!());
+        assert!(a.recv_from(&mut buf).is_err());
+        assert!(r.take_events().is_empty());
+        assert!(r.connect_b().is_none());
+        r.close();
+    }
+
+    #[test]
+    fn no_local_answer_without_g711_or_with_srtp() {
+        let (min, max) = free_range(2);
+        let mut p = pool(min, max);
+        let mut r = p.open().unwrap_or_else(|| unreachable!());
+        assert!(r
+            .answer_locally(&sdp_at("127.0.0.1", 4000, "9 101", TE))
+            .is_none());
+        let srtp = sdp_at("127.0.0.1", 4000, "0", "").replace("RTP/AVP", "RTP/SAVP");
+        assert!(r.answer_locally(&srtp).is_none());
+        assert!(r.answer_locally("garbage").is_none());
+        assert!(!r.is_local());
+        r.close();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! CANCEL) go to the B2BUA glue in `crate::calls`.
 
 mod keepalive;
-mod trunks;
+pub(crate) mod trunks;
 
 use crate::app::App;
 use pbx_api::Event;
@@ -42,6 +42,10 @@ pub struct Counters {
     pub keepalives: u64,
     /// Keep-alives that got no answer in time.
     pub keepalive_timeouts: u64,
+    /// Calls from trunks to a number no organisation has.
+    pub unknown_did: u64,
+    /// Calls from addresses that are no trunk's, for a number of an organisation (refused).
+    pub not_from_trunk: u64,
 }
 
 pub(crate) struct Inbound {
@@ -90,7 +94,7 @@ pub(crate) fn header_value(req: &impl msg::HasHeaders, name: &str) -> Option<Str
 }
 
 /// The methods pbxd answers itself so far.
-pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, UPDATE";
+pub(crate) const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, UPDATE, INFO";
 
 pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
@@ -161,6 +165,7 @@ struct StoreCache {
     events: tokio::sync::broadcast::Receiver<Event>,
     tenants: Option<Arc<Vec<Tenant>>>,
     extensions: std::collections::HashMap<(String, String), Option<Extension>>,
+    bundles: std::collections::HashMap<String, Arc<pbx_model::TenantBundle>>,
 }
 
 impl StoreCache {
@@ -169,6 +174,7 @@ impl StoreCache {
             events,
             tenants: None,
             extensions: std::collections::HashMap::new(),
+            bundles: std::collections::HashMap::new(),
         }
     }
 
@@ -182,6 +188,7 @@ impl StoreCache {
                     Event::Registration { .. }
                     | Event::Call { .. }
                     | Event::LimitReached { .. }
+                    | Event::TollFraud { .. }
                     | Event::Trunk { .. },
                 ) => {}
                 Ok(_) | Err(TryRecvError::Lagged(_)) => changed = true,
@@ -196,6 +203,7 @@ impl StoreCache {
         if changed || self.events.is_closed() {
             self.tenants = None;
             self.extensions.clear();
+            self.bundles.clear();
         }
     }
 }
@@ -213,6 +221,8 @@ pub struct SipHandle {
     pub traces: Arc<Mutex<TraceBuffer>>,
     /// The state of the trunks, for `pbxctl trunk status`.
     trunks: trunks::Shared,
+    /// The toll-fraud counters, for `pbxctl tenant toll-fraud`.
+    guard: Arc<Mutex<Vec<pbx_engine::tollfraud::Counters>>>,
 }
 /// Requests of the control API to the SIP task (which owns the calls).
 pub enum Control {
@@ -264,6 +274,34 @@ impl SipHandle {
             .cloned()
             .collect()
     }
+    /// The toll-fraud counters of an organisation, or of all (published once a second).
+    pub fn toll_fraud(&self, tenant: Option<&str>) -> Vec<pbx_api::TollFraudCounters> {
+        use pbx_engine::tollfraud::Limit;
+        let all = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .filter(|c| tenant.is_none_or(|t| c.tenant == t))
+            .map(|c| pbx_api::TollFraudCounters {
+                tenant: c.tenant.clone(),
+                outside_calls: c.outside_calls,
+                emergency_calls: c.emergency_calls,
+                max_outside_calls: c.max_outside_calls,
+                international_last_hour: c.international_last_hour,
+                max_international_per_hour: c.max_international_per_hour,
+                betaalnummers_last_hour: c.betaalnummers_last_hour,
+                max_betaalnummers_per_hour: c.max_betaalnummers_per_hour,
+                blocked: [
+                    Limit::OutsideCalls,
+                    Limit::InternationalPerHour,
+                    Limit::BetaalnummersPerHour,
+                ]
+                .iter()
+                .zip(c.blocked)
+                .map(|(l, n)| (l.as_str().to_string(), n))
+                .collect(),
+            })
+            .collect()
+    }
+
     /// The counters by name.
     pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
         let c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
@@ -276,6 +314,8 @@ impl SipHandle {
             ("auth_failed", c.auth_failed),
             ("keepalives", c.keepalives),
             ("keepalive_timeouts", c.keepalive_timeouts),
+            ("unknown_did", c.unknown_did),
+            ("not_from_trunk", c.not_from_trunk),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -411,7 +451,7 @@ pub async fn start(
     }
     let (limiter, max_transactions, calls) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
-        let calls = crate::calls::CallGlue::new(&cfg.daemon.rtp);
+        let calls = crate::calls::CallGlue::new(&cfg.daemon.rtp, &cfg.dir);
         let max_transactions = cfg.daemon.sip.max_transactions as usize;
         let limiter = RateLimiter::new(
             cfg.daemon.sip.rate_burst,
@@ -460,6 +500,7 @@ pub async fn start(
         live,
         traces,
         trunks: svc.trunks.shared.clone(),
+        guard: svc.calls.guard_shared.clone(),
     };
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -802,6 +843,7 @@ impl Service {
             self.flush_dirty();
         }
         self.call_timers(now);
+        self.poll_local(now);
         self.keepalive_timers(now);
         self.trunk_timers(now).await;
         let ms = unix_ms();
@@ -962,6 +1004,11 @@ impl Service {
         None
     }
 
+    /// An organisation by slug.
+    pub(crate) fn tenant_for_slug(&self, slug: &str) -> Option<Tenant> {
+        self.tenants()?.iter().find(|t| t.slug == slug).cloned()
+    }
+
     /// All organisations, from the cache or else the store.
     fn tenants(&self) -> Option<Arc<Vec<Tenant>>> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -972,6 +1019,19 @@ impl Service {
         let tenants = Arc::new(self.app.store.tenants().ok()?);
         cache.tenants = Some(tenants.clone());
         Some(tenants)
+    }
+
+    /// An organisation with all its objects (belplan, trunks, belgroepen …), from the cache or
+    /// else the store.
+    pub(crate) fn bundle(&self, slug: &str) -> Option<Arc<pbx_model::TenantBundle>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.refresh();
+        if let Some(b) = cache.bundles.get(slug) {
+            return Some(b.clone());
+        }
+        let b = Arc::new(self.app.store.bundle(slug).ok()??);
+        cache.bundles.insert(slug.to_string(), b.clone());
+        Some(b)
     }
 
     /// An extension, from the cache or else the store (`None` when unknown or unreadable).

@@ -95,6 +95,17 @@ impl Board {
                         .render(lang),
                 );
             }
+            Event::TollFraud {
+                tenant, limit, max, ..
+            } => {
+                self.changes.push(
+                    Msg::new("top.toll_fraud")
+                        .arg("tenant", tenant)
+                        .arg("limit", limit)
+                        .arg("max", max)
+                        .render(lang),
+                );
+            }
             Event::Trunk {
                 tenant,
                 name,

@@ -51,6 +51,8 @@ fn cdr(id: &str, tenant: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr
                 rtt_ms: None,
             },
         ],
+        trunk: None,
+        attempts: vec![],
     }
 }
 

@@ -95,6 +95,8 @@ pub enum Route {
     Registrations,
     /// `GET /v1/trunk-status?tenant`: registration and keep-alive state of the trunks
     TrunkStatus,
+    /// `GET /v1/toll-fraud?tenant`: the toll-fraud guard's counters per organisation
+    TollFraud,
     /// `GET /v1/cdr?tenant&from_ms&to_ms&number&afloop&limit`
     Cdrs,
     /// `GET /v1/cdr/{t}/{id}`
@@ -158,6 +160,7 @@ impl Route {
             ["tenants", _, "contacts", "import"] => Route::ContactsImport(s(1)),
             ["registrations"] => Route::Registrations,
             ["trunk-status"] => Route::TrunkStatus,
+            ["toll-fraud"] => Route::TollFraud,
             ["cdr"] => Route::Cdrs,
             ["cdr", _, _] => Route::Cdr(s(1), s(2)),
             ["calls"] => Route::Calls,
@@ -204,6 +207,7 @@ impl Route {
             Route::ContactsImport(t) => format!("/v1/tenants/{t}/contacts/import"),
             Route::Registrations => "/v1/registrations".into(),
             Route::TrunkStatus => "/v1/trunk-status".into(),
+            Route::TollFraud => "/v1/toll-fraud".into(),
             Route::Cdrs => "/v1/cdr".into(),
             Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
             Route::Calls => "/v1/calls".into(),
@@ -371,6 +375,7 @@ mod tests {
             Route::ContactsImport("acme".into()),
             Route::Registrations,
             Route::TrunkStatus,
+            Route::TollFraud,
             Route::Cdrs,
             Route::Cdr("acme".into(), "c1".into()),
             Route::Trace("a84b/4c76 e667%10+x@pc33.atlanta.com".into()),

@@ -121,6 +121,30 @@ pub struct TrunkStatus {
     pub history: Vec<TrunkChange>,
 }
 
+/// `GET /v1/toll-fraud`: the toll-fraud guard's counters of one organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TollFraudCounters {
+    /// Organisation.
+    pub tenant: String,
+    /// Outside calls now (112 included).
+    pub outside_calls: u32,
+    /// Of which to 112.
+    pub emergency_calls: u32,
+    /// The limit of concurrent outside calls.
+    pub max_outside_calls: u32,
+    /// International calls started in the last hour.
+    pub international_last_hour: u32,
+    /// Their limit.
+    pub max_international_per_hour: u32,
+    /// Calls to betaalnummers started in the last hour.
+    pub betaalnummers_last_hour: u32,
+    /// Their limit.
+    pub max_betaalnummers_per_hour: u32,
+    /// Calls blocked per limit since pbxd started (`max_outside_calls`,
+    /// `max_international_per_hour`, `max_betaalnummers_per_hour`).
+    pub blocked: BTreeMap<String, u64>,
+}
+
 /// A change of a trunk's state or reachability.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrunkChange {
@@ -668,6 +692,18 @@ pub enum Event {
         limit: u32,
         /// `tenant` (the organisation's max_calls) or `system` (pbxd's own).
         scope: String,
+    },
+    /// The toll-fraud guard blocked outside calls of an organisation (an alarm: at most one per
+    /// organisation and limit per minute).
+    TollFraud {
+        /// Organisation.
+        tenant: String,
+        /// `max_outside_calls`, `max_international_per_hour` or `max_betaalnummers_per_hour`.
+        limit: String,
+        /// Its value.
+        max: u32,
+        /// Calls this limit blocked since pbxd started.
+        blocked_total: u64,
     },
     /// A trunk's registration state or reachability changed.
     Trunk {

@@ -5,7 +5,7 @@ use crate::diag::Diagnostic;
 use crate::doc::{self, Source, Span};
 use crate::fsutil::{self, check_readable, mode, mode_text, resolve};
 use pbx_i18n::Msg;
-use pbx_model::belplan::DateHours;
+use pbx_model::belplan::{DateHours, Menu};
 use pbx_model::secret::check_sip_password;
 use pbx_model::tollfraud::TollFraud;
 use pbx_model::{
@@ -242,20 +242,34 @@ struct ActionCfg {
     belgroep: Option<String>,
     trunks: Option<Vec<String>>,
     announcement: Option<String>,
+    keuzemenu: Option<String>,
     hangup: Option<u16>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MenuCfg {
+    name: String,
+    prompt: String,
+    choices: std::collections::BTreeMap<String, Spanned<ActionCfg>>,
+    timeout_secs: Option<u32>,
+    tries: Option<u32>,
+    invalid_prompt: Option<String>,
+    on_timeout: Option<Spanned<ActionCfg>>,
+}
+
 /// The lists of a tenant file, in the order of the file's sections.
-const LISTS: [&str; 7] = [
+const LISTS: [&str; 8] = [
     "user",
     "extension",
     "trunk",
     "queue",
     "ring_group",
     "schedule",
+    "menu",
     "rule",
 ];
-const TOP_KEYS: &str = "tenant, user, extension, trunk, queue, ring_group, schedule, rule";
+const TOP_KEYS: &str = "tenant, user, extension, trunk, queue, ring_group, schedule, menu, rule";
 
 /// What the checks across files need of one tenant file.
 pub(crate) struct TenantFacts {
@@ -450,6 +464,9 @@ impl Conv<'_> {
         }
         if let Some(v) = &c.announcement {
             found.push(Action::Announcement(v.clone()));
+        }
+        if let Some(v) = &c.keuzemenu {
+            found.push(Action::Keuzemenu(v.clone()));
         }
         if let Some(v) = c.hangup {
             found.push(Action::Hangup(v));
@@ -851,6 +868,32 @@ fn convert(
         sched_idx.push(i);
     }
 
+    // Keuzemenu's.
+    let (mut menus, mut menu_idx) = (Vec::new(), Vec::new());
+    for (i, el) in elems("menu").into_iter().enumerate() {
+        let Some(c) = doc::deserialize::<MenuCfg>(src, el, "", cv.out) else {
+            continue;
+        };
+        let mut m = Menu::new(&c.name, &c.prompt);
+        for (key, a) in &c.choices {
+            if let Some(a) = cv.action(a) {
+                m.choices.insert(key.clone(), a);
+            }
+        }
+        if let Some(v) = c.timeout_secs {
+            m.timeout_secs = v;
+        }
+        if let Some(v) = c.tries {
+            m.tries = v;
+        }
+        if let Some(v) = c.invalid_prompt {
+            m.invalid_prompt = v;
+        }
+        m.on_timeout = c.on_timeout.as_ref().and_then(|a| cv.action(a));
+        menus.push(m);
+        menu_idx.push(i);
+    }
+
     // Belplan rules; a rule with a broken part is left out (it would match too much).
     let (mut rules, mut rule_idx) = (Vec::new(), Vec::new());
     for (i, el) in elems("rule").into_iter().enumerate() {
@@ -898,7 +941,11 @@ fn convert(
         trunks,
         queues,
         ring_groups: groups,
-        belplan: Belplan { rules, schedules },
+        belplan: Belplan {
+            rules,
+            schedules,
+            menus,
+        },
     };
 
     // The model's own rules, placed at the object and field they name.
@@ -922,6 +969,7 @@ fn convert(
             ObjKind::RingGroup => ("ring_group", &group_idx),
             ObjKind::Rule => ("rule", &rule_idx),
             ObjKind::Schedule => ("schedule", &sched_idx),
+            ObjKind::Menu => ("menu", &menu_idx),
         };
         let el = if list == "tenant" {
             Some(tenant_el)

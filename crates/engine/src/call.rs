@@ -21,7 +21,7 @@
 //!   to [`Action::Cdr`] before flushing it.
 
 use pbx_model::extension::MAX_REGISTRATIONS_CEILING;
-use pbx_model::{check_extension_number, Afloop, Cdr, Direction, Forwarding, HangupBy, Party};
+use pbx_model::{Afloop, Cdr, Direction, Forwarding, HangupBy, Party};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -46,6 +46,11 @@ pub struct Config {
     pub hold_timeout: Duration,
     /// Most calls at once over all organisations; more get 503.
     pub max_calls: usize,
+    /// How long a trunk may stay silent after an INVITE (not even 100 Trying) before the next
+    /// trunk of the group is tried.
+    pub trunk_response_timeout: Duration,
+    /// How long an outside number rings before the call gives up (480).
+    pub outside_ring_timeout: Duration,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             media_timeout: Duration::from_secs(60),
             hold_timeout: Duration::from_secs(3600),
             max_calls: 10_000,
+            trunk_response_timeout: Duration::from_secs(5),
+            outside_ring_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -176,6 +183,56 @@ pub struct CalleeInfo {
     pub contacts: Vec<ContactRef>,
 }
 
+/// How a hunt moves on from a step that did not answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HuntKind {
+    /// The trunks of an outside call: the next trunk only when the provider failed (5xx, 408,
+    /// silence for [`Config::trunk_response_timeout`]); a final answer of the called party (486,
+    /// 404, 603 …) ends the call with that answer.
+    Trunks,
+    /// A belgroep: the next step after any failure or when the step's ring time is over; at
+    /// the end the fallback.
+    Group,
+}
+
+/// One step of a hunt: contacts rung at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HuntStep {
+    /// What the step is, for the CDR and traces: the trunk name or the member's number.
+    pub label: String,
+    /// The contacts to ring (empty: the step fails at once with 480, or 503 for a trunk).
+    pub contacts: Vec<ContactRef>,
+    /// How long the step rings.
+    pub ring: Duration,
+}
+
+/// Ringing steps one after the other (see [`HuntKind`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hunt {
+    /// How failures move on.
+    pub kind: HuntKind,
+    /// The steps, in order.
+    pub steps: Vec<HuntStep>,
+    /// Where a belgroep's call goes when no step answered (a number, resolved like a forward).
+    pub fallback: Option<String>,
+}
+
+/// Where a call (or a forward, or a keuzemenu choice) goes, as the glue resolved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An extension; `None` when there is no such extension (404).
+    Extension(Option<CalleeInfo>),
+    /// A belgroep or the trunks of an outside call.
+    Hunt(Hunt),
+    /// pbxd answers itself (announcement, keuzemenu): [`Action::Local`].
+    Local,
+    /// Refuse with this status.
+    Reject(u16),
+}
+
+/// One trunk tried for a call, for the CDR.
+pub use pbx_model::Attempt;
+
 /// A decoded initial INVITE from an extension.
 #[derive(Clone, Debug)]
 pub struct InviteIn {
@@ -191,8 +248,14 @@ pub struct InviteIn {
     pub caller: Party,
     /// The number dialled.
     pub callee_number: String,
-    /// The extension with that number, if there is one.
-    pub callee: Option<CalleeInfo>,
+    /// Where the call goes.
+    pub target: Target,
+    /// Internal, inbound from a trunk, or outbound.
+    pub direction: Direction,
+    /// 112: admitted even at the organisation's call limit.
+    pub emergency: bool,
+    /// Longest answered call, when shorter than [`Config::max_call`] (outside calls).
+    pub max_call: Option<Duration>,
     /// The offer, or `None` for a delayed offer (the answer comes in A's ACK).
     pub offer_sdp: Option<String>,
     /// Max-Forwards of the request.
@@ -387,20 +450,23 @@ pub enum Action {
         /// The answer.
         sdp: Option<String>,
     },
-    /// Look up this extension and call [`Calls::handle_callee`].
-    NeedCallee {
-        /// The call.
-        call: CallRef,
-        /// Extension number.
-        number: String,
-    },
-    /// The call is forwarded outside: route it over a trunk, or call
-    /// [`Calls::handle_forward_failed`].
-    ForwardOutside {
+    /// Resolve this forward target (an extension, belgroep, outside number …) and call
+    /// [`Calls::handle_target`], or [`Calls::handle_forward_failed`].
+    NeedTarget {
         /// The call.
         call: CallRef,
         /// The number as configured.
         number: String,
+        /// The extension whose forwarding (or belgroep whose fallback) this is: its owner's
+        /// call permission applies to outside numbers.
+        by: String,
+    },
+    /// pbxd itself is the far end (announcement, keuzemenu): the glue answers A
+    /// ([`Calls::handle_local_answer`]), sends early media ([`Calls::handle_early`]), moves the
+    /// call on ([`Calls::handle_target`]) or refuses it ([`Calls::handle_forward_failed`]).
+    Local {
+        /// The call.
+        call: CallRef,
     },
     /// An event for the control API.
     Event(CallEvent),
@@ -468,8 +534,22 @@ struct Leg {
 /// What a call in [`CallState::Routing`] waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Await {
-    Callee,
-    Outside,
+    /// [`Calls::handle_target`] for a forward.
+    Target,
+    /// The glue's media application ([`Action::Local`]).
+    Local,
+}
+
+/// A hunt under way.
+#[derive(Clone, Debug)]
+struct HuntState {
+    kind: HuntKind,
+    steps: VecDeque<HuntStep>,
+    fallback: Option<String>,
+    /// The step now ringing: its label and ring time.
+    current: Option<(String, Duration)>,
+    /// Did the trunk of the current step answer anything yet (also 100 Trying)?
+    heard: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -510,6 +590,15 @@ struct Call {
     /// Held by A, held by B.
     held: [bool; 2],
     timers: [Option<Instant>; 3],
+    direction: Direction,
+    emergency: bool,
+    max_call: Duration,
+    hunt: Option<HuntState>,
+    /// pbxd answered A itself (announcement, keuzemenu); a B leg may come later.
+    local: bool,
+    /// Trunks tried, and the one that carries the call.
+    attempts: Vec<Attempt>,
+    trunk: Option<String>,
 }
 
 impl Call {
@@ -610,6 +699,13 @@ impl Calls {
         if self.calls.contains_key(&inv.call_ref) {
             return Err(CallError::Duplicate);
         }
+        let callee_name = match &inv.target {
+            Target::Extension(Some(c)) => c.name.clone(),
+            _ => String::new(),
+        };
+        let max_call = inv
+            .max_call
+            .map_or(self.cfg.max_call, |m| m.min(self.cfg.max_call));
         let mut call = Call {
             id: inv.call_ref,
             call_id: inv.call_id,
@@ -618,11 +714,7 @@ impl Calls {
             caller: inv.caller,
             callee: Party {
                 number: inv.callee_number.clone(),
-                name: inv
-                    .callee
-                    .as_ref()
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default(),
+                name: callee_name,
             },
             offer: inv.offer_sdp,
             max_forwards: inv.max_forwards.saturating_sub(1),
@@ -643,12 +735,19 @@ impl Calls {
             pending: None,
             held: [false; 2],
             timers: [None; 3],
+            direction: inv.direction,
+            emergency: inv.emergency,
+            max_call,
+            hunt: None,
+            local: false,
+            attempts: Vec::new(),
+            trunk: None,
         };
         if inv.max_forwards == 0 {
             self.reject(&mut call, 483, HangupBy::Systeem, now);
             return Ok(());
         }
-        if self.calls.len() >= self.cfg.max_calls {
+        if self.calls.len() >= self.cfg.max_calls && !call.emergency {
             self.limit(
                 &mut call,
                 u32::try_from(self.cfg.max_calls).unwrap_or(u32::MAX),
@@ -658,7 +757,7 @@ impl Calls {
             return Ok(());
         }
         let active = self.per_tenant.get(&call.tenant).copied().unwrap_or(0);
-        if active >= inv.tenant_max_calls {
+        if active >= inv.tenant_max_calls && !call.emergency {
             self.limit(&mut call, inv.tenant_max_calls, LimitScope::Tenant, now);
             return Ok(());
         }
@@ -666,25 +765,119 @@ impl Calls {
         *self.per_tenant.entry(call.tenant.clone()).or_insert(0) += 1;
         self.actions
             .push_back(Action::Event(CallEvent::Started(call.view())));
-        self.route(&mut call, inv.callee, now);
+        self.route(&mut call, inv.target, now);
         self.keep(call);
         Ok(())
     }
 
-    /// The result of [`Action::NeedCallee`]: the forward target, or `None` when there is no
-    /// such extension.
+    /// The result of [`Action::NeedTarget`] for an extension number: the extension, or `None`
+    /// when there is no such extension.
     pub fn handle_callee(
         &mut self,
         call: &CallRef,
         callee: Option<CalleeInfo>,
         now: Clock,
     ) -> Result<(), CallError> {
+        self.handle_target(call, Target::Extension(callee), now)
+    }
+
+    /// The result of [`Action::NeedTarget`]: where the forward goes.
+    pub fn handle_target(
+        &mut self,
+        call: &CallRef,
+        target: Target,
+        now: Clock,
+    ) -> Result<(), CallError> {
         self.with_call(call, |s, c| {
-            if c.awaiting != Some(Await::Callee) {
+            if c.awaiting != Some(Await::Target) {
                 return Err(CallError::WrongState);
             }
             c.awaiting = None;
-            s.route(c, callee, now);
+            s.route(c, target, now);
+            Ok(())
+        })
+    }
+
+    /// pbxd answers A itself after [`Action::Local`] (a keuzemenu, an announcement after
+    /// answer): [`Action::Answer`] with `sdp`, the call counts as answered from now.
+    pub fn handle_local_answer(
+        &mut self,
+        call: &CallRef,
+        sdp: Option<String>,
+        now: Clock,
+    ) -> Result<(), CallError> {
+        self.with_call(call, |s, c| {
+            if c.awaiting != Some(Await::Local) || c.local {
+                return Err(CallError::WrongState);
+            }
+            c.awaiting = None;
+            c.local = true;
+            c.state = CallState::Answered;
+            c.answer_ms = Some(now.unix_ms);
+            s.actions.push_back(Action::Answer {
+                call: c.id.clone(),
+                sdp,
+            });
+            set_timer(&mut s.timers, c, Timer::Ring, None);
+            set_timer(
+                &mut s.timers,
+                c,
+                Timer::MaxCall,
+                now.at.checked_add(c.max_call),
+            );
+            set_timer(
+                &mut s.timers,
+                c,
+                Timer::Media,
+                now.at.checked_add(s.cfg.media_timeout),
+            );
+            s.actions
+                .push_back(Action::Event(CallEvent::Answered(c.view())));
+            Ok(())
+        })
+    }
+
+    /// Early media from pbxd itself after [`Action::Local`] (an announcement before a refusal):
+    /// 183 with `sdp` to A.
+    pub fn handle_early(
+        &mut self,
+        call: &CallRef,
+        sdp: Option<String>,
+        _now: Clock,
+    ) -> Result<(), CallError> {
+        self.with_call(call, |s, c| {
+            if c.awaiting != Some(Await::Local) || c.local {
+                return Err(CallError::WrongState);
+            }
+            if !c.relayed_early_sdp {
+                c.relayed_provisional = true;
+                c.relayed_early_sdp = sdp.is_some();
+                s.actions.push_back(Action::Provisional {
+                    call: c.id.clone(),
+                    code: 183,
+                    sdp,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// A call pbxd answered itself goes on to `target` (a keuzemenu choice): B legs get
+    /// `offer` (the relay's offer for the media A already has).
+    pub fn handle_transfer(
+        &mut self,
+        call: &CallRef,
+        target: Target,
+        offer: Option<String>,
+        now: Clock,
+    ) -> Result<(), CallError> {
+        self.with_call(call, |s, c| {
+            if !c.local || c.winner.is_some() || c.state != CallState::Answered {
+                return Err(CallError::WrongState);
+            }
+            c.offer = offer;
+            c.state = CallState::Ringing;
+            s.route(c, target, now);
             Ok(())
         })
     }
@@ -705,6 +898,7 @@ impl Calls {
             } else {
                 503
             };
+            c.awaiting = None;
             s.reject(c, code, HangupBy::Systeem, now);
             Ok(())
         })
@@ -729,7 +923,7 @@ impl Calls {
     /// CANCEL from A (or BYE on A's early dialog).
     pub fn handle_cancel(&mut self, call: &CallRef, now: Clock) -> Result<(), CallError> {
         self.with_call(call, |s, c| {
-            if c.state == CallState::Answered {
+            if c.state == CallState::Answered || c.local {
                 return Err(CallError::WrongState);
             }
             s.reject(c, 487, HangupBy::Beller, now);
@@ -763,6 +957,12 @@ impl Calls {
     /// BYE from one side of an answered call. A BYE from A before answer is a CANCEL.
     pub fn handle_bye(&mut self, call: &CallRef, from: Side, now: Clock) -> Result<(), CallError> {
         self.with_call(call, |s, c| match (c.state, from) {
+            (CallState::Ringing | CallState::Routing, Side::A) if c.local => {
+                // A hung up while pbxd had it (keuzemenu) or while a transfer rang.
+                s.cancel_live(c);
+                s.end(c, 200, HangupBy::Beller, now);
+                Ok(())
+            }
             (CallState::Answered, _) => {
                 s.actions.push_back(Action::Bye {
                     call: c.id.clone(),
@@ -941,11 +1141,46 @@ impl Calls {
         self.reject(c, 503, HangupBy::Systeem, now);
     }
 
-    /// Rings `callee`, forwards, or rejects.
-    fn route(&mut self, c: &mut Call, callee: Option<CalleeInfo>, now: Clock) {
-        let Some(callee) = callee else {
-            self.reject(c, 404, HangupBy::Systeem, now);
-            return;
+    /// Rings the target, forwards, hands the call to the glue, or rejects.
+    fn route(&mut self, c: &mut Call, target: Target, now: Clock) {
+        c.hunt = None;
+        let callee = match target {
+            Target::Extension(Some(callee)) => callee,
+            Target::Extension(None) => return self.reject(c, 404, HangupBy::Systeem, now),
+            Target::Reject(code) => {
+                let code = if (400..=699).contains(&code) {
+                    code
+                } else {
+                    503
+                };
+                return self.reject(c, code, HangupBy::Systeem, now);
+            }
+            Target::Local => {
+                c.state = CallState::Routing;
+                c.awaiting = Some(Await::Local);
+                if !c.local {
+                    // Guards the glue: a call it never answers or refuses ends.
+                    set_timer(
+                        &mut self.timers,
+                        c,
+                        Timer::Ring,
+                        now.at.checked_add(self.cfg.ring_timeout),
+                    );
+                }
+                self.actions.push_back(Action::Local { call: c.id.clone() });
+                return;
+            }
+            Target::Hunt(h) => {
+                c.forwarding = Forwarding::default();
+                c.hunt = Some(HuntState {
+                    kind: h.kind,
+                    steps: h.steps.into(),
+                    fallback: h.fallback,
+                    current: None,
+                    heard: false,
+                });
+                return self.next_step(c, now);
+            }
         };
         c.forwarding = callee.forwarding.clone();
         if let Some(t) = &callee.forwarding.always {
@@ -961,9 +1196,74 @@ impl Calls {
     }
 
     fn fork(&mut self, c: &mut Call, callee: &CalleeInfo, now: Clock) {
+        let ring = if callee.forwarding.no_answer.is_some() {
+            Duration::from_secs(u64::from(callee.forwarding.no_answer_secs))
+        } else {
+            self.cfg.ring_timeout
+        };
+        self.fork_contacts(c, &callee.contacts, ring, now);
+    }
+
+    /// The next step of the hunt; when none is left, the fallback or the best answer.
+    fn next_step(&mut self, c: &mut Call, now: Clock) {
+        loop {
+            let Some(h) = c.hunt.as_mut() else { return };
+            let Some(step) = h.steps.pop_front() else {
+                let (kind, fallback) = (h.kind, h.fallback.take());
+                c.hunt = None;
+                match (kind, fallback) {
+                    (HuntKind::Group, Some(f)) => self.forward(c, f, now),
+                    (HuntKind::Group, None) => self.reject(c, 480, HangupBy::Systeem, now),
+                    (HuntKind::Trunks, _) => {
+                        let codes: Vec<u16> = c.attempts.iter().map(|a| a.code).collect();
+                        let code = if codes.iter().any(|&x| provider_failed(x)) {
+                            503
+                        } else {
+                            best_response(&codes)
+                        };
+                        self.reject(c, code, HangupBy::Systeem, now)
+                    }
+                }
+                return;
+            };
+            if step.contacts.is_empty() {
+                if h.kind == HuntKind::Trunks {
+                    c.attempts.push(Attempt {
+                        trunk: step.label,
+                        code: 503,
+                    });
+                }
+                continue;
+            }
+            let ring = match h.kind {
+                HuntKind::Trunks => self.cfg.trunk_response_timeout.min(step.ring),
+                HuntKind::Group => step.ring,
+            };
+            h.current = Some((step.label, step.ring));
+            h.heard = false;
+            self.fork_contacts(c, &step.contacts, ring, now);
+            return;
+        }
+    }
+
+    /// The trunk of the current step gave up (`code`): the next trunk when the provider failed,
+    /// else the end of the call with the called party's answer.
+    fn trunk_failed(&mut self, c: &mut Call, code: u16, now: Clock) {
+        if let Some((label, _)) = c.hunt.as_mut().and_then(|h| h.current.take()) {
+            c.attempts.push(Attempt { trunk: label, code });
+        }
+        if provider_failed(code) {
+            self.next_step(c, now);
+        } else {
+            c.hunt = None;
+            self.reject(c, code, HangupBy::Gebelde, now);
+        }
+    }
+
+    fn fork_contacts(&mut self, c: &mut Call, contacts: &[ContactRef], ring: Duration, now: Clock) {
         c.round += 1;
         c.state = CallState::Ringing;
-        for contact in callee.contacts.iter().take(MAX_FORKS) {
+        for contact in contacts.iter().take(MAX_FORKS) {
             let n = c.next_leg;
             c.next_leg += 1;
             c.legs.push(Leg {
@@ -979,11 +1279,6 @@ impl Calls {
                 max_forwards: c.max_forwards,
             });
         }
-        let ring = if callee.forwarding.no_answer.is_some() {
-            Duration::from_secs(u64::from(callee.forwarding.no_answer_secs))
-        } else {
-            self.cfg.ring_timeout
-        };
         set_timer(&mut self.timers, c, Timer::Ring, now.at.checked_add(ring));
         if c.round > 1 {
             self.actions
@@ -1006,20 +1301,13 @@ impl Calls {
             Timer::Ring,
             now.at.checked_add(self.cfg.ring_timeout),
         );
-        let call = c.id.clone();
-        if check_extension_number(&target).is_ok() {
-            c.awaiting = Some(Await::Callee);
-            self.actions.push_back(Action::NeedCallee {
-                call,
-                number: target,
-            });
-        } else {
-            c.awaiting = Some(Await::Outside);
-            self.actions.push_back(Action::ForwardOutside {
-                call,
-                number: target,
-            });
-        }
+        let by = c.chain[c.chain.len() - 2].clone();
+        c.awaiting = Some(Await::Target);
+        self.actions.push_back(Action::NeedTarget {
+            call: c.id.clone(),
+            number: target,
+            by,
+        });
         self.actions
             .push_back(Action::Event(CallEvent::Updated(c.view())));
     }
@@ -1034,6 +1322,9 @@ impl Calls {
         };
         let leg_state = c.legs[i].state;
         let current = c.legs[i].round == c.round && c.state == CallState::Ringing;
+        if (100..=199).contains(&code) && current && leg_state.live() {
+            self.heard(c, now);
+        }
         match code {
             100 => {}
             101..=199 => {
@@ -1041,6 +1332,10 @@ impl Calls {
                     return;
                 }
                 c.legs[i].state = LegState::Ringing;
+                if c.local {
+                    // A was answered by pbxd: it hears the keuzemenu's ringback, not B's.
+                    return;
+                }
                 let first = !c.relayed_provisional;
                 let early = sdp.is_some() && !c.relayed_early_sdp;
                 if first || early {
@@ -1088,6 +1383,21 @@ impl Calls {
         }
     }
 
+    /// The trunk of the current step answered something: it is alive, so the call now rings
+    /// for the step's full ring time and no longer fails over on silence.
+    fn heard(&mut self, c: &mut Call, now: Clock) {
+        let Some(h) = c.hunt.as_mut() else { return };
+        if h.kind != HuntKind::Trunks || h.heard {
+            return;
+        }
+        h.heard = true;
+        let ring = h
+            .current
+            .as_ref()
+            .map_or(self.cfg.outside_ring_timeout, |s| s.1);
+        set_timer(&mut self.timers, c, Timer::Ring, now.at.checked_add(ring));
+    }
+
     fn round_failed(&self, c: &Call) -> bool {
         c.legs
             .iter()
@@ -1107,6 +1417,11 @@ impl Calls {
             })
             .collect();
         let best = best_response(&codes);
+        match c.hunt.as_ref().map(|h| h.kind) {
+            Some(HuntKind::Trunks) => return self.trunk_failed(c, best, now),
+            Some(HuntKind::Group) => return self.next_step(c, now),
+            None => {}
+        }
         let target = match best {
             486 | 600 => c.forwarding.busy.clone(),
             408 | 480 => c.forwarding.no_answer.clone(),
@@ -1123,6 +1438,27 @@ impl Calls {
         c.legs[i].state = LegState::Answered;
         c.winner = Some(n);
         c.state = CallState::Answered;
+        if let Some(h) = c.hunt.take() {
+            if let (HuntKind::Trunks, Some((label, _))) = (h.kind, h.current) {
+                c.attempts.push(Attempt {
+                    trunk: label.clone(),
+                    code: 200,
+                });
+                c.trunk = Some(label);
+            }
+        }
+        if c.local {
+            // A was answered by pbxd long ago; B joins the media A already has.
+            self.actions.push_back(Action::AckB {
+                leg: c.leg_id(n),
+                sdp: None,
+            });
+            self.cancel_live(c);
+            set_timer(&mut self.timers, c, Timer::Ring, None);
+            self.actions
+                .push_back(Action::Event(CallEvent::Answered(c.view())));
+            return;
+        }
         c.answer_ms = Some(now.unix_ms);
         if c.offer.is_some() {
             self.actions.push_back(Action::AckB {
@@ -1142,7 +1478,7 @@ impl Calls {
             &mut self.timers,
             c,
             Timer::MaxCall,
-            now.at.checked_add(self.cfg.max_call),
+            now.at.checked_add(c.max_call),
         );
         set_timer(
             &mut self.timers,
@@ -1168,6 +1504,30 @@ impl Calls {
 
     fn fire(&mut self, c: &mut Call, kind: Timer, now: Clock) {
         match (kind, c.state) {
+            (Timer::Ring, CallState::Ringing) if c.hunt.is_some() => {
+                self.cancel_live(c);
+                let (kind, heard) = c
+                    .hunt
+                    .as_ref()
+                    .map_or((HuntKind::Group, false), |h| (h.kind, h.heard));
+                match (kind, heard) {
+                    // The provider never answered: the next trunk.
+                    (HuntKind::Trunks, false) => self.trunk_failed(c, 408, now),
+                    // The outside number rang too long.
+                    (HuntKind::Trunks, true) => {
+                        if let Some((label, _)) = c.hunt.as_mut().and_then(|h| h.current.take()) {
+                            c.attempts.push(Attempt {
+                                trunk: label.clone(),
+                                code: 480,
+                            });
+                            c.trunk = Some(label);
+                        }
+                        c.hunt = None;
+                        self.reject(c, 480, HangupBy::Systeem, now)
+                    }
+                    (HuntKind::Group, _) => self.next_step(c, now),
+                }
+            }
             (Timer::Ring, CallState::Ringing) => {
                 self.cancel_live(c);
                 match c.forwarding.no_answer.clone() {
@@ -1176,7 +1536,7 @@ impl Calls {
                 }
             }
             (Timer::Ring, CallState::Routing) => self.reject(c, 480, HangupBy::Systeem, now),
-            (Timer::MaxCall | Timer::Media, CallState::Answered) => {
+            (Timer::MaxCall | Timer::Media, state) if state == CallState::Answered || c.local => {
                 self.hang_up(c, HangupBy::Systeem, now)
             }
             _ => {}
@@ -1184,7 +1544,8 @@ impl Calls {
     }
 
     fn hang_up(&mut self, c: &mut Call, by: HangupBy, now: Clock) {
-        if c.state == CallState::Answered {
+        if c.state == CallState::Answered || c.local {
+            self.cancel_live(c);
             for to in [Side::A, Side::B] {
                 self.actions.push_back(Action::Bye {
                     call: c.id.clone(),
@@ -1200,10 +1561,18 @@ impl Calls {
     /// Ends a call that was not answered: CANCEL what still rings, answer A with `code`.
     fn reject(&mut self, c: &mut Call, code: u16, by: HangupBy, now: Clock) {
         self.cancel_live(c);
-        self.actions.push_back(Action::Reject {
-            call: c.id.clone(),
-            code,
-        });
+        if c.local {
+            // A has pbxd's 200 already: a transfer that failed ends with BYE.
+            self.actions.push_back(Action::Bye {
+                call: c.id.clone(),
+                to: Side::A,
+            });
+        } else {
+            self.actions.push_back(Action::Reject {
+                call: c.id.clone(),
+                code,
+            });
+        }
         self.end(c, code, by, now);
     }
 
@@ -1227,7 +1596,7 @@ impl Calls {
             caller: c.caller.clone(),
             callee: c.callee.clone(),
             forwarded_to: c.chain.iter().skip(1).cloned().collect(),
-            direction: Direction::Intern,
+            direction: c.direction,
             start_ms: c.start_ms,
             answer_ms: c.answer_ms,
             end_ms: now.unix_ms.max(c.start_ms),
@@ -1236,6 +1605,11 @@ impl Calls {
             hangup_by: by,
             codecs: Vec::new(),
             legs: Vec::new(),
+            trunk: c
+                .trunk
+                .clone()
+                .or_else(|| c.attempts.last().map(|a| a.trunk.clone())),
+            attempts: std::mem::take(&mut c.attempts),
         }));
         if c.admitted {
             c.admitted = false;
@@ -1268,6 +1642,12 @@ fn set_timer(
         index.insert((at, c.id.clone(), kind));
         c.timers[kind.idx()] = Some(at);
     }
+}
+
+/// Does this final answer of a trunk say the provider failed (then the next trunk is tried),
+/// rather than the called party answering (486, 404, 603 …)?
+fn provider_failed(code: u16) -> bool {
+    (500..=599).contains(&code) || code == 408
 }
 
 /// Does this SDP put the other side on hold? True when it has direction attributes and all are

@@ -150,6 +150,8 @@ pub enum Decision {
     Belgroep(String),
     /// Play this announcement (a rule's action), then hang up.
     Announcement(String),
+    /// Answer with this keuzemenu.
+    Keuzemenu(String),
     /// Out through the trunks.
     Outside(Outside),
     /// 112.
@@ -385,6 +387,7 @@ pub fn route_explained(
             Action::Queue(n) => allowed_internal(caller, Decision::Queue(n.clone())),
             Action::Belgroep(n) => allowed_internal(caller, Decision::Belgroep(n.clone())),
             Action::Announcement(p) => Decision::Announcement(p.clone()),
+            Action::Keuzemenu(m) => allowed_internal(caller, Decision::Keuzemenu(m.clone())),
             Action::Hangup(code) => Decision::Refuse(Refusal {
                 code: *code,
                 reason: Msg::new("route.rule_hangup").arg("code", code),
@@ -404,6 +407,69 @@ pub fn route_explained(
     plain(Decision::Refuse(Refusal::not_found(
         Msg::new("route.no_route").arg("number", &number),
     )))
+}
+
+/// What happens to a call from a trunk for `did` (the organisation's number it was dialled on)
+/// at local time `at`: the first inbound rule (`match.did`) whose schedule condition holds.
+/// Inbound calls need no call permission; a rule that sends them to trunks is refused (403:
+/// pbxd does not relay outside calls back outside). No rule: 404 with the not-available
+/// announcement.
+pub fn route_inbound(org: &TenantBundle, did: &E164, at: NaiveDateTime) -> Routed {
+    let inbound = |rule: &Rule| {
+        rule.matches.did.as_ref() == Some(did)
+            && rule.matches.pattern.is_none()
+            && match &rule.matches.schedule {
+                None => true,
+                Some(name) => org
+                    .belplan
+                    .schedules
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .is_some_and(|s| s.is_open(at) != rule.matches.closed),
+            }
+    };
+    if org.tenant.status == TenantStatus::Suspended {
+        return Routed {
+            decision: Decision::Refuse(Refusal {
+                code: 480,
+                reason: Msg::new("route.suspended").arg("tenant", &org.tenant.slug),
+                prompt: Some(PROMPT_NOT_AVAILABLE),
+                audit: false,
+            }),
+            rule: None,
+        };
+    }
+    for (i, rule) in org.belplan.rules.iter().enumerate() {
+        if !inbound(rule) {
+            continue;
+        }
+        let decision = match &rule.action {
+            Action::Extension(n) => Decision::Extension(n.clone()),
+            Action::Queue(n) => Decision::Queue(n.clone()),
+            Action::Belgroep(n) => Decision::Belgroep(n.clone()),
+            Action::Announcement(p) => Decision::Announcement(p.clone()),
+            Action::Keuzemenu(m) => Decision::Keuzemenu(m.clone()),
+            Action::Hangup(code) => Decision::Refuse(Refusal {
+                code: *code,
+                reason: Msg::new("route.rule_hangup").arg("code", code),
+                prompt: None,
+                audit: false,
+            }),
+            Action::Trunks(_) => {
+                Decision::Refuse(Refusal::forbidden(Msg::new("route.inbound_to_trunks")))
+            }
+        };
+        return Routed {
+            decision,
+            rule: Some(i),
+        };
+    }
+    Routed {
+        decision: Decision::Refuse(Refusal::not_found(
+            Msg::new("route.no_route").arg("number", did),
+        )),
+        rule: None,
+    }
 }
 
 #[cfg(test)]
@@ -507,6 +573,7 @@ mod tests {
                 holidays: true,
                 ..Schedule::default()
             }],
+            menus: vec![],
         };
         b
     }
@@ -535,6 +602,7 @@ mod tests {
             Decision::Queue(n) => format!("queue {n}"),
             Decision::Belgroep(n) => format!("belgroep {n}"),
             Decision::Announcement(p) => format!("ann {p}"),
+            Decision::Keuzemenu(m) => format!("menu {m}"),
             Decision::Outside(o) => format!(
                 "out {} {} {} [{}]",
                 o.class.as_str(),

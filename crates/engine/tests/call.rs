@@ -4,10 +4,14 @@
 
 use pbx_engine::call::{
     best_response, sdp_holds, Action, CallError, CallEvent, CallRef, CallState, CalleeInfo, Calls,
-    Clock, Config, ContactRef, InviteIn, LegId, LegState, LimitScope, OfferMethod, Side,
+    Clock, Config, ContactRef, Hunt, HuntKind, HuntStep, InviteIn, LegId, LegState, LimitScope,
+    OfferMethod, Side, Target,
 };
 use pbx_model::{Afloop, Cdr, Forwarding, HangupBy, Party};
 use std::time::{Duration, Instant};
+
+/// The extension whose forwarding the tests follow.
+const BY: &str = "1002";
 
 const T0_MS: u64 = 1_700_000_000_000;
 
@@ -145,7 +149,10 @@ fn invite_t(
             name: "Anna".into(),
         },
         callee_number: number.into(),
-        callee,
+        target: Target::Extension(callee),
+        direction: pbx_model::Direction::Intern,
+        emergency: false,
+        max_call: None,
         offer_sdp: Some("v=0 a".into()),
         max_forwards: 70,
     }
@@ -368,9 +375,10 @@ fn busy_forward_looks_up_the_target_and_rings_it() {
     let v = h.resp("c", 2, 486, None);
     assert_eq!(
         wire(&v),
-        vec![Action::NeedCallee {
+        vec![Action::NeedTarget {
             call: cr("c"),
-            number: "1003".into()
+            number: "1003".into(),
+            by: BY.into(),
         }]
     );
     assert_eq!(h.calls.get(&cr("c")).unwrap().state, CallState::Routing);
@@ -416,9 +424,10 @@ fn no_answer_timeout_forwards_after_no_answer_secs() {
         vec![
             Action::Cancel { leg: leg("c", 1) },
             Action::Cancel { leg: leg("c", 2) },
-            Action::NeedCallee {
+            Action::NeedTarget {
                 call: cr("c"),
-                number: "1003".into()
+                number: "1003".into(),
+                by: BY.into(),
             },
         ]
     );
@@ -471,9 +480,10 @@ fn forks_that_time_out_forward_on_no_answer() {
     let v = h.resp("c", 1, 408, None);
     assert_eq!(
         wire(&v),
-        vec![Action::NeedCallee {
+        vec![Action::NeedTarget {
             call: cr("c"),
-            number: "1003".into()
+            number: "1003".into(),
+            by: BY.into(),
         }]
     );
 }
@@ -485,9 +495,10 @@ fn forward_always_inside_and_outside() {
     let v = h.invite(invite("c", "1002", Some(e)));
     assert_eq!(
         wire(&v),
-        vec![Action::NeedCallee {
+        vec![Action::NeedTarget {
             call: cr("c"),
-            number: "1003".into()
+            number: "1003".into(),
+            by: BY.into(),
         }]
     );
     let v = h.callee("c", Some(ext("1003", &["p3"])));
@@ -499,14 +510,11 @@ fn forward_always_inside_and_outside() {
     let v = h.invite(invite("d", "1002", Some(e)));
     assert_eq!(
         wire(&v),
-        vec![Action::ForwardOutside {
+        vec![Action::NeedTarget {
             call: cr("d"),
-            number: "0612345678".into()
+            number: "0612345678".into(),
+            by: "1002".into(),
         }]
-    );
-    assert_eq!(
-        h.calls.handle_callee(&cr("d"), None, h.now),
-        Err(CallError::WrongState)
     );
     h.calls.handle_forward_failed(&cr("d"), 503, h.now).unwrap();
     let v = h.drain();
@@ -547,7 +555,7 @@ fn forward_loops_are_detected() {
     for n in 2001..=2004 {
         let v = h.callee("c", Some(chain(n)));
         assert!(
-            matches!(&wire(&v)[..], [Action::NeedCallee { .. }]),
+            matches!(&wire(&v)[..], [Action::NeedTarget { .. }]),
             "{v:#?}"
         );
     }
@@ -590,9 +598,10 @@ fn unknown_callee_and_no_contacts() {
     let v = h.invite(invite("e", "1002", Some(e)));
     assert_eq!(
         wire(&v),
-        vec![Action::NeedCallee {
+        vec![Action::NeedTarget {
             call: cr("e"),
-            number: "1003".into()
+            number: "1003".into(),
+            by: BY.into(),
         }]
     );
 }
@@ -1100,6 +1109,8 @@ fn durations_too_large_for_instant_do_not_panic() {
         media_timeout: Duration::MAX,
         hold_timeout: Duration::MAX,
         max_calls: 10,
+        trunk_response_timeout: Duration::MAX,
+        outside_ring_timeout: Duration::MAX,
     });
     h.answered("c");
     assert_eq!(h.calls.poll_timeout(), None);
@@ -1221,8 +1232,7 @@ fn random_input_keeps_the_invariants() {
     let seen = [
         count(&|a| matches!(a, Action::Answer { .. })),
         count(&|a| matches!(a, Action::AckAndBye { .. })),
-        count(&|a| matches!(a, Action::NeedCallee { .. })),
-        count(&|a| matches!(a, Action::ForwardOutside { .. })),
+        count(&|a| matches!(a, Action::NeedTarget { .. })),
         count(&|a| matches!(a, Action::Reinvite { .. })),
         count(&|a| matches!(a, Action::Reject { code: 482, .. })),
         count(&|a| matches!(a, Action::Reject { code: 503, .. })),
@@ -1294,4 +1304,274 @@ fn a_held_call_without_media_ends_after_the_hold_timeout() {
         to: Side::A
     }));
     assert_eq!(cdr(&v).hangup_by, HangupBy::Systeem);
+}
+
+// ---- hunts: trunks with failover, belgroepen, pbxd answering itself ----
+
+fn step(label: &str, contacts: &[&str], ring: u64) -> HuntStep {
+    HuntStep {
+        label: label.into(),
+        contacts: contacts.iter().map(|c| ContactRef::from(*c)).collect(),
+        ring: Duration::from_secs(ring),
+    }
+}
+
+fn target_invite(call: &str, target: Target) -> InviteIn {
+    let mut inv = invite(call, "0201234567", None);
+    inv.target = target;
+    inv.direction = pbx_model::Direction::Uitgaand;
+    inv
+}
+
+fn trunks(steps: Vec<HuntStep>) -> Target {
+    Target::Hunt(Hunt {
+        kind: HuntKind::Trunks,
+        steps,
+        fallback: None,
+    })
+}
+
+fn sent_to(v: &[Action]) -> Vec<String> {
+    v.iter()
+        .filter_map(|a| match a {
+            Action::SendInvite { contact, .. } => Some(contact.0.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn trunks_fail_over_on_5xx_and_the_cdr_names_every_attempt() {
+    let mut h = H::new();
+    let v = h.invite(target_invite(
+        "c",
+        trunks(vec![step("a", &["ta"], 120), step("b", &["tb"], 120)]),
+    ));
+    assert_eq!(sent_to(&v), vec!["ta"]);
+    let v = h.resp("c", 1, 503, None);
+    assert_eq!(
+        sent_to(&v),
+        vec!["tb"],
+        "503 from the first provider: the next"
+    );
+    h.resp("c", 2, 180, None);
+    let v = h.resp("c", 2, 200, Some("b"));
+    assert!(v.iter().any(|a| matches!(a, Action::Answer { .. })));
+    h.calls.handle_bye(&cr("c"), Side::A, h.now).unwrap();
+    let v = h.drain();
+    let c = cdr(&v);
+    assert_eq!(c.trunk.as_deref(), Some("b"));
+    assert_eq!(
+        c.attempts.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        vec!["a:503", "b:200"]
+    );
+    assert_eq!(c.direction, pbx_model::Direction::Uitgaand);
+}
+
+#[test]
+fn a_final_answer_of_the_called_party_does_not_fail_over() {
+    for code in [486, 404, 603] {
+        let mut h = H::new();
+        h.invite(target_invite(
+            "c",
+            trunks(vec![step("a", &["ta"], 120), step("b", &["tb"], 120)]),
+        ));
+        let v = h.resp("c", 1, code, None);
+        assert!(sent_to(&v).is_empty(), "{code} must not fail over");
+        assert!(v.contains(&Action::Reject {
+            call: cr("c"),
+            code
+        }));
+        let c = cdr(&v);
+        assert_eq!(c.trunk.as_deref(), Some("a"));
+        assert_eq!(c.attempts.len(), 1);
+    }
+}
+
+#[test]
+fn a_silent_provider_fails_over_but_a_ringing_number_does_not() {
+    let mut h = H::new();
+    h.invite(target_invite(
+        "c",
+        trunks(vec![step("a", &["ta"], 120), step("b", &["tb"], 120)]),
+    ));
+    // Not even 100 Trying from trunk a within the response timeout.
+    let v = h.secs(5);
+    assert!(v.contains(&Action::Cancel { leg: leg("c", 1) }));
+    assert_eq!(sent_to(&v), vec!["tb"]);
+    // Trunk b answers 100 and 180: the number rings its full time, then 480, no failover.
+    h.resp("c", 2, 100, None);
+    h.resp("c", 2, 180, None);
+    assert!(h.secs(60).is_empty());
+    let v = h.secs(60);
+    assert!(v.contains(&Action::Reject {
+        call: cr("c"),
+        code: 480
+    }));
+    let c = cdr(&v);
+    assert_eq!(
+        c.attempts.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        vec!["a:408", "b:480"]
+    );
+}
+
+#[test]
+fn trunks_without_a_free_channel_are_skipped_and_all_failing_gives_503() {
+    let mut h = H::new();
+    let v = h.invite(target_invite(
+        "c",
+        trunks(vec![step("a", &[], 120), step("b", &["tb"], 120)]),
+    ));
+    assert_eq!(sent_to(&v), vec!["tb"]);
+    let v = h.resp("c", 1, 500, None);
+    assert!(v.contains(&Action::Reject {
+        call: cr("c"),
+        code: 503
+    }));
+    assert_eq!(
+        cdr(&v)
+            .attempts
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        vec!["a:503", "b:500"]
+    );
+}
+
+#[test]
+fn an_emergency_call_passes_the_organisation_limit() {
+    let mut h = H::new();
+    h.invite(invite_t("x", "acme", 1, "1002", Some(ext("1002", &["p"]))));
+    let mut inv = target_invite("e", trunks(vec![step("a", &["ta"], 120)]));
+    inv.tenant_max_calls = 1;
+    inv.emergency = true;
+    let v = h.invite(inv);
+    assert_eq!(sent_to(&v), vec!["ta"]);
+    let mut inv = target_invite("f", trunks(vec![step("a", &["ta"], 120)]));
+    inv.tenant_max_calls = 1;
+    let v = h.invite(inv);
+    assert!(v.contains(&Action::Reject {
+        call: cr("f"),
+        code: 503
+    }));
+}
+
+#[test]
+fn a_sequential_belgroep_rings_members_in_turn_then_the_fallback() {
+    let mut h = H::new();
+    let group = Target::Hunt(Hunt {
+        kind: HuntKind::Group,
+        steps: vec![
+            step("1001", &["p1"], 10),
+            step("1002", &[], 10),
+            step("1003", &["p3"], 10),
+        ],
+        fallback: Some("1009".into()),
+    });
+    let v = h.invite(target_invite("g", group));
+    assert_eq!(sent_to(&v), vec!["p1"]);
+    let v = h.secs(10);
+    assert!(v.contains(&Action::Cancel { leg: leg("g", 1) }));
+    assert_eq!(sent_to(&v), vec!["p3"], "1002 has no phone: skipped");
+    // Busy: next (none left), so the fallback.
+    let v = h.resp("g", 2, 486, None);
+    assert!(v.iter().any(|a| matches!(a,
+        Action::NeedTarget { number, by, .. } if number == "1009" && by == "0201234567")));
+    let v = h.callee("g", Some(ext("1009", &["p9"])));
+    assert_eq!(sent_to(&v), vec!["p9"]);
+}
+
+#[test]
+fn a_simultaneous_belgroep_without_fallback_gives_480() {
+    let mut h = H::new();
+    let group = Target::Hunt(Hunt {
+        kind: HuntKind::Group,
+        steps: vec![step("groep", &["p1", "p2"], 20)],
+        fallback: None,
+    });
+    let v = h.invite(target_invite("g", group));
+    assert_eq!(sent_to(&v), vec!["p1", "p2"]);
+    let v = h.secs(20);
+    assert!(v.contains(&Action::Reject {
+        call: cr("g"),
+        code: 480
+    }));
+}
+
+#[test]
+fn pbxd_answers_itself_then_transfers_and_a_failed_transfer_ends_with_bye() {
+    let mut h = H::new();
+    let v = h.invite(target_invite("m", Target::Local));
+    assert_eq!(wire(&v), vec![Action::Local { call: cr("m") }]);
+    h.calls
+        .handle_local_answer(&cr("m"), Some("menu".into()), h.now)
+        .unwrap();
+    let v = h.drain();
+    assert!(v.contains(&Action::Answer {
+        call: cr("m"),
+        sdp: Some("menu".into())
+    }));
+    // A choice: ring 1002 with the relay's offer; its ringing is not relayed to A.
+    h.calls
+        .handle_transfer(
+            &cr("m"),
+            Target::Extension(Some(ext("1002", &["p"]))),
+            Some("offer".into()),
+            h.now,
+        )
+        .unwrap();
+    let v = h.drain();
+    assert!(v.iter().any(|a| matches!(a,
+        Action::SendInvite { sdp: Some(s), .. } if s == "offer")));
+    assert!(h
+        .resp("m", 1, 180, None)
+        .iter()
+        .all(|a| !matches!(a, Action::Provisional { .. })));
+    let v = h.resp("m", 1, 486, None);
+    assert!(v.contains(&Action::Bye {
+        call: cr("m"),
+        to: Side::A
+    }));
+    assert!(!v.iter().any(|a| matches!(a, Action::Reject { .. })));
+    assert!(h.calls.is_empty());
+
+    // Answered transfer: B gets its ACK, A no second 200.
+    h.invite(target_invite("n", Target::Local));
+    h.calls.handle_local_answer(&cr("n"), None, h.now).unwrap();
+    h.drain();
+    h.calls
+        .handle_transfer(
+            &cr("n"),
+            Target::Extension(Some(ext("1002", &["p"]))),
+            None,
+            h.now,
+        )
+        .unwrap();
+    h.drain();
+    let v = h.resp("n", 1, 200, Some("b"));
+    assert!(v.contains(&Action::AckB {
+        leg: leg("n", 1),
+        sdp: None
+    }));
+    assert!(!v.iter().any(|a| matches!(a, Action::Answer { .. })));
+    h.calls.handle_bye(&cr("n"), Side::B, h.now).unwrap();
+    let v = h.drain();
+    assert_eq!(cdr(&v).afloop, Afloop::Beantwoord);
+
+    // An announcement before a refusal: 183, then the code.
+    h.invite(target_invite("r", Target::Local));
+    h.calls
+        .handle_early(&cr("r"), Some("ann".into()), h.now)
+        .unwrap();
+    h.calls.handle_forward_failed(&cr("r"), 403, h.now).unwrap();
+    let v = h.drain();
+    assert!(v.contains(&Action::Provisional {
+        call: cr("r"),
+        code: 183,
+        sdp: Some("ann".into())
+    }));
+    assert!(v.contains(&Action::Reject {
+        call: cr("r"),
+        code: 403
+    }));
 }

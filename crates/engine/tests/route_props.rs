@@ -97,6 +97,7 @@ fn org() -> impl Strategy<Value = TenantBundle> {
                     holidays,
                     ..Schedule::default()
                 }],
+                menus: vec![],
             };
             b
         })
@@ -152,7 +153,7 @@ proptest! {
                 prop_assert!(o.class != NumberClass::Betaalnummers || org.tenant.toll_fraud.betaalnummers);
                 prop_assert!(o.trunks.iter().all(|t| t.name != "weg"));
             }
-            Decision::Extension(_) | Decision::Queue(_) | Decision::Belgroep(_) => {
+            Decision::Extension(_) | Decision::Queue(_) | Decision::Belgroep(_) | Decision::Keuzemenu(_) => {
                 prop_assert!(org.tenant.status == TenantStatus::Active);
                 prop_assert!(caller.permission.allows(NumberClass::Intern));
             }

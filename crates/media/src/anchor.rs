@@ -37,7 +37,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::negotiate::{Codec, G711};
-use crate::sdp::{Attribute, Connection, MediaDescription, RtpMap, SessionDescription};
+use crate::sdp::{Attribute, Connection, Direction, MediaDescription, RtpMap, SessionDescription};
 
 /// What an SDP was taken as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +185,9 @@ struct Offer {
     added: Option<(u8, Codec)>,
     /// Both legs as they were before this offer, for [`Anchor::offer_rejected`].
     before: Box<[LegSdp; 2]>,
+    /// The offer of a leg that [`Anchor::answer_locally`] answered: SDP rewritten for the
+    /// offerer when the other leg answers it is never sent (the offerer already has our answer).
+    local: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +214,22 @@ pub struct Anchor {
     generation: u32,
     origins: [OwnOrigin; 2],
     secure: bool,
+    /// After [`Anchor::answer_locally`], until the other leg answered: the answered leg and its
+    /// offer restricted to what we answered, for [`Anchor::local_offer`].
+    local: Option<(usize, SessionDescription)>,
+}
+
+/// What [`Anchor::answer_locally`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAnswer {
+    /// The answer for the offering leg.
+    pub sdp: String,
+    /// PCMU or PCMA, the first of the two in the offer.
+    pub codec: Codec,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// telephone-event/8000, when offered.
+    pub telephone_event: Option<u8>,
 }
 
 /// Is this a protocol whose streams we anchor?
@@ -436,6 +455,7 @@ impl Anchor {
                 last: None,
             }),
             secure: false,
+            local: None,
         }
     }
 
@@ -550,6 +570,7 @@ impl Anchor {
             to_peer,
             added,
             before,
+            local: false,
         });
         self.finish(s, index, to)
     }
@@ -627,8 +648,17 @@ impl Anchor {
         }
         self.generation = self.generation.saturating_add(1);
         let index = offer.index;
+        // The offerer of a locally answered offer keeps our answer: its o= line stays as it was.
+        let keep = offer.local.then(|| self.origins[to].clone());
+        if offer.local {
+            self.local = None;
+        }
         self.last = Some(offer);
-        self.finish(s, index, to)
+        let out = self.finish(s, index, to);
+        if let Some(k) = keep {
+            self.origins[to] = k;
+        }
+        out
     }
 
     /// Points the SDP at the relay (port facing `to`), removes what must not pass, and writes
@@ -688,6 +718,105 @@ impl Anchor {
         }
         s.origin.session_version = o.version;
         s.to_string()
+    }
+
+    /// Answers leg `from`'s offer here, for media we terminate ourselves (announcements, the
+    /// keuzemenu): G.711 (the first of PCMU and PCMA in the offer's order) and telephone-event/8000
+    /// when offered, ptime 20, the relay's port facing `from`, our o= line. None (and nothing
+    /// changed) for an offer without an RTP/AVP audio stream (SRTP cannot be played to) or
+    /// without G.711.
+    ///
+    /// The offer is kept as a pending offer from `from`, restricted to what we answered: the
+    /// plan has `from`'s addresses, and [`Anchor::local_offer`] gives the offer for the other
+    /// leg later. Its answer (through [`Anchor::answer`]) completes the exchange; the SDP it
+    /// returns for `from` is not to be sent (`from` keeps our answer, its o= version unchanged).
+    pub fn answer_locally(&mut self, from: usize, offer: &str) -> Option<LocalAnswer> {
+        let from = from.min(1);
+        let s = offer.parse::<SessionDescription>().ok()?;
+        let index = s.media.iter().position(anchorable)?;
+        let m = s.media.get(index)?;
+        if is_secure(m) {
+            return None;
+        }
+        let offered = codecs_of(m);
+        let (pt, codec) = offered.iter().find(|(_, c)| c.g711().is_some())?.clone();
+        let event = offered
+            .iter()
+            .find(|(_, c)| c.is_telephone_event() && c.clock_rate == 8000)
+            .map(|(p, _)| *p);
+        let mut list = vec![(pt, codec.clone())];
+        list.extend(event.map(|p| (p, Codec::telephone_event(8000))));
+        let direction = match s.media_direction(index) {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            d => d,
+        };
+
+        let mut restricted = s.clone();
+        if let Some(m) = restricted.media.get_mut(index) {
+            set_formats(m, &list);
+        }
+        self.rewrite_offer(from, restricted.clone());
+
+        let mut answer = s;
+        answer.session_name = "-".into();
+        answer.other.clear();
+        answer.bandwidth.clear();
+        answer.attributes.clear();
+        answer.connection = Some(Connection::new(self.address));
+        for (i, m) in answer.media.iter_mut().enumerate() {
+            m.connection = None;
+            m.other.clear();
+            m.bandwidth.clear();
+            m.attributes.clear();
+            if i == index {
+                m.attributes.push(Attribute::Rtcp {
+                    port: 0,
+                    rest: None,
+                });
+                set_formats(m, &list);
+                m.attributes.push(Attribute::Ptime(20));
+                m.attributes.push(Attribute::Direction(direction));
+            }
+        }
+        let sdp = self.finish(answer, Some(index), from);
+
+        let leg = &mut self.legs[from];
+        leg.codec = Some(codec.clone());
+        leg.send = list;
+        if let Some(p) = &mut self.pending {
+            p.local = true;
+            *p.before = self.legs.clone();
+        }
+        self.local = Some((from, restricted));
+        Some(LocalAnswer {
+            sdp,
+            codec,
+            payload_type: pt,
+            telephone_event: event,
+        })
+    }
+
+    /// After [`Anchor::answer_locally`] and until the other leg answered: the offer for the
+    /// other leg (the codec we answered, the other G.711 law after it when transcoding is
+    /// allowed, telephone-event when the offer had it). Again after a rejection of it.
+    pub fn local_offer(&mut self) -> Option<String> {
+        let (from, s) = self.local.clone()?;
+        let before = Box::new(match &self.pending {
+            Some(p) => (*p.before).clone(),
+            None => self.legs.clone(),
+        });
+        let out = self.rewrite_offer(from, s);
+        if let Some(p) = &mut self.pending {
+            p.local = true;
+            p.before = before;
+        }
+        Some(out)
+    }
+
+    /// Whether a locally answered offer still waits for the other leg's answer.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
     }
 
     /// The pending offer was rejected (a 488 or other failure to a re-INVITE or UPDATE): the
@@ -1068,5 +1197,65 @@ m=video 4010 RTP/AVP 96\r\nc=IN IP4 10.0.0.5\r\na=rtpmap:96 H264/90000\r\n";
         let mut a = anchor();
         assert_eq!(a.handle(0, "nonsense").0, "nonsense");
         assert_eq!(a.plan().legs[0].rtp, None);
+    }
+
+    #[test]
+    fn local_answer_then_offer_to_b_keeps_what_a_was_told() {
+        let mut a = anchor();
+        let offer = sdp(
+            "10.0.0.5",
+            4000,
+            "9 8 0 101",
+            "a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendonly\r\n",
+        );
+        let la = a.answer_locally(0, &offer).unwrap();
+        assert_eq!((la.codec.name.as_str(), la.payload_type), ("PCMA", 8));
+        assert_eq!(la.telephone_event, Some(101));
+        let ans = parse(&la.sdp);
+        let m = &ans.media[0];
+        assert_eq!(
+            (m.port, m.formats.clone()),
+            (30000, vec!["8".into(), "101".into()])
+        );
+        assert_eq!(m.ptime(), Some(20));
+        assert_eq!(m.direction(), Some(Direction::RecvOnly));
+        assert_eq!(ans.origin.session_version, 1);
+        let plan = a.plan();
+        assert_eq!(plan.legs[0].rtp, Some(addr("10.0.0.5:4000")));
+        assert_eq!(plan.legs[1].rtp, None);
+        assert_eq!(a.codec(0).map(|c| c.name.as_str()), Some("PCMA"));
+        assert!(a.is_local());
+
+        let to_b = parse(&a.local_offer().unwrap());
+        assert_eq!(to_b.media[0].port, 30002);
+        assert_eq!(to_b.media[0].formats, ["8", "0", "101"]);
+        // Rejected, then offered again.
+        a.offer_rejected();
+        assert_eq!(a.plan().legs[0].rtp, Some(addr("10.0.0.5:4000")));
+        assert!(a.local_offer().is_some());
+        // B takes PCMU: transcoded, A keeps PCMA.
+        let back = a.answer(
+            1,
+            &sdp(
+                "10.0.0.9",
+                5000,
+                "0 101",
+                "a=rtpmap:101 telephone-event/8000\r\n",
+            ),
+        );
+        assert!(!a.is_local());
+        assert!(a.local_offer().is_none());
+        assert_eq!(parse(&back).media[0].formats, ["8", "101"]);
+        let plan = a.plan();
+        assert_eq!(
+            plan.legs[0].codec.as_ref().map(|c| c.name.as_str()),
+            Some("PCMA")
+        );
+        assert_eq!(plan.legs[0].routes.get(8).transform, Transform::AlawToUlaw);
+        assert_eq!(plan.legs[1].routes.get(0).transform, Transform::UlawToAlaw);
+        assert_eq!(plan.legs[1].routes.get(0).pt, 8);
+        // A's next SDP from us is version 2: the one after our local answer.
+        let reoffer = a.offer(1, &sdp("10.0.0.9", 5000, "0", ""));
+        assert_eq!(parse(&reoffer).origin.session_version, 2);
     }
 }

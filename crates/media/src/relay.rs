@@ -435,6 +435,48 @@ impl RelayCore {
         Verdict::RtcpConsumed
     }
 
+    /// Where media to leg `side` goes: its latched source, else its signalled address.
+    pub fn destination(&self, side: usize) -> Option<SocketAddr> {
+        self.legs[side & 1].rtp.dest()
+    }
+
+    /// SSRC, sequence number and timestamp for media of our own to leg `side` (a prompt
+    /// player in the driver): our stream towards the leg, continuing after the last packet sent
+    /// on it (the timestamp advanced by the time since, at `clock_rate`), or from random numbers
+    /// when nothing was sent yet.
+    pub fn own_stream(&mut self, side: usize, now: Duration, clock_rate: u32) -> (u32, u16, u32) {
+        let side = side & 1;
+        if self.legs[side].out.sent.packets == 0 {
+            let r = self.next_random();
+            return (self.legs[side].out.ssrc, r as u16, (r >> 32) as u32);
+        }
+        let out = &self.legs[side].out;
+        let ticks = (now.saturating_sub(out.last_at).as_micros() * u128::from(clock_rate.max(1))
+            / 1_000_000) as u32;
+        (
+            out.ssrc,
+            out.last_seq.wrapping_add(1),
+            out.last_ts.wrapping_add(ticks.max(1)),
+        )
+    }
+
+    /// A packet of our own (SSRC from [`Self::own_stream`]) was sent to leg `side` with this
+    /// sequence number, timestamp and payload length: our reports count it, and media relayed
+    /// to the leg afterwards continues the same stream (marker bit set).
+    pub fn sent_own(&mut self, side: usize, seq: u16, ts: u32, len: usize, now: Duration) {
+        let ntp = self.ntp(now);
+        let leg = &mut self.legs[side & 1];
+        let out = &mut leg.out;
+        out.source = None;
+        out.last_seq = seq;
+        out.last_ts = ts;
+        out.last_at = now;
+        out.sent.handle_sent(ts, len, ntp);
+        if leg.next_report.is_none() {
+            leg.next_report = Some(now + leg.first_report);
+        }
+    }
+
     /// When [`Self::poll_report`] next has something to do.
     pub fn next_report(&self) -> Option<Duration> {
         self.legs.iter().filter_map(|l| l.next_report).min()

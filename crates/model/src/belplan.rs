@@ -23,6 +23,8 @@ pub enum Action {
     Trunks(Vec<String>),
     /// Play an announcement (a prompt name), then hang up.
     Announcement(String),
+    /// Answer with a keuzemenu (IVR) of the belplan, by name.
+    Keuzemenu(String),
     /// Hang up with a SIP status code (403, 404, 480, 486, 503…).
     Hangup(u16),
 }
@@ -36,6 +38,7 @@ impl Action {
             Action::Belgroep(n) => format!("belgroep {n}"),
             Action::Trunks(t) => format!("trunks {}", t.join(",")),
             Action::Announcement(p) => format!("aankondiging {p}"),
+            Action::Keuzemenu(m) => format!("keuzemenu {m}"),
             Action::Hangup(c) => format!("ophangen {c}"),
         }
     }
@@ -339,6 +342,133 @@ pub struct Belplan {
     /// Openingstijden the rules can refer to.
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// Keuzemenu's the rules can send calls to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub menus: Vec<Menu>,
+}
+
+/// Most choices in one keuzemenu (the twelve keys of a phone).
+pub const MAX_MENU_CHOICES: usize = 12;
+
+/// A keuzemenu (IVR): pbxd answers, plays `prompt`, and waits for one key.
+///
+/// A key with a choice sends the call there (another keuzemenu nests). A key without one plays
+/// `invalid_prompt` and the menu again; so does silence for `timeout_secs` after the prompt.
+/// After `tries` rounds without a valid key the call goes to `on_timeout`, or is ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Menu {
+    /// Name the actions refer to.
+    pub name: String,
+    /// The prompt: a shipped prompt name (`menu`) or a `.wav` file of the organisation.
+    pub prompt: String,
+    /// Key (`0`–`9`, `*`, `#`) → where the call goes.
+    pub choices: std::collections::BTreeMap<String, Action>,
+    /// Seconds to wait for a key after the prompt.
+    #[serde(default = "menu_timeout")]
+    pub timeout_secs: u32,
+    /// Rounds (prompt and wait) before giving up.
+    #[serde(default = "menu_tries")]
+    pub tries: u32,
+    /// Played after a key without a choice.
+    #[serde(default = "menu_invalid")]
+    pub invalid_prompt: String,
+    /// Where the call goes after `tries` rounds; `None` ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<Action>,
+}
+
+fn menu_timeout() -> u32 {
+    5
+}
+
+fn menu_tries() -> u32 {
+    3
+}
+
+fn menu_invalid() -> String {
+    "ongeldige-keuze".to_string()
+}
+
+impl Menu {
+    /// A menu with the defaults.
+    pub fn new(name: &str, prompt: &str) -> Menu {
+        Menu {
+            name: name.to_string(),
+            prompt: prompt.to_string(),
+            choices: Default::default(),
+            timeout_secs: menu_timeout(),
+            tries: menu_tries(),
+            invalid_prompt: menu_invalid(),
+            on_timeout: None,
+        }
+    }
+
+    /// Checks the menu's own fields (references are checked with the bundle).
+    pub fn problems(&self) -> Vec<(&'static str, ModelError)> {
+        let mut out = Vec::new();
+        if let Err(e) = check_object_name(&self.name) {
+            out.push(("name", e));
+        }
+        for (field, p) in [
+            ("prompt", &self.prompt),
+            ("invalid_prompt", &self.invalid_prompt),
+        ] {
+            if !prompt_ok(p) {
+                out.push((
+                    field,
+                    ModelError::invalid(Msg::new("bundle.bad_prompt").arg("prompt", p)),
+                ));
+            }
+        }
+        if self.choices.is_empty() || self.choices.len() > MAX_MENU_CHOICES {
+            out.push((
+                "choices",
+                ModelError::invalid(Msg::new("menu.choices").arg("max", MAX_MENU_CHOICES)),
+            ));
+        }
+        for key in self.choices.keys() {
+            let ok = key.len() == 1
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#');
+            if !ok {
+                out.push((
+                    "choices",
+                    ModelError::invalid(Msg::new("menu.key").arg("key", key)),
+                ));
+            }
+        }
+        for (field, v, min, max) in [
+            ("timeout_secs", self.timeout_secs, 1, 60),
+            ("tries", self.tries, 1, 10),
+        ] {
+            if !(min..=max).contains(&v) {
+                out.push((
+                    field,
+                    ModelError::invalid(
+                        Msg::new("queue.range")
+                            .arg("field", field)
+                            .arg("min", min)
+                            .arg("max", max),
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Is this a usable prompt reference: a shipped prompt name or a `.wav` path, never one that
+/// climbs out of its folder?
+pub fn prompt_ok(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 512
+        && !p.split(['/', '\\']).any(|part| part == "..")
+        && !p.chars().any(|c| c.is_control())
+        && (p.ends_with(".wav")
+            || p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
 }
 
 impl Belplan {
@@ -387,6 +517,7 @@ mod tests {
                 rule(None, Some("+31201234568"), None),
             ],
             schedules: vec![],
+            menus: vec![],
         };
         assert_eq!(plan.shadowed(), vec![(1, 0), (4, 2)]);
     }

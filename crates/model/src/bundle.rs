@@ -43,6 +43,8 @@ pub enum ObjKind {
     Rule,
     /// An openingstijden schedule.
     Schedule,
+    /// A keuzemenu.
+    Menu,
 }
 
 /// Where in a bundle a finding is: the object (kind and position) and the field.
@@ -235,6 +237,7 @@ impl TenantBundle {
         let queues: HashSet<&str> = self.queues.iter().map(|q| q.number.as_str()).collect();
         let groups: HashSet<&str> = self.ring_groups.iter().map(|g| g.number.as_str()).collect();
         let trunks: HashSet<&str> = self.trunks.iter().map(|t| t.name.as_str()).collect();
+        let menus: HashSet<&str> = self.belplan.menus.iter().map(|m| m.name.as_str()).collect();
         let schedules: HashSet<&str> = self
             .belplan
             .schedules
@@ -255,8 +258,10 @@ impl TenantBundle {
                         .iter()
                         .find(|t| !trunks.contains(t.as_str()))
                         .map(|t| Msg::new("bundle.no_trunk").arg("trunk", t)),
-                    Action::Announcement(p) => (p.is_empty() || p.contains(".."))
+                    Action::Announcement(p) => (!crate::belplan::prompt_ok(p))
                         .then(|| Msg::new("bundle.bad_prompt").arg("prompt", p)),
+                    Action::Keuzemenu(m) => (!menus.contains(m.as_str()))
+                        .then(|| Msg::new("bundle.no_menu").arg("name", m)),
                     Action::Hangup(code) => (!(400..=699).contains(code))
                         .then(|| Msg::new("bundle.bad_cause").arg("code", code)),
                 };
@@ -402,6 +407,25 @@ impl TenantBundle {
                 }
             }
         }
+        for (i, m) in self.belplan.menus.iter().enumerate() {
+            for (field, err) in m.problems() {
+                c.err(ObjKind::Menu, i, field, err);
+            }
+            if self.belplan.menus[..i].iter().any(|o| o.name == m.name) {
+                c.err(
+                    ObjKind::Menu,
+                    i,
+                    "name",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("menu.twice").arg("name", &m.name),
+                    ),
+                );
+            }
+            for a in m.choices.values().chain(m.on_timeout.iter()) {
+                check_action(&mut c, ObjKind::Menu, i, "choices", a);
+            }
+        }
         for (later, earlier) in self.belplan.shadowed() {
             c.err(
                 ObjKind::Rule,
@@ -502,6 +526,14 @@ impl TenantBundle {
     pub fn describe(&self, loc: &Loc) -> String {
         let name = match loc.kind {
             ObjKind::Tenant => format!("organisatie {}", self.tenant.slug),
+            ObjKind::Menu => format!(
+                "keuzemenu {}",
+                self.belplan
+                    .menus
+                    .get(loc.index)
+                    .map(|m| m.name.as_str())
+                    .unwrap_or("?")
+            ),
             ObjKind::User => format!(
                 "gebruiker {}",
                 self.users

@@ -198,6 +198,28 @@ pub struct Cdr {
     /// Quality per leg.
     #[serde(default)]
     pub legs: Vec<LegQuality>,
+    /// The trunk the call went out or came in on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<String>,
+    /// Trunks tried for an outside call, in order, with their answer (failover).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One trunk tried for an outside call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Trunk name.
+    pub trunk: String,
+    /// Its final answer (200 when it carried the call; 408 when the provider stayed silent;
+    /// 503 when it had no free channel).
+    pub code: u16,
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.trunk, self.code)
+    }
 }
 
 impl Cdr {
@@ -266,6 +288,8 @@ mod tests {
             hangup_by: HangupBy::Beller,
             codecs: vec![],
             legs: vec![],
+            trunk: None,
+            attempts: vec![],
         };
         assert_eq!(c.duration_secs(), 64);
         assert_eq!(c.billsec(), 60);

@@ -487,3 +487,55 @@ mod tests {
         assert_eq!(holidays(LAST_YEAR).len(), 11);
     }
 }
+
+/// Local time in the Netherlands (Europe/Amsterdam: CET, and CEST from the last Sunday of March
+/// 01:00 UTC to the last Sunday of October 01:00 UTC, the EU rule since 1996) of a moment in
+/// Unix milliseconds. Openingstijden are in this time.
+pub fn nl_local(unix_ms: u64) -> chrono::NaiveDateTime {
+    let secs = i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX);
+    let utc = chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .naive_utc();
+    let last_sunday = |month: u32| {
+        let next = if month == 12 {
+            NaiveDate::from_ymd_opt(utc.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(utc.year(), month + 1, 1)
+        };
+        next.and_then(|d| d.pred_opt()).map(|mut d| {
+            while d.weekday() != Weekday::Sun {
+                d = d.pred_opt().unwrap_or(d);
+            }
+            d.and_hms_opt(1, 0, 0).unwrap_or_default()
+        })
+    };
+    let summer = match (last_sunday(3), last_sunday(10)) {
+        (Some(start), Some(end)) => utc >= start && utc < end,
+        _ => false,
+    };
+    utc + chrono::Duration::hours(if summer { 2 } else { 1 })
+}
+
+#[cfg(test)]
+mod nl_time_tests {
+    use super::nl_local;
+
+    fn ms(s: &str) -> u64 {
+        let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_default();
+        u64::try_from(t.and_utc().timestamp()).unwrap_or(0) * 1000
+    }
+
+    #[test]
+    fn winter_summer_and_the_switches() {
+        let f = |s| nl_local(ms(s)).format("%Y-%m-%d %H:%M").to_string();
+        assert_eq!(f("2026-01-15 12:00"), "2026-01-15 13:00");
+        assert_eq!(f("2026-07-01 12:00"), "2026-07-01 14:00");
+        // 29 March 2026: 01:00 UTC is 03:00 CEST; a minute before, 01:59 CET.
+        assert_eq!(f("2026-03-29 00:59"), "2026-03-29 01:59");
+        assert_eq!(f("2026-03-29 01:00"), "2026-03-29 03:00");
+        // 25 October 2026: 01:00 UTC is 02:00 CET again.
+        assert_eq!(f("2026-10-25 00:59"), "2026-10-25 02:59");
+        assert_eq!(f("2026-10-25 01:00"), "2026-10-25 02:00");
+        assert_eq!(f("2027-03-28 01:00"), "2027-03-28 03:00");
+    }
+}

@@ -60,6 +60,8 @@ fn cdr(id: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr {
             jitter_centi_ms: 120,
             rtt_ms: Some(3),
         }],
+        trunk: None,
+        attempts: vec![],
     }
 }
 

@@ -68,6 +68,21 @@ struct Info {
     /// The last challenge, from a 407 (`true`) or a 401.
     challenge: Option<(Challenge, bool)>,
     nc: u32,
+    /// Addresses inbound calls are accepted from (besides the provider's own address).
+    allow: Vec<pbx_model::IpNet>,
+    /// Calls on the trunk now (in and out).
+    active: u32,
+    /// The codecs the trunk may carry.
+    codecs: Vec<pbx_model::Codec>,
+}
+
+/// What a call needs to go out over a trunk.
+pub(crate) struct TrunkDial {
+    pub(crate) dest: SocketAddr,
+    /// `host` or `host:port` for Request-URIs.
+    pub(crate) host: String,
+    pub(crate) username: String,
+    pub(crate) codecs: Vec<pbx_model::Codec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -222,6 +237,10 @@ impl Service {
                         && i.dest.is_none()
                         && i.resolved_at.elapsed() >= RESOLVE_AGAIN
                 });
+                if let Some(i) = self.trunks.info.get_mut(&key) {
+                    i.allow = t.allow.clone();
+                    i.codecs = t.codecs.clone();
+                }
                 if known == Some((fingerprint, t.enabled, t.max_channels)) && !unresolved {
                     continue;
                 }
@@ -263,6 +282,9 @@ impl Service {
                     cseq: old.as_ref().map(|o| o.cseq).unwrap_or(0),
                     challenge: None,
                     nc: 0,
+                    allow: t.allow.clone(),
+                    active: old.as_ref().map(|o| o.active).unwrap_or(0),
+                    codecs: t.codecs.clone(),
                 };
                 if dest.is_none() && problem.is_none() {
                     tracing::warn!(tenant = %key.0, trunk = %key.1, "trunk: adres van de provider niet te vinden");
@@ -639,8 +661,7 @@ impl Service {
                     registered_until_ms: until,
                     rtt_ms: view.as_ref().and_then(|v| v.rtt_ms),
                     up: view.as_ref().and_then(|v| v.up),
-                    // No outbound calls over trunks yet.
-                    active_calls: 0,
+                    active_calls: i.active,
                     max_channels: i.max_channels,
                     history: view
                         .map(|v| v.history.iter().map(change_of).collect())
@@ -652,6 +673,109 @@ impl Service {
         if let Ok(mut s) = self.trunks.shared.lock() {
             *s = out;
         }
+    }
+
+    /// The trunk an inbound request from `ip` belongs to: one whose allow-list holds the
+    /// address, else one whose provider address it is. A disabled trunk takes no calls.
+    pub(crate) fn trunk_for_source(&self, ip: std::net::IpAddr) -> Option<TrunkKey> {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let live = |i: &&Info| i.enabled && i.fingerprint != 0;
+        let mut keys: Vec<&TrunkKey> = self.trunks.info.keys().collect();
+        keys.sort();
+        keys.iter()
+            .find(|k| {
+                self.trunks
+                    .info
+                    .get(**k)
+                    .filter(live)
+                    .is_some_and(|i| i.allow.iter().any(|n| n.contains(ip)))
+            })
+            .or_else(|| {
+                keys.iter().find(|k| {
+                    self.trunks
+                        .info
+                        .get(**k)
+                        .filter(live)
+                        .is_some_and(|i| i.dest.is_some_and(|d| d.ip() == ip))
+                })
+            })
+            .map(|k| (*k).clone())
+    }
+
+    /// Takes a channel of the trunk for a call: its address and names, or the status to fail
+    /// the attempt with (503: disabled, no address, or every channel in use).
+    pub(crate) fn trunk_take(&mut self, key: &TrunkKey) -> Result<TrunkDial, u16> {
+        let Some(i) = self.trunks.info.get_mut(key) else {
+            return Err(503);
+        };
+        let Some(dest) = i.dest.filter(|_| i.enabled && i.problem.is_none()) else {
+            return Err(503);
+        };
+        if i.active >= i.max_channels {
+            tracing::info!(tenant = %key.0, trunk = %key.1, max = i.max_channels, "trunk vol: volgende trunk");
+            return Err(503);
+        }
+        i.active += 1;
+        self.trunks.dirty = true;
+        let host = if i.port == 5060 {
+            host_uri(&i.host, 5060)
+        } else {
+            host_uri(&i.host, i.port)
+        };
+        Ok(TrunkDial {
+            dest,
+            host: host.trim_start_matches("sip:").to_string(),
+            username: i.username.clone(),
+            codecs: i.codecs.clone(),
+        })
+    }
+
+    /// Counts an inbound call on the trunk; false when every channel is in use.
+    pub(crate) fn trunk_take_inbound(&mut self, key: &TrunkKey) -> bool {
+        match self.trunks.info.get_mut(key) {
+            Some(i) if i.active < i.max_channels => {
+                i.active += 1;
+                self.trunks.dirty = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives a channel back.
+    pub(crate) fn trunk_release(&mut self, key: &TrunkKey) {
+        if let Some(i) = self.trunks.info.get_mut(key) {
+            i.active = i.active.saturating_sub(1);
+            self.trunks.dirty = true;
+        }
+    }
+
+    /// The `Authorization` (401) or `Proxy-Authorization` (407) header line answering a
+    /// provider's challenge to `method` for `uri`; `None` without a secret or a usable challenge.
+    pub(crate) fn trunk_credentials(
+        &self,
+        key: &TrunkKey,
+        resp: &msg::Response,
+        method: &str,
+        uri: &str,
+    ) -> Option<String> {
+        let i = self.trunks.info.get(key)?;
+        let secret = i.secret.as_ref()?;
+        let code = resp.status_code.code();
+        let (header, out) = if code == 407 {
+            ("proxy-authenticate", "Proxy-Authorization")
+        } else {
+            ("www-authenticate", "Authorization")
+        };
+        let text = SipMessage::Response(resp.clone()).to_string();
+        let values = header_values(&text, header);
+        let ch = auth::pick_challenge(values.iter().map(String::as_str)).ok()?;
+        let cnonce = format!("{:016x}", rand::random::<u64>());
+        let creds = auth::answer_challenge(&ch, method, uri, &i.username, &secret.0, &cnonce, 1);
+        Some(format!("{out}: {}", creds.to_header_value()))
     }
 
     /// pbxd stops: un-REGISTER every trunk with a binding (sent, not waited for).

@@ -98,6 +98,7 @@ pub fn bundle(slug: &str, store: &Store) -> TenantBundle {
             action: Action::Queue("500".into()),
         }],
         schedules: vec![],
+        menus: vec![],
     };
     b
 }

@@ -1289,9 +1289,14 @@ impl Service {
             Some(Some(s)) => Some(s),
             None => None,
         };
-        let own = self.own_addr_to(dial.dest);
+        let own = self.own_addr_over(dial.dest, dial.transport);
         let host = &dial.host;
-        let target = format!("sip:{}@{host}", t.number);
+        let tparam = if dial.transport == TransportKind::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
+        let target = format!("sip:{}@{host}{tparam}", t.number);
         let user = t.caller_id.clone().unwrap_or_else(|| {
             if dial.username.is_empty() {
                 "pbxd".to_string()
@@ -1317,7 +1322,8 @@ impl Service {
         let call_id = format!("{}@pbxd", random_hex(12));
         let branch = format!("z9hG4bK{}", random_hex(10));
         let text = format!(
-            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: <{target}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{contact_user}@{own}>\r\n{pai}{privacy}Max-Forwards: {max_forwards}\r\nAllow: {}\r\nUser-Agent: pbxd\r\n{}",
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: <{target}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{contact_user}@{own}{tparam}>\r\n{pai}{privacy}Max-Forwards: {max_forwards}\r\nAllow: {}\r\nUser-Agent: pbxd\r\n{}",
+            via_transport_name(dial.transport),
             crate::sip::ALLOW,
             body_part(sdp.as_deref())
         );
@@ -1330,7 +1336,7 @@ impl Service {
         tracing::info!(tenant = %key.0, trunk = %key.1, call = %leg.call, "naar buiten via trunk");
         match self
             .tx
-            .send_request(invite.clone(), dial.dest, TransportKind::Udp, now)
+            .send_request(invite.clone(), dial.dest, dial.transport, now)
         {
             Ok(tx) => {
                 self.calls.by_b_tx.insert(tx, leg.clone());
@@ -1342,7 +1348,7 @@ impl Service {
                         key: tx,
                         invite,
                         dest: dial.dest,
-                        transport: TransportKind::Udp,
+                        transport: dial.transport,
                         call_id,
                         local_tag,
                         from,
@@ -1379,14 +1385,15 @@ impl Service {
         let Some((name, value)) = line.split_once(": ") else {
             return false;
         };
-        let own = self.own_addr_to(b.dest);
+        let own = self.own_addr_over(b.dest, b.transport);
+        let via = via_transport_name(b.transport);
         let cseq = b.cseq + 1;
         let mut headers = msg::Headers::default();
         for h in b.invite.headers.iter() {
             match h {
                 msg::Header::Via(_) => headers.push(msg::make_header(
                     "Via",
-                    format!("SIP/2.0/UDP {own};branch=z9hG4bK{};rport", random_hex(10)),
+                    format!("SIP/2.0/{via} {own};branch=z9hG4bK{};rport", random_hex(10)),
                 )),
                 msg::Header::CSeq(_) => {
                     headers.push(msg::make_header("CSeq", format!("{cseq} INVITE")))

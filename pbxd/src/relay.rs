@@ -1291,6 +1291,9 @@ mod tests {
         // Still local until B answers: A's media goes nowhere, the prompt still plays.
         a.send_to(&rtp(0, 1, &[0x11; 160]), relay_a)
             .unwrap_or_else(|_| unreachable!());
+        // Time for the relay thread to take that packet while still local (else it would be
+        // relayed to B after the answer below, which is right, but not what is tested here).
+        std::thread::sleep(Duration::from_millis(200));
         let _ = r.answer_from_b(&sdp_at("127.0.0.1", port(&b), "8 101", TE));
         assert!(!r.is_local());
         assert_eq!(r.codecs()[0].as_deref(), Some("PCMU"));

@@ -130,6 +130,10 @@ pub(crate) struct Service {
     pub(crate) limits: Limits,
     pub(crate) policy: Policy,
     pub(crate) conns: Conns,
+    /// Where messages read from connections pbxd opens itself (TCP trunks) go.
+    pub(crate) in_tx: mpsc::Sender<Inbound>,
+    /// The first TCP listener, for Via and Contact of requests over TCP.
+    pub(crate) tcp_addr: Option<SocketAddr>,
     pub(crate) live: Arc<Mutex<Live>>,
     /// Bindings not yet written: written in one batch every second and when the service stops.
     pub(crate) dirty: std::collections::HashMap<(String, String, String), Registration>,
@@ -465,9 +469,12 @@ pub async fn start(
         registrar.all().map(|r| (live_key(r), r.clone())).collect(),
     ));
     let traces = Arc::new(Mutex::new(TraceBuffer::new(TraceLimits::default())));
+    let tcp_addr = tcp_listeners.first().copied();
     let mut svc = Service {
         app,
         sockets,
+        in_tx: in_tx.clone(),
+        tcp_addr,
         tx: TransactionLayer::new(transaction::Config {
             tag_seed: rand::random(),
             max_transactions,
@@ -579,6 +586,44 @@ async fn accept_stream(
     }
 }
 
+/// How long pbxd waits for a TCP connection it opens to a trunk.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a TCP connection to a trunk and sends `first` over it; what pbxd sends meanwhile
+/// queues in the connection's channel (registered in `conns` at once). A failed connect drops
+/// the queue: the transaction times out and a call fails over to the next trunk.
+fn connect_out(dest: SocketAddr, first: Vec<u8>, in_tx: mpsc::Sender<Inbound>, conns: Conns) {
+    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(256);
+    let _ = out_tx.try_send(first);
+    match conns.lock() {
+        Ok(mut c) if c.len() < MAX_TCP_CONNECTIONS => {
+            c.insert(dest, out_tx.clone());
+        }
+        _ => return,
+    }
+    tokio::spawn(async move {
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(dest)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                tracing::debug!(%dest, "SIP tcp: verbinding naar trunk open");
+                serve_stream_with(s, dest, TransportKind::Tcp, in_tx, conns, out_tx, out_rx);
+            }
+            Ok(Err(e)) => {
+                tracing::info!(%dest, error = %e, "SIP tcp: verbinding naar trunk mislukt");
+                if let Ok(mut c) = conns.lock() {
+                    c.remove(&dest);
+                }
+            }
+            Err(_) => {
+                tracing::info!(%dest, "SIP tcp: verbinding naar trunk duurde te lang");
+                if let Ok(mut c) = conns.lock() {
+                    c.remove(&dest);
+                }
+            }
+        }
+    });
+}
+
 /// Reads SIP messages from a byte stream (TCP or TLS) and writes what `conns` sends to `src`.
 fn serve_stream<S>(
     stream: S,
@@ -589,8 +634,23 @@ fn serve_stream<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
+    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(256);
+    serve_stream_with(stream, src, transport, in_tx, conns, out_tx, out_rx);
+}
+
+/// [`serve_stream`] with the connection's send queue made already.
+fn serve_stream_with<S>(
+    stream: S,
+    src: SocketAddr,
+    transport: TransportKind,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+    out_tx: mpsc::Sender<Vec<u8>>,
+    mut out_rx: mpsc::Receiver<Vec<u8>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
     if let Ok(mut c) = conns.lock() {
         c.insert(src, out_tx.clone());
     }
@@ -735,6 +795,16 @@ impl Service {
                         bytes,
                     );
                     let _ = c.send(bytes.to_vec()).await;
+                }
+                None if transport == TransportKind::Tcp && self.is_trunk_dest(dest) => {
+                    self.trace(
+                        Way::Out,
+                        transport,
+                        SocketAddr::from(([0, 0, 0, 0], 0)),
+                        dest,
+                        bytes,
+                    );
+                    connect_out(dest, bytes.to_vec(), self.in_tx.clone(), self.conns.clone());
                 }
                 None => tracing::debug!(%dest, "SIP tcp: geen verbinding meer"),
             }
@@ -969,9 +1039,20 @@ impl Service {
     /// An out-of-dialog OPTIONS from pbxd to `uri`, for `dest` over UDP (keep-alives of
     /// registrations and trunks); `None` when `uri` cannot be a Request-URI.
     pub(crate) fn options_request(&self, uri: &str, dest: SocketAddr) -> Option<Request> {
-        let own = self.own_addr_to(dest);
+        self.options_request_over(uri, dest, TransportKind::Udp)
+    }
+
+    /// [`Service::options_request`] over a given transport (a TCP trunk).
+    pub(crate) fn options_request_over(
+        &self,
+        uri: &str,
+        dest: SocketAddr,
+        transport: TransportKind,
+    ) -> Option<Request> {
+        let own = self.own_addr_over(dest, transport);
+        let via = transport_name(transport).to_ascii_uppercase();
         let text = format!(
-            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:pbxd@{own}>;tag={:012x}\r\nTo: <{uri}>\r\nCall-ID: {:024x}@pbxd\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
+            "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/{via} {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:pbxd@{own}>;tag={:012x}\r\nTo: <{uri}>\r\nCall-ID: {:024x}@pbxd\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n",
             rand::random::<u64>(),
             rand::random::<u64>() >> 16,
             rand::random::<u128>() >> 32,
@@ -980,6 +1061,22 @@ impl Service {
             Ok(SipMessage::Request(r)) => Some(r),
             _ => None,
         }
+    }
+
+    /// pbxd's own address for a request to `dest` over `transport`: for TCP the TCP listener
+    /// (with the UDP one's address when the listener is a wildcard or missing).
+    pub(crate) fn own_addr_over(&self, dest: SocketAddr, transport: TransportKind) -> SocketAddr {
+        let udp = self.own_addr_to(dest);
+        match (transport, self.tcp_addr) {
+            (TransportKind::Tcp, Some(t)) if !t.ip().is_unspecified() => t,
+            (TransportKind::Tcp, Some(t)) => SocketAddr::new(udp.ip(), t.port()),
+            _ => udp,
+        }
+    }
+
+    /// Is `dest` the address of a trunk (pbxd may open a TCP connection to it)?
+    fn is_trunk_dest(&self, dest: SocketAddr) -> bool {
+        self.trunk_dests().contains(&dest)
     }
 
     /// pbxd's own address as the first listener shows it (calls; see [`Service::own_addr_to`]).

@@ -29,6 +29,18 @@ struct Provider {
 
 impl Provider {
     fn start(pbx: &Pbx, scenario: &str, ip: &str, port: u16, sets: &[(&str, &str)]) -> Provider {
+        Provider::start_over(pbx, scenario, ip, port, sets, false)
+    }
+
+    /// Over TCP (`-t t1`) when `tcp`.
+    fn start_over(
+        pbx: &Pbx,
+        scenario: &str,
+        ip: &str,
+        port: u16,
+        sets: &[(&str, &str)],
+        tcp: bool,
+    ) -> Provider {
         let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("sipp")
             .join(scenario);
@@ -46,6 +58,9 @@ impl Provider {
         for (k, v) in sets {
             cmd.args(["-set", k, v]);
         }
+        if tcp {
+            cmd.args(["-t", "t1"]);
+        }
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -53,7 +68,14 @@ impl Provider {
             .expect("sipp starten");
         // Ready once SIPp holds its port.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::UdpSocket::bind((ip, port)).is_ok() {
+        let free = |ip: &str| {
+            if tcp {
+                std::net::TcpListener::bind((ip, port)).is_ok()
+            } else {
+                std::net::UdpSocket::bind((ip, port)).is_ok()
+            }
+        };
+        while free(ip) {
             assert!(
                 Instant::now() < deadline,
                 "sipp {scenario} niet gestart op {ip}:{port}"
@@ -87,9 +109,10 @@ impl Drop for Provider {
 struct Org {
     pbx: Pbx,
     pw: Vec<String>,
-    /// Trunk ports: a on 127.0.0.2, b on 127.0.0.3.
+    /// Trunk ports: a on 127.0.0.2, b on 127.0.0.3 (UDP), c on 127.0.0.4 (TCP).
     pa: u16,
     pb: u16,
+    pc: u16,
 }
 
 /// A free UDP port on `ip`.
@@ -109,6 +132,10 @@ fn free_port_on(ip: &str) -> u16 {
 /// 1002, 2 → belgroep 600); the belplan; `extra` is added to `[tenant]`.
 fn org(limits: &str) -> Org {
     let (pa, pb) = (free_port_on("127.0.0.2"), free_port_on("127.0.0.3"));
+    let pc = {
+        let l = std::net::TcpListener::bind(("127.0.0.4", 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
     let tenant = format!(
         r#"
 [tenant]
@@ -165,6 +192,15 @@ register = false
 dids = ["+31201234569"]
 priority = 2
 
+[[trunk]]
+name = "c"
+host = "127.0.0.4"
+port = {pc}
+transport = "tcp"
+allow = ["127.0.0.5"]
+dids = ["+31201234570"]
+priority = 3
+
 [[ring_group]]
 number = "600"
 name = "Team"
@@ -178,6 +214,11 @@ name = "hoofd"
 prompt = "menu"
 choices = {{ "1" = {{ extension = "1002" }}, "2" = {{ belgroep = "600" }} }}
 timeout_secs = 5
+
+[[rule]]
+name = "gratis-via-tcp"
+match = {{ pattern = "_0800XXXX" }}
+action = {{ trunks = ["c"] }}
 
 [[rule]]
 name = "betaalnummers"
@@ -196,6 +237,10 @@ action = {{ extension = "1002" }}
 [[rule]]
 match = {{ did = "+31201234568" }}
 action = {{ belgroep = "600" }}
+
+[[rule]]
+match = {{ did = "+31201234570" }}
+action = {{ extension = "1002" }}
 
 [[rule]]
 match = {{ did = "+31201234569" }}
@@ -231,13 +276,19 @@ action = {{ keuzemenu = "hoofd" }}
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let st = pbx.ctl_json(&["trunk", "status", "--tenant", "acme"]);
-        if st.as_array().is_some_and(|a| a.len() == 2) {
+        if st.as_array().is_some_and(|a| a.len() == 3) {
             break;
         }
         assert!(Instant::now() < deadline, "trunks niet bekend: {st}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Org { pbx, pw, pa, pb }
+    Org {
+        pbx,
+        pw,
+        pa,
+        pb,
+        pc,
+    }
 }
 
 /// 1001 (or `who`) dials `number` with `scenario`.
@@ -639,4 +690,55 @@ fn forwarding_to_an_outside_number_goes_through_the_owners_permission() {
         "{cdr}"
     );
     assert_eq!(cdr["trunk"], "a", "{cdr}");
+}
+
+#[test]
+fn a_tcp_trunk_carries_calls_out_and_an_allow_listed_address_calls_in() {
+    let o = org("");
+    let c = Provider::start_over(&o.pbx, "provider_uas.xml", "127.0.0.4", o.pc, &[], true);
+    // Gratis numbers go out over trunk c, over TCP.
+    let uac = dial(&o, 0, "08001234", "call_1001.xml");
+    assert_eq!(
+        uac.code,
+        0,
+        "{}\n{}\nc: {}",
+        uac.all(),
+        o.pbx.log_text(),
+        c.log()
+    );
+    let inv = c.invites();
+    assert_eq!(inv.len(), 1, "{}", c.log());
+    assert!(inv[0].contains("ruri=sip:+318001234@127.0.0.4"), "{inv:?}");
+    assert!(
+        inv[0].to_ascii_lowercase().contains(";transport=tcp"),
+        "{inv:?}"
+    );
+    let cdr = last_cdr(&o.pbx);
+    assert_eq!(cdr["trunk"], "c", "{cdr}");
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+    // Trunk c is IP-authenticated for 127.0.0.5: a call from there is inbound on c.
+    let callee = phone(&o, 1, "uas_1002.xml");
+    std::thread::sleep(Duration::from_millis(300));
+    let call = provider_calls(
+        &o,
+        "127.0.0.5",
+        "provider_call.xml",
+        &[("did", "+31201234570")],
+    );
+    assert_eq!(call.code, 0, "{}\n{}", call.all(), o.pbx.log_text());
+    assert_eq!(callee.join().unwrap().code, 0);
+    let cdr = last_cdr(&o.pbx);
+    assert_eq!(cdr["direction"], "inkomend", "{cdr}");
+    assert_eq!(cdr["trunk"], "c", "{cdr}");
+    let status = o.pbx.ctl_json(&["trunk", "status", "--tenant", "acme"]);
+    let c_status = status
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == "c"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        c_status["active_calls"], 0,
+        "channels given back: {c_status}"
+    );
+    assert_eq!(c_status["max_channels"], 10, "{c_status}");
 }

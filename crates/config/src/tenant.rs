@@ -246,12 +246,61 @@ struct ActionCfg {
     hangup: Option<u16>,
 }
 
+/// The keys of a keuzemenu: only the twelve keys of a phone, so a typo is an unknown key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChoicesCfg {
+    #[serde(rename = "0")]
+    k0: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "1")]
+    k1: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "2")]
+    k2: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "3")]
+    k3: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "4")]
+    k4: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "5")]
+    k5: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "6")]
+    k6: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "7")]
+    k7: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "8")]
+    k8: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "9")]
+    k9: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "*")]
+    star: Option<Spanned<ActionCfg>>,
+    #[serde(rename = "#")]
+    hash: Option<Spanned<ActionCfg>>,
+}
+
+impl ChoicesCfg {
+    fn entries(&self) -> [(&'static str, &Option<Spanned<ActionCfg>>); 12] {
+        [
+            ("0", &self.k0),
+            ("1", &self.k1),
+            ("2", &self.k2),
+            ("3", &self.k3),
+            ("4", &self.k4),
+            ("5", &self.k5),
+            ("6", &self.k6),
+            ("7", &self.k7),
+            ("8", &self.k8),
+            ("9", &self.k9),
+            ("*", &self.star),
+            ("#", &self.hash),
+        ]
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MenuCfg {
     name: String,
     prompt: String,
-    choices: std::collections::BTreeMap<String, Spanned<ActionCfg>>,
+    choices: ChoicesCfg,
     timeout_secs: Option<u32>,
     tries: Option<u32>,
     invalid_prompt: Option<String>,
@@ -875,9 +924,9 @@ fn convert(
             continue;
         };
         let mut m = Menu::new(&c.name, &c.prompt);
-        for (key, a) in &c.choices {
-            if let Some(a) = cv.action(a) {
-                m.choices.insert(key.clone(), a);
+        for (key, a) in c.choices.entries() {
+            if let Some(a) = a.as_ref().and_then(|a| cv.action(a)) {
+                m.choices.insert(key.to_string(), a);
             }
         }
         if let Some(v) = c.timeout_secs {

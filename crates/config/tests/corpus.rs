@@ -24,7 +24,10 @@ fn shipped_conf_d_is_clean() {
     let demo = &cfg.tenants[0].bundle;
     assert_eq!(demo.tenant.slug, "demo");
     assert_eq!(demo.extensions.len(), 2);
-    assert_eq!(demo.belplan.rules.len(), 3);
+    assert_eq!(demo.belplan.rules.len(), 4);
+    assert_eq!(demo.belplan.menus.len(), 1);
+    assert_eq!(demo.belplan.menus[0].choices.len(), 2);
+    assert_eq!(demo.ring_groups.len(), 1);
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //!
 //! * The trunks are read again from the store every second (a change through the API, an
 //!   import or a reload shows within a second); a changed trunk registers anew.
-//! * Only UDP trunks register and are pinged now; TCP/TLS trunks show `mislukt` with reason
-//!   `transport_niet_ondersteund`.
+//! * UDP and TCP trunks register, are pinged and carry calls (pbxd opens the TCP connection to
+//!   the provider itself, see `connect_out` in `sip.rs`); TLS and WebSocket trunks show
+//!   `mislukt` with reason `transport_niet_ondersteund`.
 //! * The secret is unsealed in memory only; it never reaches a log line, an event or the API.
 //!   REGISTER and OPTIONS are not traced (see `Service::trace`).
 //! * When pbxd stops, every trunk with a binding gets an un-REGISTER (best effort: sent, not
@@ -74,6 +75,25 @@ struct Info {
     active: u32,
     /// The codecs the trunk may carry.
     codecs: Vec<pbx_model::Codec>,
+    /// UDP or TCP.
+    transport: TransportKind,
+}
+
+/// The transport pbxd speaks to a trunk with; `None` for those it cannot use yet (TLS, WS).
+fn trunk_transport(t: Transport) -> Option<TransportKind> {
+    match t {
+        Transport::Udp => Some(TransportKind::Udp),
+        Transport::Tcp => Some(TransportKind::Tcp),
+        Transport::Tls | Transport::Ws | Transport::Wss => None,
+    }
+}
+
+/// `;transport=tcp` for URIs of TCP trunks.
+fn uri_param(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Tcp => ";transport=tcp",
+        _ => "",
+    }
 }
 
 /// What a call needs to go out over a trunk.
@@ -83,6 +103,7 @@ pub(crate) struct TrunkDial {
     pub(crate) host: String,
     pub(crate) username: String,
     pub(crate) codecs: Vec<pbx_model::Codec>,
+    pub(crate) transport: TransportKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -245,14 +266,15 @@ impl Service {
                     continue;
                 }
                 let wants_register = t.auth.as_ref().is_some_and(|a| a.register);
-                let problem = if t.transport != Transport::Udp {
+                let kind = trunk_transport(t.transport);
+                let problem = if kind.is_none() {
                     Some("transport_niet_ondersteund")
                 } else if wants_register && secret.is_none() {
                     Some("geen_geheim")
                 } else {
                     None
                 };
-                let dest = if t.transport == Transport::Udp {
+                let dest = if kind.is_some() {
                     resolve(&t.host, t.port).await
                 } else {
                     None
@@ -285,11 +307,12 @@ impl Service {
                     allow: t.allow.clone(),
                     active: old.as_ref().map(|o| o.active).unwrap_or(0),
                     codecs: t.codecs.clone(),
+                    transport: kind.unwrap_or(TransportKind::Udp),
                 };
                 if dest.is_none() && problem.is_none() {
                     tracing::warn!(tenant = %key.0, trunk = %key.1, "trunk: adres van de provider niet te vinden");
                 }
-                let in_core = t.transport == Transport::Udp;
+                let in_core = kind.is_some();
                 self.trunks.info.insert(key.clone(), info);
                 if in_core {
                     let spec = Spec {
@@ -400,12 +423,17 @@ impl Service {
         let Some(dest) = info.dest else {
             return false;
         };
-        let own = self.own_addr_to(dest);
+        let transport = info.transport;
+        let own = self.own_addr_over(dest, transport);
         let Some(info) = self.trunks.info.get_mut(key) else {
             return false;
         };
         info.cseq = info.cseq.wrapping_add(1).max(1);
-        let uri = host_uri(&info.host, info.port);
+        let uri = format!(
+            "{}{}",
+            host_uri(&info.host, info.port),
+            uri_param(transport)
+        );
         let aor = format!("sip:{}@{}", info.username, uri.trim_start_matches("sip:"));
         let mut authorization = String::new();
         if auth {
@@ -430,12 +458,14 @@ impl Service {
             }
         }
         let text = format!(
-            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <{aor}>;tag={}\r\nTo: <{aor}>\r\nCall-ID: {}\r\nCSeq: {} REGISTER\r\nContact: <sip:{}@{own}>\r\nExpires: {expires}\r\n{authorization}User-Agent: pbxd\r\nContent-Length: 0\r\n\r\n",
+            "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <{aor}>;tag={}\r\nTo: <{aor}>\r\nCall-ID: {}\r\nCSeq: {} REGISTER\r\nContact: <sip:{}@{own}{}>\r\nExpires: {expires}\r\n{authorization}User-Agent: pbxd\r\nContent-Length: 0\r\n\r\n",
+            super::transport_name(transport).to_ascii_uppercase(),
             rand::random::<u64>(),
             info.from_tag,
             info.call_id,
             info.cseq,
             info.username,
+            uri_param(transport),
         );
         let req = match msg::parse(text.as_bytes(), &msg::Limits::default()).map(|p| p.message) {
             Ok(SipMessage::Request(r)) => r,
@@ -444,7 +474,7 @@ impl Service {
                 return false;
             }
         };
-        match self.tx.send_request(req, dest, TransportKind::Udp, now) {
+        match self.tx.send_request(req, dest, transport, now) {
             Ok(tx) => {
                 if let Some(old) = self
                     .trunks
@@ -465,18 +495,16 @@ impl Service {
     }
 
     fn trunk_ping(&mut self, key: &TrunkKey, now: Instant) -> bool {
-        let Some((dest, uri)) = self
-            .trunks
-            .info
-            .get(key)
-            .and_then(|i| Some((i.dest?, host_uri(&i.host, i.port))))
-        else {
+        let Some((dest, uri, transport)) = self.trunks.info.get(key).and_then(|i| {
+            let uri = format!("{}{}", host_uri(&i.host, i.port), uri_param(i.transport));
+            Some((i.dest?, uri, i.transport))
+        }) else {
             return false;
         };
-        let Some(req) = self.options_request(&uri, dest) else {
+        let Some(req) = self.options_request_over(&uri, dest, transport) else {
             return false;
         };
-        match self.tx.send_request(req, dest, TransportKind::Udp, now) {
+        match self.tx.send_request(req, dest, transport, now) {
             Ok(tx) => {
                 if let Some(old) = self.trunks.current.insert((key.clone(), Kind::Ping), tx) {
                     self.trunks.by_tx.remove(&old);
@@ -730,7 +758,13 @@ impl Service {
             host: host.trim_start_matches("sip:").to_string(),
             username: i.username.clone(),
             codecs: i.codecs.clone(),
+            transport: i.transport,
         })
+    }
+
+    /// The provider addresses of the trunks (pbxd opens TCP connections only to these).
+    pub(crate) fn trunk_dests(&self) -> Vec<SocketAddr> {
+        self.trunks.info.values().filter_map(|i| i.dest).collect()
     }
 
     /// Counts an inbound call on the trunk; false when every channel is in use.

@@ -91,7 +91,7 @@ fn hundredths(v: u32) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
 
-const CSV_HEADER: [&str; 26] = [
+const CSV_HEADER: [&str; 32] = [
     "id",
     "organisatie",
     "call_id",
@@ -118,6 +118,12 @@ const CSV_HEADER: [&str; 26] = [
     "verlies_pct_b",
     "jitter_ms_b",
     "rtt_ms_b",
+    "mos_a",
+    "mos_b",
+    "mos_gemiddeld",
+    "mos_slechtste",
+    "eenrichtingsgeluid",
+    "geen_geluid",
 ];
 
 /// The trunks tried, with their answers: `a:503 b:200`.
@@ -187,7 +193,27 @@ fn csv_row(c: &Cdr) -> Vec<String> {
         lb,
         jb,
         rb,
+        mos(leg("a").and_then(|l| l.mos_centi)),
+        mos(leg("b").and_then(|l| l.mos_centi)),
+        mos(c.quality.as_ref().and_then(|q| q.avg_mos_centi)),
+        mos(c.quality.as_ref().and_then(|q| q.worst_mos_centi)),
+        flag(c.quality.as_ref().map(|q| q.one_way)),
+        flag(c.quality.as_ref().map(|q| q.dead_air)),
     ]
+}
+
+/// A MOS in hundredths as `4.38`; empty when unknown.
+fn mos(m: Option<u32>) -> String {
+    m.map(hundredths).unwrap_or_default()
+}
+
+/// `ja`/`nee` for the CSV; empty when there is no quality summary.
+fn flag(f: Option<bool>) -> String {
+    match f {
+        Some(true) => "ja".into(),
+        Some(false) => "nee".into(),
+        None => String::new(),
+    }
 }
 
 pub async fn run(ctx: &Ctx, c: &CdrCmd) -> R<i32> {

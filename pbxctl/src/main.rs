@@ -1514,6 +1514,7 @@ impl Ctx {
                             String::new()
                         }),
                         cdr::local_time(since),
+                        call_quality_text(c, self.lang),
                         c.legs
                             .iter()
                             .map(|l| format!("{} {}", l.contact, l.state))
@@ -1530,6 +1531,7 @@ impl Ctx {
                     "col.callee",
                     "col.status",
                     "col.since",
+                    "col.quality",
                     "col.legs",
                 ]),
                 &rows,
@@ -1875,6 +1877,27 @@ fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(p)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// The live quality of a call for the table: `a PCMA 4.38 · b PCMA 4.12`, with a Dutch warning
+/// for one-way audio or dead air.
+fn call_quality_text(c: &pbx_api::CallInfo, lang: Lang) -> String {
+    let mos = |m: Option<u32>| {
+        m.map(|m| format!("{}.{:02}", m / 100, m % 100))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut parts: Vec<String> = c
+        .quality
+        .iter()
+        .map(|l| format!("{} {} {}", l.leg, l.codec, mos(l.mos_centi)))
+        .collect();
+    if c.one_way {
+        parts.push(tr(lang, "call.one_way"));
+    }
+    if c.dead_air {
+        parts.push(tr(lang, "call.dead_air"));
+    }
+    parts.join(" · ")
 }
 
 /// A belplan file: JSON, or TOML with `[[rule]]`, `[[schedule]]` and `[[menu]]` as in conf.d.

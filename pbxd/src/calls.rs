@@ -772,7 +772,14 @@ impl Service {
         match c {
             crate::sip::Control::Calls(tenant, reply) => {
                 let views = self.calls.core.list(tenant.as_deref());
-                let _ = reply.send(views.into_iter().map(call_info).collect());
+                let infos = views
+                    .into_iter()
+                    .map(|v| {
+                        let relay = self.calls.relays.get(&v.id);
+                        with_quality(call_info(v), relay)
+                    })
+                    .collect();
+                let _ = reply.send(infos);
             }
             crate::sip::Control::Hangup(id, reply) => {
                 let call = CallRef(id);
@@ -939,6 +946,10 @@ impl Service {
             }
             let codec = cdr.codecs.first().cloned().unwrap_or_default();
             cdr.legs = relay.quality(&codec);
+            let view = relay.quality_view();
+            if cdr.answer_ms.is_some() {
+                cdr.quality = Some(crate::relay::call_quality(&view));
+            }
         }
         if let Err(e) = self.app.store.append_cdr(&cdr) {
             tracing::error!(error = %e.msg(), "CDR niet opgeslagen");
@@ -1151,6 +1162,16 @@ fn first_codec(sdp: &str) -> Option<String> {
     audio.encoding(pt)
 }
 impl Service {
+    /// Tells the relay whether two-way audio is expected now (answered with a B leg, not on
+    /// hold), so that one-way audio and dead air are looked for only then.
+    fn watch_media(&self, v: &pbx_engine::call::CallView) {
+        let answered_b = self.calls.winner.contains_key(&v.id);
+        let on = v.state == pbx_engine::call::CallState::Answered && answered_b && !v.on_hold;
+        if let Some(r) = self.calls.relays.get(&v.id) {
+            r.set_watch(on);
+        }
+    }
+
     /// Passes a call event to the control API's event stream.
     fn call_event_out(&mut self, ev: pbx_engine::call::CallEvent) {
         use pbx_engine::call::CallEvent as E;
@@ -1163,14 +1184,20 @@ impl Service {
                 change: "ringing".into(),
                 call: call_info(v),
             },
-            E::Answered(v) => pbx_api::Event::Call {
-                change: "answered".into(),
-                call: call_info(v),
-            },
-            E::Updated(v) => pbx_api::Event::Call {
-                change: "updated".into(),
-                call: call_info(v),
-            },
+            E::Answered(v) => {
+                self.watch_media(&v);
+                pbx_api::Event::Call {
+                    change: "answered".into(),
+                    call: call_info(v),
+                }
+            }
+            E::Updated(v) => {
+                self.watch_media(&v);
+                pbx_api::Event::Call {
+                    change: "updated".into(),
+                    call: call_info(v),
+                }
+            }
             E::Ended(v) => pbx_api::Event::Call {
                 change: "ended".into(),
                 call: call_info(v),
@@ -1219,7 +1246,48 @@ fn call_info(v: pbx_engine::call::CallView) -> pbx_api::CallInfo {
                 state: word(format!("{:?}", l.state)),
             })
             .collect(),
+        quality: Vec::new(),
+        one_way: false,
+        dead_air: false,
     }
+}
+
+/// A call's live media quality from its relay.
+fn with_quality(mut info: pbx_api::CallInfo, relay: Option<&Relay>) -> pbx_api::CallInfo {
+    let Some(relay) = relay else { return info };
+    let v = relay.quality_view();
+    let codecs = relay.codecs();
+    let centi = |x: f64| {
+        if x.is_finite() && x > 0.0 {
+            (x * 100.0).round().min(f64::from(u32::MAX)) as u32
+        } else {
+            0
+        }
+    };
+    info.quality = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, leg)| {
+            let n = &v.now[i];
+            pbx_api::LegLive {
+                leg: (*leg).to_string(),
+                codec: codecs[i].clone().unwrap_or_default(),
+                packets: n.packets,
+                loss_centi_pct: centi(n.loss_percent),
+                jitter_centi_ms: centi(n.jitter_ms),
+                rtt_ms: n
+                    .rtt_ms
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                    .map(|r| r.round() as u32),
+                mos_centi: n.mos.map(centi),
+                avg_mos_centi: v.avg_mos[i].map(centi),
+                history_centi: v.history[i].iter().map(|m| centi(*m)).collect(),
+            }
+        })
+        .collect();
+    info.one_way = v.one_way_now;
+    info.dead_air = v.dead_air_now;
+    info
 }
 
 /// At most one audit entry per organisation per this long for calls refused at the limit (a

@@ -73,6 +73,24 @@ struct Shared {
     /// Media events of local mode, and whether there are any (checked without the lock).
     events: Mutex<VecDeque<MediaEvent>>,
     has_events: AtomicBool,
+    /// The call's quality, written by the relay thread once a second.
+    quality: Mutex<QualityView>,
+}
+
+/// The quality of a call as the SIP task reads it (see `pbx_media::quality`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct QualityView {
+    /// A and B now.
+    pub(crate) now: [pbx_media::quality::LegNow; 2],
+    /// Average MOS per leg so far.
+    pub(crate) avg_mos: [Option<f64>; 2],
+    /// The last MOS values per leg (sparklines).
+    pub(crate) history: [Vec<f64>; 2],
+    /// One-way audio, dead air, right now.
+    pub(crate) one_way_now: bool,
+    pub(crate) dead_air_now: bool,
+    /// The call so far.
+    pub(crate) summary: pbx_media::quality::Summary,
 }
 
 impl Shared {
@@ -167,9 +185,52 @@ struct Entry {
     shared: Arc<Shared>,
     /// Local mode: pbxd is A's far end.
     local: Option<Box<Local>>,
+    /// Quality, sampled once a second.
+    meter: pbx_media::quality::QualityMeter,
+    /// Negotiated codec per leg (from the last plan), for the MOS.
+    codecs: [String; 2],
+    /// Two-way audio expected (answered, not on hold): one-way audio is looked for.
+    watching: bool,
+    next_sample: Duration,
 }
 
+/// How often a call's quality is sampled.
+const QUALITY_EVERY: Duration = Duration::from_secs(1);
+
 impl Entry {
+    /// One second's quality sample, published for the SIP task.
+    fn sample_quality(&mut self) {
+        let leg = |i: usize| {
+            let r = self.core.snapshot(i).receive;
+            pbx_media::quality::LegSample {
+                packets: r.packets,
+                lost: r.lost,
+                jitter_ms: r.jitter_ms,
+                rtt_ms: r.rtt_ms,
+            }
+        };
+        let legs = [leg(0), leg(1)];
+        // In local mode pbxd itself is B: nothing to expect from a B leg.
+        let watching = self.watching && self.local.is_none();
+        self.meter.sample(
+            legs,
+            [self.codecs[0].as_str(), self.codecs[1].as_str()],
+            watching,
+        );
+        let (one_way_now, dead_air_now) = self.meter.flags_now();
+        let view = QualityView {
+            now: self.meter.now(),
+            avg_mos: [self.meter.leg_avg_mos(0), self.meter.leg_avg_mos(1)],
+            history: [self.meter.history(0), self.meter.history(1)],
+            one_way_now,
+            dead_air_now,
+            summary: self.meter.summary(),
+        };
+        if let Ok(mut q) = self.shared.quality.lock() {
+            *q = view;
+        }
+    }
+
     /// Closes the sockets, then frees the ports.
     fn close(self: Box<Self>) {
         let (ports, used) = (self.ports, self.used.clone());
@@ -193,6 +254,8 @@ enum Cmd {
     Relay(u64),
     Play(u64, Vec<Arc<[i16]>>, bool),
     StopPlaying(u64),
+    /// Whether two-way audio is expected now.
+    Watch(u64, bool),
 }
 
 /// The SIP task's end of one relay thread.
@@ -368,6 +431,10 @@ impl RelayPool {
             core: RelayCore::new(seed, engine.ntp),
             shared: shared.clone(),
             local: None,
+            meter: pbx_media::quality::QualityMeter::new(),
+            codecs: Default::default(),
+            watching: false,
+            next_sample: Duration::ZERO,
         };
         if !link.send(Cmd::Add(Box::new(entry))) {
             // The thread is gone; the entry and its sockets went with the failed send.
@@ -592,6 +659,10 @@ impl Worker {
     fn tick(&mut self) {
         let now = self.epoch.elapsed();
         for e in self.calls.iter_mut().flatten() {
+            if now >= e.next_sample {
+                e.next_sample = now + QUALITY_EVERY;
+                e.sample_quality();
+            }
             if e.core.next_report().is_none_or(|t| t > now) {
                 continue;
             }
@@ -619,6 +690,16 @@ impl Worker {
             Cmd::Plan(id, plan) => {
                 if let Some(e) = self.entry(id) {
                     e.core.set_plan(&plan, now);
+                    for (i, leg) in plan.legs.iter().enumerate() {
+                        if let Some(c) = &leg.codec {
+                            e.codecs[i] = c.name.clone();
+                        }
+                    }
+                }
+            }
+            Cmd::Watch(id, on) => {
+                if let Some(e) = self.entry(id) {
+                    e.watching = on;
                 }
             }
             Cmd::AllowIp(id, side, ip) => {
@@ -737,7 +818,7 @@ fn centi(v: f64) -> u32 {
     }
 }
 
-fn leg_quality(leg: &str, codec: &str, s: &LegSnapshot) -> LegQuality {
+fn leg_quality(leg: &str, codec: &str, s: &LegSnapshot, mos: Option<f64>) -> LegQuality {
     let q = &s.receive;
     LegQuality {
         leg: leg.to_string(),
@@ -750,6 +831,20 @@ fn leg_quality(leg: &str, codec: &str, s: &LegSnapshot) -> LegQuality {
             .rtt_ms
             .filter(|r| r.is_finite() && *r >= 0.0)
             .map(|r| r.round().min(f64::from(u32::MAX)) as u32),
+        mos_centi: mos.map(centi),
+    }
+}
+
+/// The CDR's quality summary of a call.
+pub(crate) fn call_quality(v: &QualityView) -> pbx_model::CallQuality {
+    let s = &v.summary;
+    pbx_model::CallQuality {
+        avg_mos_centi: s.avg_mos.map(centi),
+        worst_mos_centi: s.worst_mos.map(centi),
+        max_jitter_centi_ms: centi(s.max_jitter_ms),
+        loss_centi_pct: centi(s.loss_percent),
+        one_way: s.one_way,
+        dead_air: s.dead_air,
     }
 }
 
@@ -900,6 +995,21 @@ impl Relay {
         self.link.send(Cmd::AllowIp(self.id, side.min(1), ip));
     }
 
+    /// Whether two-way audio is expected now (answered, not on hold): then one-way audio and
+    /// dead air are looked for.
+    pub(crate) fn set_watch(&self, on: bool) {
+        self.link.send(Cmd::Watch(self.id, on));
+    }
+
+    /// The call's quality as the relay thread last sampled it (at most a second old).
+    pub(crate) fn quality_view(&self) -> QualityView {
+        self.shared
+            .quality
+            .lock()
+            .map(|q| q.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether RTP flowed (either way) since the last call.
     pub(crate) fn take_activity(&self) -> bool {
         let a = self.shared.rtp[0].swap(false, Ordering::Relaxed);
@@ -943,6 +1053,7 @@ impl Relay {
     /// negotiated.
     pub(crate) fn quality(&self, codec: &str) -> Vec<LegQuality> {
         let snaps = self.stats().unwrap_or_default();
+        let view = self.quality_view();
         ["a", "b"]
             .iter()
             .enumerate()
@@ -952,7 +1063,7 @@ impl Relay {
                     .codec(i)
                     .map(|c| c.name.clone())
                     .unwrap_or_else(|| codec.to_string());
-                leg_quality(leg, &c, &snaps[i])
+                leg_quality(leg, &c, &snaps[i], view.avg_mos[i])
             })
             .collect()
     }

@@ -40,6 +40,7 @@ fn cdr(id: &str, tenant: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr
                 loss_centi_pct: 50,
                 jitter_centi_ms: 215,
                 rtt_ms: Some(12),
+                mos_centi: None,
             },
             LegQuality {
                 leg: "b".into(),
@@ -49,10 +50,12 @@ fn cdr(id: &str, tenant: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr
                 loss_centi_pct: 0,
                 jitter_centi_ms: 90,
                 rtt_ms: None,
+                mos_centi: None,
             },
         ],
         trunk: None,
         attempts: vec![],
+        quality: None,
     }
 }
 

@@ -81,6 +81,44 @@ pub struct CallInfo {
     pub answered_ms: Option<u64>,
     /// The legs to the callee's phones: contact and state.
     pub legs: Vec<CallLeg>,
+    /// Media quality of the caller's side (`a`) and the called side (`b`), updated every
+    /// second while media flows through pbxd.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<LegLive>,
+    /// Audio goes one way only now (5 s or more).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_way: bool,
+    /// No audio either way now (5 s or more).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dead_air: bool,
+}
+
+/// The live quality of one side of a call: what pbxd receives from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegLive {
+    /// `a` or `b`.
+    pub leg: String,
+    /// Negotiated codec.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub codec: String,
+    /// Packets received.
+    pub packets: u64,
+    /// Loss in the last second, hundredths of a percent.
+    pub loss_centi_pct: u32,
+    /// Interarrival jitter, hundredths of a ms.
+    pub jitter_centi_ms: u32,
+    /// Round-trip time from RTCP, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u32>,
+    /// MOS of the last second (E-model), hundredths; absent without audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mos_centi: Option<u32>,
+    /// Average MOS so far, hundredths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_mos_centi: Option<u32>,
+    /// The last MOS values (up to 60, one a second), hundredths, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_centi: Vec<u32>,
 }
 
 /// `GET /v1/trunk-status`: what pbxd knows of a trunk (registration, keep-alive). Never

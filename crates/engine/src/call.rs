@@ -1610,6 +1610,7 @@ impl Calls {
                 .clone()
                 .or_else(|| c.attempts.last().map(|a| a.trunk.clone())),
             attempts: std::mem::take(&mut c.attempts),
+            quality: None,
         }));
         if c.admitted {
             c.admitted = false;

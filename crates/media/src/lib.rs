@@ -18,10 +18,12 @@
 pub mod anchor;
 pub mod dtmf;
 pub mod dtmf_in;
+pub mod emodel;
 pub mod g711;
 pub mod inband;
 pub mod negotiate;
 pub mod player;
+pub mod quality;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;

@@ -159,6 +159,30 @@ pub struct LegQuality {
     /// Round-trip time in ms, from RTCP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<u32>,
+    /// Average MOS of the leg (E-model, per second with audio), in hundredths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mos_centi: Option<u32>,
+}
+
+/// The quality of a whole call (see `pbx_media::quality`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallQuality {
+    /// Average MOS over the seconds with audio of both legs, in hundredths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_mos_centi: Option<u32>,
+    /// The worst second, in hundredths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_mos_centi: Option<u32>,
+    /// Largest jitter, hundredths of a ms.
+    pub max_jitter_centi_ms: u32,
+    /// Loss over both legs, hundredths of a percent.
+    pub loss_centi_pct: u32,
+    /// Audio went one way only for 5 s or more.
+    #[serde(default)]
+    pub one_way: bool,
+    /// No audio either way for 5 s or more.
+    #[serde(default)]
+    pub dead_air: bool,
 }
 
 /// A call detail record, written and flushed when the call ends.
@@ -204,6 +228,9 @@ pub struct Cdr {
     /// Trunks tried for an outside call, in order, with their answer (failover).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// The call's quality, when media flowed through pbxd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<CallQuality>,
 }
 
 /// One trunk tried for an outside call.
@@ -290,6 +317,7 @@ mod tests {
             legs: vec![],
             trunk: None,
             attempts: vec![],
+            quality: None,
         };
         assert_eq!(c.duration_secs(), 64);
         assert_eq!(c.billsec(), 60);

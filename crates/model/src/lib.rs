@@ -23,7 +23,9 @@ pub mod user;
 
 pub use belplan::{Action, Belplan, Rule, RuleMatch, Schedule, TimeRange};
 pub use bundle::{Detach, Finding, Loc, ObjKind, Severity, TenantBundle};
-pub use calls::{Afloop, Attempt, Cdr, Direction, HangupBy, LegQuality, Party, Registration};
+pub use calls::{
+    Afloop, Attempt, CallQuality, Cdr, Direction, HangupBy, LegQuality, Party, Registration,
+};
 pub use contact::Contact;
 pub use error::{ErrorCode, ModelError};
 pub use extension::{Codec, Extension, Forwarding, SipCredentials};

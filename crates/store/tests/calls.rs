@@ -59,9 +59,11 @@ fn cdr(id: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr {
             loss_centi_pct: 50,
             jitter_centi_ms: 120,
             rtt_ms: Some(3),
+            mos_centi: None,
         }],
         trunk: None,
         attempts: vec![],
+        quality: None,
     }
 }
 

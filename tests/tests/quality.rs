@@ -1,0 +1,268 @@
+//! Call quality as pbxd measures it, against what the test did to the media: 1002 (SIPp) plays
+//! SIPp's A-law recording (30 ms packets) through pbxd to 1001, whose media address is a socket
+//! of this test. That socket is the impairing relay: it sends every packet back to pbxd as 1001's
+//! audio, but drops a set share and holds some back, or sends nothing at all.
+//!
+//! * 10 % loss and bursts of delay on 1001's side: pbxd's CDR shows that loss (± 3 points) and
+//!   jitter on leg a, clean audio on leg b, and a MOS on leg a that the E-model predicts for
+//!   G.711 at 10 % loss (R ≈ 65, MOS ≈ 3.3) while leg b scores above 4; `pbxctl calls` shows
+//!   the same live during the call.
+//! * 1001 silent: one-way audio, live and in the CDR.
+#![allow(clippy::unwrap_used)]
+
+use pbx_tests::*;
+use serde_json::Value;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the impairing relay does with each packet from pbxd.
+#[derive(Clone, Copy)]
+struct Impair {
+    /// Echo at all (false: 1001 is silent).
+    echo: bool,
+    /// Drop every n-th packet.
+    drop_every: u32,
+    /// Hold every n-th packet back this long (the packets behind it queue up).
+    delay_every: u32,
+    delay: Duration,
+}
+
+/// Receives pbxd's RTP for 1001 and sends it back impaired; gives (received, echoed).
+fn impairing_relay(
+    sock: UdpSocket,
+    stop: Arc<AtomicBool>,
+    imp: Impair,
+) -> std::thread::JoinHandle<(u32, u32)> {
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let (mut got, mut sent) = (0u32, 0u32);
+        let mut buf = [0u8; 2048];
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            // RTCP goes to the other port; here only RTP (version 2, PT < 128 after the marker).
+            if n < 12 || buf[0] >> 6 != 2 {
+                continue;
+            }
+            got += 1;
+            if !imp.echo || (imp.drop_every > 0 && got % imp.drop_every == 0) {
+                continue;
+            }
+            if imp.delay_every > 0 && got % imp.delay_every == 0 {
+                std::thread::sleep(imp.delay);
+            }
+            // As 1001's own stream: PCMU (payload type 0, its only codec), its own SSRC.
+            buf[1] &= 0x80;
+            buf[8..12].copy_from_slice(&0x1001_1001u32.to_be_bytes());
+            let _ = sock.send_to(&buf[..n], from);
+            sent += 1;
+        }
+        (got, sent)
+    })
+}
+
+fn bind() -> (UdpSocket, u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
+/// 1002 answers and plays; 1001 calls with its media at `mport` (RTCP `mport + 1` unused:
+/// `rtcpport` points at a socket nobody reads). Returns while the call runs; the handle ends
+/// with the call.
+fn call(
+    pbx: &Pbx,
+    pw: &(String, String),
+    uac: &str,
+    mport: u16,
+) -> std::thread::JoinHandle<(Run, Run)> {
+    let port = free_udp_port();
+    register_phone(pbx, "1002", &pw.1, "acme.example", port);
+    let mut server = sipp_command(
+        pbx,
+        pbx.sip_port,
+        "uas_1002_pcma_play.xml",
+        "1002",
+        &pw.1,
+        port,
+    );
+    let (_rtcp, rtcpport) = bind();
+    let mut client = sipp_command(pbx, pbx.sip_port, uac, "1001", &pw.0, free_udp_port());
+    client.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1002",
+        "-auth_uri",
+        "1002@acme.example",
+        "-set",
+        "mport",
+        &mport.to_string(),
+        "-set",
+        "rtcpport",
+        &rtcpport.to_string(),
+    ]);
+    std::thread::spawn(move || {
+        let _keep = _rtcp;
+        let server =
+            std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
+        std::thread::sleep(Duration::from_millis(500));
+        let client = run_for(&mut client, None, Duration::from_secs(40));
+        (client, server.join().unwrap())
+    })
+}
+
+fn the_cdr(pbx: &Pbx) -> Value {
+    for _ in 0..50 {
+        let list = pbx.ctl_json(&["cdr", "list"]);
+        if let Some(id) = list
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|c| c["id"].as_str())
+        {
+            return pbx.ctl_json(&["cdr", "show", "acme", id]);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no CDR: {}", pbx.log_text());
+}
+
+fn leg<'a>(v: &'a Value, list: &str, name: &str) -> &'a Value {
+    v[list]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["leg"] == name))
+        .unwrap_or_else(|| panic!("no leg {name} in {list}: {v}"))
+}
+
+/// The live view of the one call, once `pred` holds (or the last one seen).
+fn live_until(pbx: &Pbx, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + within;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        let calls = pbx.ctl_json(&["calls"]);
+        if let Some(c) = calls.as_array().and_then(|a| a.first()) {
+            last = c.clone();
+            if pred(c) {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    last
+}
+
+fn centi(v: &Value) -> f64 {
+    v.as_u64().map(|x| x as f64 / 100.0).unwrap_or(f64::NAN)
+}
+
+#[test]
+fn loss_and_jitter_are_measured_and_lower_the_mos_as_the_e_model_predicts() {
+    let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
+    let (sock, mport) = bind();
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: true,
+            drop_every: 10,
+            delay_every: 7,
+            delay: Duration::from_millis(60),
+        },
+    );
+    let running = call(&pbx, &(a, b), "call_1001_pcmu_socket.xml", mport);
+    // Live: after a few seconds leg a shows the loss and a lower MOS than leg b.
+    let live = live_until(&pbx, Duration::from_secs(6), |c| {
+        let q = &c["quality"];
+        q.as_array().is_some_and(|l| l.len() == 2)
+            && leg(c, "quality", "a")["avg_mos_centi"].is_u64()
+            && leg(c, "quality", "b")["avg_mos_centi"].is_u64()
+            && leg(c, "quality", "a")["history_centi"]
+                .as_array()
+                .is_some_and(|h| h.len() >= 2)
+    });
+    let (client, server) = running.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let (got, sent) = relay.join().unwrap();
+    assert_eq!(client.code, 0, "1001: {}\n{}", client.all(), pbx.log_text());
+    assert_eq!(server.code, 0, "1002: {}", server.all());
+    assert!(got > 100 && sent < got, "relay: {got} in, {sent} out");
+
+    let live_a = centi(&leg(&live, "quality", "a")["avg_mos_centi"]);
+    let live_b = centi(&leg(&live, "quality", "b")["avg_mos_centi"]);
+    assert!(live_a < live_b, "live: {live}");
+    assert!(live_b > 4.0, "live: {live}");
+
+    let cdr = the_cdr(&pbx);
+    let la = leg(&cdr, "legs", "a");
+    let lb = leg(&cdr, "legs", "b");
+    let loss_a = centi(&la["loss_centi_pct"]);
+    assert!(
+        (7.0..=13.0).contains(&loss_a),
+        "10 % dropped, pbxd saw {loss_a} %: {cdr}"
+    );
+    assert!(centi(&lb["loss_centi_pct"]) < 1.0, "{cdr}");
+    assert!(
+        centi(&la["jitter_centi_ms"]) > 2.0,
+        "held-back packets give jitter: {cdr}"
+    );
+    // E-model, G.711 at 10 % random loss: Ie,eff = 95·10/35.1 ≈ 27, R ≈ 65, MOS ≈ 3.3.
+    let mos_a = centi(&la["mos_centi"]);
+    let mos_b = centi(&lb["mos_centi"]);
+    eprintln!(
+        "gemeten: verlies a {loss_a} %, jitter a {} ms, MOS a {mos_a}, MOS b {mos_b}, live a {live_a} b {live_b}",
+        centi(&la["jitter_centi_ms"])
+    );
+    assert!((2.8..=3.8).contains(&mos_a), "MOS a {mos_a}: {cdr}");
+    assert!(mos_b > 4.2, "MOS b {mos_b}: {cdr}");
+    let q = &cdr["quality"];
+    assert!(centi(&q["worst_mos_centi"]) <= mos_a, "{cdr}");
+    assert!(
+        centi(&q["avg_mos_centi"]) > mos_a && centi(&q["avg_mos_centi"]) < mos_b,
+        "{cdr}"
+    );
+    assert_eq!(q["one_way"], false, "{cdr}");
+    assert_eq!(q["dead_air"], false, "{cdr}");
+    let shown = pbx
+        .ctl(&["cdr", "show", "acme", cdr["id"].as_str().unwrap()])
+        .ok()
+        .stdout
+        .clone();
+    assert!(shown.contains("mos_gemiddeld"), "{shown}");
+}
+
+#[test]
+fn a_silent_side_is_one_way_audio_live_and_in_the_cdr() {
+    let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
+    let (sock, mport) = bind();
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: false,
+            drop_every: 0,
+            delay_every: 0,
+            delay: Duration::ZERO,
+        },
+    );
+    let running = call(&pbx, &(a, b), "call_1001_pcmu_socket_8s.xml", mport);
+    let live = live_until(&pbx, Duration::from_secs(9), |c| c["one_way"] == true);
+    let (client, server) = running.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let (got, _) = relay.join().unwrap();
+    assert_eq!(client.code, 0, "1001: {}\n{}", client.all(), pbx.log_text());
+    assert_eq!(server.code, 0, "1002: {}", server.all());
+    assert!(got > 100, "1001 heard 1002: {got}");
+    assert_eq!(live["one_way"], true, "live: {live}");
+    let cdr = the_cdr(&pbx);
+    assert_eq!(cdr["quality"]["one_way"], true, "{cdr}");
+    assert_eq!(cdr["quality"]["dead_air"], false, "{cdr}");
+}

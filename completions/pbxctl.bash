@@ -16,6 +16,9 @@ _pbxctl() {
             ",$1")
                 cmd="pbxctl"
                 ;;
+            pbxctl,alarm)
+                cmd="pbxctl__subcmd__alarm"
+                ;;
             pbxctl,api)
                 cmd="pbxctl__subcmd__api"
                 ;;
@@ -64,6 +67,9 @@ _pbxctl() {
             pbxctl,reload)
                 cmd="pbxctl__subcmd__reload"
                 ;;
+            pbxctl,report)
+                cmd="pbxctl__subcmd__report"
+                ;;
             pbxctl,status)
                 cmd="pbxctl__subcmd__status"
                 ;;
@@ -78,6 +84,15 @@ _pbxctl() {
                 ;;
             pbxctl,user)
                 cmd="pbxctl__subcmd__user"
+                ;;
+            pbxctl__subcmd__alarm,ack)
+                cmd="pbxctl__subcmd__alarm__subcmd__ack"
+                ;;
+            pbxctl__subcmd__alarm,list)
+                cmd="pbxctl__subcmd__alarm__subcmd__list"
+                ;;
+            pbxctl__subcmd__alarm,silence)
+                cmd="pbxctl__subcmd__alarm__subcmd__silence"
                 ;;
             pbxctl__subcmd__belplan,set)
                 cmd="pbxctl__subcmd__belplan__subcmd__set"
@@ -212,7 +227,7 @@ _pbxctl() {
 
     case "${cmd}" in
         pbxctl)
-            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact calls call registrations cdr trace check plan apply export import audit status reload api"
+            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact calls call alarm registrations cdr report trace check plan apply export import audit status reload api"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +250,114 @@ _pbxctl() {
                     return 0
                     ;;
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__alarm)
+            opts="-h --help --json --lang --socket --config list ack silence"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__alarm__subcmd__ack)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__alarm__subcmd__list)
+            opts="-h --tenant --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__alarm__subcmd__silence)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1398,6 +1521,48 @@ _pbxctl() {
                 return 0
             fi
             case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__report)
+            opts="-h --tenant --trunk --from --to --csv --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trunk)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

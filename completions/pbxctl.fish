@@ -44,8 +44,10 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "belplan" -d 'Belplan 
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "contact" -d 'Contacten (leads)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "calls" -d 'Toon de lopende gesprekken met hun kanten'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "call" -d 'Een lopend gesprek'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "alarm" -d 'Alarmen: tonen, bevestigen, tijdelijk stil zetten'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "registrations" -d 'Toon de registraties van toestellen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "cdr" -d 'Gespreksoverzicht (CDR\'s)'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "report" -d 'Gespreksrapport over een periode: aantallen, ASR, NER, duur, drukste uren, kwaliteit en meest voorkomende foutoorzaken'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "trace" -d 'Toon het SIP-verloop van een gesprek als ladder, met de berichten (inloggegevens geredigeerd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "check" -d 'Controleer conf.d zonder pbxd (dezelfde lader als pbxd)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "plan" -d 'Toon het verschil tussen conf.d en de draaiende toestand'
@@ -455,6 +457,30 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subc
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand call; and __fish_seen_subcommand_from hangup" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -f -a "list" -d 'Toon de alarmen (eerst wat afgaat, nieuwste eerst)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -f -a "ack" -d 'Bevestig een alarm: geen herinneringen meer zolang het afgaat'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and not __fish_seen_subcommand_from list ack silence" -f -a "silence" -d 'Zet de meldingen van een alarm een tijd stil'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from list" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from ack" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from ack" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from ack" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from ack" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from ack" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l tenant -d 'Alleen deze organisatie' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
@@ -498,6 +524,16 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subco
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l jsonl -d 'JSON, één gesprek per regel'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand cdr; and __fish_seen_subcommand_from export" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l tenant -d 'Alleen deze organisatie (zonder: alle die u mag zien, met een regel per organisatie)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l trunk -d 'Alleen gesprekken over deze trunk' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l from -d 'Vanaf (lokale tijd): 2026-11-21, "2026-11-21 14:00" of RFC 3339; standaard 30 dagen geleden' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l to -d 'Tot (lokale tijd, niet inbegrepen); standaard nu' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l csv -d 'Uitvoer als CSV met de kolommen organisatie,sleutel,waarde (één cijfer per regel)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand report" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trace" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

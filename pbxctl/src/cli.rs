@@ -67,6 +67,9 @@ pub enum Cmd {
     /// Een lopend gesprek
     #[command(subcommand)]
     Call(CallCmd),
+    /// Alarmen: tonen, bevestigen, tijdelijk stil zetten
+    #[command(subcommand)]
+    Alarm(AlarmCmd),
     /// Toon de registraties van toestellen
     Registrations {
         /// Alleen deze organisatie
@@ -76,6 +79,9 @@ pub enum Cmd {
     /// Gespreksoverzicht (CDR's)
     #[command(subcommand)]
     Cdr(CdrCmd),
+    /// Gespreksrapport over een periode: aantallen, ASR, NER, duur, drukste uren, kwaliteit en
+    /// meest voorkomende foutoorzaken
+    Report(ReportArgs),
     /// Toon het SIP-verloop van een gesprek als ladder, met de berichten (inloggegevens geredigeerd)
     Trace {
         /// Call-ID van het gesprek
@@ -511,6 +517,29 @@ pub enum ContactCmd {
     },
 }
 #[derive(Subcommand, Debug)]
+pub enum AlarmCmd {
+    /// Toon de alarmen (eerst wat afgaat, nieuwste eerst)
+    List {
+        /// Alleen deze organisatie
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Bevestig een alarm: geen herinneringen meer zolang het afgaat
+    Ack {
+        /// Id van het alarm (regel of regel:sleutel, zie pbxctl alarm list)
+        id: String,
+    },
+    /// Zet de meldingen van een alarm een tijd stil
+    Silence {
+        /// Id van het alarm
+        id: String,
+        /// Minuten (1 tot 10080)
+        #[arg(value_name = "MINUTEN")]
+        minutes: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum CallCmd {
     /// Beëindig een gesprek (beide kanten krijgen BYE of een foutantwoord)
     Hangup {
@@ -561,6 +590,26 @@ pub enum CdrCmd {
         #[arg(long)]
         jsonl: bool,
     },
+}
+
+/// `pbxctl report`: figures over the CDRs of a period (see `report.rs`).
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Alleen deze organisatie (zonder: alle die u mag zien, met een regel per organisatie)
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Alleen gesprekken over deze trunk
+    #[arg(long, value_name = "NAAM")]
+    pub trunk: Option<String>,
+    /// Vanaf (lokale tijd): 2026-11-21, "2026-11-21 14:00" of RFC 3339; standaard 30 dagen geleden
+    #[arg(long, value_name = "TIJD")]
+    pub from: Option<String>,
+    /// Tot (lokale tijd, niet inbegrepen); standaard nu
+    #[arg(long, value_name = "TIJD")]
+    pub to: Option<String>,
+    /// Uitvoer als CSV met de kolommen organisatie,sleutel,waarde (één cijfer per regel)
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Args, Debug)]

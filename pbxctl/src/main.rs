@@ -3,6 +3,7 @@
 mod cdr;
 mod cli;
 mod contacts;
+mod report;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::*;
@@ -350,6 +351,8 @@ impl Ctx {
                 })
             }
             Cmd::Cdr(c) => cdr::run(self, c).await,
+            Cmd::Alarm(a) => self.alarm(a).await,
+            Cmd::Report(a) => report::run(self, a).await,
             Cmd::Trace {
                 call_id,
                 ladder_only,
@@ -1877,6 +1880,100 @@ fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(p)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+impl Ctx {
+    async fn alarm(&self, a: &AlarmCmd) -> R<i32> {
+        match a {
+            AlarmCmd::List { tenant } => {
+                let q: Vec<(&str, &str)> = tenant
+                    .as_deref()
+                    .map(|t| vec![("tenant", t)])
+                    .unwrap_or_default();
+                let v: Vec<pbx_api::AlarmInfo> = self.get(Route::Alarms, &q).await?;
+                self.out(&v, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .iter()
+                        .map(|a| {
+                            let mut state = tr(
+                                self.lang,
+                                if a.state == "firing" {
+                                    "alarm.firing"
+                                } else {
+                                    "alarm.resolved"
+                                },
+                            );
+                            if a.acked {
+                                state.push_str(&format!(" ({})", tr(self.lang, "alarm.acked")));
+                            }
+                            if a.silenced_until_ms.is_some_and(|t| t > now_ms()) {
+                                state.push_str(&format!(" ({})", tr(self.lang, "alarm.silenced")));
+                            }
+                            vec![
+                                a.id.clone(),
+                                a.severity.clone(),
+                                state,
+                                format!("{} {:.2} / {:.2}", a.metric, a.value, a.threshold),
+                                cdr::local_time(a.since_ms),
+                            ]
+                        })
+                        .collect();
+                    table(
+                        &self.h(&[
+                            "col.id",
+                            "col.severity",
+                            "col.status",
+                            "col.value",
+                            "col.since",
+                        ]),
+                        &rows,
+                    )
+                })
+            }
+            AlarmCmd::Ack { id } => {
+                let a: pbx_api::AlarmInfo = self
+                    .send::<(), _>(Method::Post, Route::AlarmAck(id.clone()), &[], None)
+                    .await?;
+                self.out(&a, |a| {
+                    Msg::new("ctl.alarm_acked")
+                        .arg("id", &a.id)
+                        .render(self.lang)
+                        + "\n"
+                })
+            }
+            AlarmCmd::Silence { id, minutes } => {
+                if !(1..=10_080).contains(minutes) {
+                    return Err(usage(
+                        self.lang,
+                        Msg::new("ctl.alarm_minutes").arg("value", minutes),
+                    ));
+                }
+                let secs = (minutes * 60).to_string();
+                let a: pbx_api::AlarmInfo = self
+                    .send::<(), _>(
+                        Method::Post,
+                        Route::AlarmSilence(id.clone()),
+                        &[("secs", secs.as_str())],
+                        None,
+                    )
+                    .await?;
+                self.out(&a, |a| {
+                    Msg::new("ctl.alarm_silenced")
+                        .arg("id", &a.id)
+                        .arg("minutes", minutes)
+                        .render(self.lang)
+                        + "\n"
+                })
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The live quality of a call for the table: `a PCMA 4.38 · b PCMA 4.12`, with a Dutch warning

@@ -114,6 +114,8 @@ pub struct App {
     pub started: Instant,
     /// The SIP service, once it runs.
     pub sip: std::sync::OnceLock<crate::sip::SipHandle>,
+    /// The alarm service, once it runs.
+    pub alarms: std::sync::OnceLock<crate::alarms::AlarmHandle>,
 }
 
 /// A request as the handlers see it.
@@ -144,6 +146,7 @@ impl App {
             events,
             started: Instant::now(),
             sip: std::sync::OnceLock::new(),
+            alarms: std::sync::OnceLock::new(),
         }
     }
 
@@ -313,6 +316,29 @@ impl App {
                     .unwrap_or_default())
             }
             (R::CallHangup(id), Post) => self.call_hangup(r, id),
+            (R::Alarms, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                let alarms = self.alarms.get().ok_or_else(|| not_found("alarmdienst"))?;
+                let list: Vec<pbx_api::AlarmInfo> = alarms
+                    .list()
+                    .iter()
+                    .filter(|a| tenant.is_none() || a.tenant == tenant)
+                    .map(crate::alarms::api_view)
+                    .collect();
+                ok(&list)
+            }
+            (R::AlarmAck(id), Post) => self.alarm_change(r, id, None),
+            (R::AlarmSilence(id), Post) => {
+                let secs = r.query.num("secs", 3600) as u64;
+                if !(60..=7 * 86_400).contains(&secs) {
+                    return Err(ModelError::invalid(
+                        Msg::new("alarms.bad_value")
+                            .arg("field", "secs")
+                            .arg("value", secs),
+                    ));
+                }
+                self.alarm_change(r, id, Some(secs))
+            }
             (R::Trace(call_id), Get) => {
                 self.beheerder(r)?;
                 self.trace(call_id)
@@ -1544,6 +1570,44 @@ impl App {
             .store
             .audit(tenant.as_deref(), limit)
             .map_err(store_err)?)
+    }
+
+    /// Acknowledges (`silence` None) or silences an alarm, as the caller may see it.
+    fn alarm_change(&self, r: &Req<'_>, id: &str, silence: Option<u64>) -> HResult {
+        let tenant = self.scoped_tenant(r)?;
+        let alarms = self.alarms.get().ok_or_else(|| not_found("alarmdienst"))?;
+        let Some(alarm) = alarms
+            .list()
+            .into_iter()
+            .find(|a| a.id == id && (tenant.is_none() || a.tenant == tenant))
+        else {
+            return Err(not_found(&format!("alarm {id}")));
+        };
+        let done = match silence {
+            None => alarms.ack(id),
+            Some(secs) => alarms.silence(id, secs),
+        };
+        if !done {
+            return Err(not_found(&format!("alarm {id}")));
+        }
+        let (action, what) = match silence {
+            None => ("alarm.ack", format!("alarm {id} bevestigd")),
+            Some(secs) => ("alarm.silence", format!("alarm {id} stil voor {secs} s")),
+        };
+        self.audit(
+            r.caller,
+            action,
+            alarm.tenant.as_deref(),
+            what,
+            None,
+            silence.map(|s| serde_json::json!({ "secs": s })),
+        )?;
+        let after = alarms
+            .list()
+            .into_iter()
+            .find(|a| a.id == id)
+            .unwrap_or(alarm);
+        ok(&crate::alarms::api_view(&after))
     }
 
     fn call_hangup(&self, r: &Req<'_>, id: &str) -> HResult {

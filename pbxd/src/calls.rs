@@ -467,6 +467,12 @@ impl Service {
             }
             AuthOutcome::Fail(why) => {
                 self.count(|c| c.auth_failed += 1);
+                self.alarm(
+                    pbx_engine::alarms::Metric::AuthFailures,
+                    &source.ip().to_string(),
+                    Some(&tenant.slug),
+                    1.0,
+                );
                 tracing::info!(tenant = %tenant.slug, reason = ?why, "gesprek geweigerd");
                 return self.respond(key, msg::response_to(&req, 403, "Forbidden"), now);
             }
@@ -951,8 +957,36 @@ impl Service {
                 cdr.quality = Some(crate::relay::call_quality(&view));
             }
         }
+        self.quality_alarms(&cdr);
         if let Err(e) = self.app.store.append_cdr(&cdr) {
             tracing::error!(error = %e.msg(), "CDR niet opgeslagen");
+            self.alarm(pbx_engine::alarms::Metric::StoreErrors, "", None, 1.0);
+        }
+    }
+
+    /// The quality of a call that ended, for the alarms: per organisation and, over a trunk,
+    /// per trunk (`org/trunk`).
+    fn quality_alarms(&self, cdr: &Cdr) {
+        use pbx_engine::alarms::Metric;
+        let Some(q) = &cdr.quality else { return };
+        let key = cdr
+            .trunk
+            .as_ref()
+            .map(|t| format!("{}/{t}", cdr.tenant))
+            .unwrap_or_default();
+        let t = Some(cdr.tenant.as_str());
+        if let Some(m) = q.avg_mos_centi {
+            self.alarm(Metric::Mos, &key, t, f64::from(m) / 100.0);
+        }
+        self.alarm(Metric::Loss, &key, t, f64::from(q.loss_centi_pct) / 100.0);
+        self.alarm(
+            Metric::Jitter,
+            &key,
+            t,
+            f64::from(q.max_jitter_centi_ms) / 100.0,
+        );
+        if q.one_way {
+            self.alarm(Metric::OneWayCalls, &key, t, 1.0);
         }
     }
 
@@ -1208,6 +1242,12 @@ impl Service {
                 scope,
             } => {
                 tracing::warn!(%tenant, limit, "gesprek geweigerd: limiet bereikt");
+                self.alarm(
+                    pbx_engine::alarms::Metric::CallLimit,
+                    &tenant,
+                    Some(&tenant),
+                    1.0,
+                );
                 self.audit_limit(&tenant, limit);
                 let scope = if matches!(scope, pbx_engine::call::LimitScope::Tenant) {
                     "tenant"

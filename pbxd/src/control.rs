@@ -350,6 +350,15 @@ async fn events(
                         if !visible { continue; }
                         Event::LimitReached { tenant, limit, scope }
                     }
+                    Ok(Event::Alarm { change, alarm }) => {
+                        let visible = match &caller.scope {
+                            Scope::Beheerder => true,
+                            Scope::Tenant(t) => alarm.tenant.as_deref() == Some(t.as_str()),
+                            Scope::None => false,
+                        };
+                        if !visible { continue; }
+                        Event::Alarm { change, alarm }
+                    }
                     Ok(Event::TollFraud { tenant, limit, max, blocked_total }) => {
                         let visible = match &caller.scope {
                             Scope::Beheerder => true,

@@ -1,5 +1,6 @@
 //! pbxd: the PBX daemon. This part: configuration, the store and the control API.
 
+mod alarms;
 mod app;
 mod calls;
 mod control;
@@ -270,6 +271,7 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     let listener = control::bind(&socket, group.as_deref())
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let _ = app.alarms.set(alarms::start(app.clone(), stop_rx.clone()));
     let (sip, sip_task) = sip::start(app.clone(), stop_rx.clone())
         .await
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
@@ -431,6 +433,9 @@ pub fn reload(app: &App, caller: &Caller) -> ReloadResult {
             tracing::warn!(
                 "control-socket of statusmap gewijzigd: dat werkt pas na een herstart van pbxd"
             );
+        }
+        if let Some(a) = app.alarms.get() {
+            a.configure(new.alarms.clone());
         }
         *cfg = new;
     }

@@ -8,6 +8,7 @@ pub(crate) mod trunks;
 
 use crate::app::App;
 use pbx_api::Event;
+use pbx_engine::alarms::Metric;
 use pbx_engine::registrar::{
     Change, ContactSpec, Contacts, Outcome as RegOutcome, RegisterInput, Registrar, RegistrarConfig,
 };
@@ -193,6 +194,7 @@ impl StoreCache {
                     | Event::Call { .. }
                     | Event::LimitReached { .. }
                     | Event::TollFraud { .. }
+                    | Event::Alarm { .. }
                     | Event::Trunk { .. },
                 ) => {}
                 Ok(_) | Err(TryRecvError::Lagged(_)) => changed = true,
@@ -1101,6 +1103,13 @@ impl Service {
         None
     }
 
+    /// A sample for the alarms (nothing when the alarm service does not run).
+    pub(crate) fn alarm(&self, metric: Metric, key: &str, tenant: Option<&str>, value: f64) {
+        if let Some(a) = self.app.alarms.get() {
+            a.observe(metric, key, tenant, value);
+        }
+    }
+
     /// An organisation by slug.
     pub(crate) fn tenant_for_slug(&self, slug: &str) -> Option<Tenant> {
         self.tenants()?.iter().find(|t| t.slug == slug).cloned()
@@ -1227,6 +1236,12 @@ impl Service {
             AuthOutcome::Stale => return challenge(self, true),
             AuthOutcome::Fail(reason) => {
                 self.count(|c| c.auth_failed += 1);
+                self.alarm(
+                    Metric::AuthFailures,
+                    &source.ip().to_string(),
+                    Some(&tenant.slug),
+                    1.0,
+                );
                 tracing::info!(tenant = %tenant.slug, reason = ?reason, source = %source, "registratie geweigerd");
                 return msg::response_to(req, 403, "Forbidden");
             }
@@ -1324,6 +1339,7 @@ impl Service {
         let regs: Vec<Registration> = self.dirty.drain().map(|(_, r)| r).collect();
         if let Err(e) = self.app.store.put_registrations(&regs) {
             tracing::error!(error = %e.msg(), "registraties niet opgeslagen");
+            self.alarm(Metric::StoreErrors, "", None, 1.0);
         }
     }
     /// Writes registration changes to the store and the event stream.

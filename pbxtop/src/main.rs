@@ -95,6 +95,15 @@ impl Board {
                         .render(lang),
                 );
             }
+            Event::Alarm { change, alarm } => {
+                self.changes.push(
+                    Msg::new("top.alarm")
+                        .arg("id", alarm.id)
+                        .arg("change", change)
+                        .arg("severity", alarm.severity)
+                        .render(lang),
+                );
+            }
             Event::TollFraud {
                 tenant, limit, max, ..
             } => {

@@ -97,6 +97,12 @@ pub enum Route {
     TrunkStatus,
     /// `GET /v1/toll-fraud?tenant`: the toll-fraud guard's counters per organisation
     TollFraud,
+    /// `GET /v1/alarms?tenant`: the alarms
+    Alarms,
+    /// `POST /v1/alarms/{id}/ack`
+    AlarmAck(String),
+    /// `POST /v1/alarms/{id}/silence?secs`
+    AlarmSilence(String),
     /// `GET /v1/cdr?tenant&from_ms&to_ms&number&afloop&limit`
     Cdrs,
     /// `GET /v1/cdr/{t}/{id}`
@@ -161,6 +167,9 @@ impl Route {
             ["registrations"] => Route::Registrations,
             ["trunk-status"] => Route::TrunkStatus,
             ["toll-fraud"] => Route::TollFraud,
+            ["alarms"] => Route::Alarms,
+            ["alarms", _, "ack"] => Route::AlarmAck(s(1)),
+            ["alarms", _, "silence"] => Route::AlarmSilence(s(1)),
             ["cdr"] => Route::Cdrs,
             ["cdr", _, _] => Route::Cdr(s(1), s(2)),
             ["calls"] => Route::Calls,
@@ -208,6 +217,9 @@ impl Route {
             Route::Registrations => "/v1/registrations".into(),
             Route::TrunkStatus => "/v1/trunk-status".into(),
             Route::TollFraud => "/v1/toll-fraud".into(),
+            Route::Alarms => "/v1/alarms".into(),
+            Route::AlarmAck(id) => format!("/v1/alarms/{}/ack", encode_segment(id)),
+            Route::AlarmSilence(id) => format!("/v1/alarms/{}/silence", encode_segment(id)),
             Route::Cdrs => "/v1/cdr".into(),
             Route::Cdr(t, id) => format!("/v1/cdr/{t}/{id}"),
             Route::Calls => "/v1/calls".into(),
@@ -376,6 +388,9 @@ mod tests {
             Route::Registrations,
             Route::TrunkStatus,
             Route::TollFraud,
+            Route::Alarms,
+            Route::AlarmAck("lage_mos:acme".into()),
+            Route::AlarmSilence("brute_force:198.51.100.7".into()),
             Route::Cdrs,
             Route::Cdr("acme".into(), "c1".into()),
             Route::Trace("a84b/4c76 e667%10+x@pc33.atlanta.com".into()),

@@ -159,6 +159,38 @@ pub struct TrunkStatus {
     pub history: Vec<TrunkChange>,
 }
 
+/// `GET /v1/alarms`: an alarm (a rule of `alarms.toml` for one scope key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlarmInfo {
+    /// `rule` or `rule:key`, for `pbxctl alarm ack|silence`.
+    pub id: String,
+    /// Rule name.
+    pub rule: String,
+    /// Scope key: organisation, `org/trunk`, address; empty for global rules.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    /// Organisation, when the alarm belongs to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Metric (`mos`, `verlies` …).
+    pub metric: String,
+    /// `info`, `waarschuwing`, `kritiek`.
+    pub severity: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    /// The value over the window.
+    pub value: f64,
+    /// The threshold.
+    pub threshold: f64,
+    /// In this state since (Unix ms).
+    pub since_ms: u64,
+    /// Acknowledged.
+    pub acked: bool,
+    /// Silenced until (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_until_ms: Option<u64>,
+}
+
 /// `GET /v1/toll-fraud`: the toll-fraud guard's counters of one organisation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TollFraudCounters {
@@ -730,6 +762,13 @@ pub enum Event {
         limit: u32,
         /// `tenant` (the organisation's max_calls) or `system` (pbxd's own).
         scope: String,
+    },
+    /// An alarm started firing, is still firing (reminder) or resolved.
+    Alarm {
+        /// `firing`, `reminder` or `resolved`.
+        change: String,
+        /// The alarm.
+        alarm: AlarmInfo,
     },
     /// The toll-fraud guard blocked outside calls of an organisation (an alarm: at most one per
     /// organisation and limit per minute).

@@ -6,7 +6,8 @@
 //! conf.d/
 //!   pbxd.toml          daemon settings: listeners, RTP, TLS, HTTP, control socket, state, logs
 //!   tenants/*.toml     one organisation per file: [tenant], [[user]], [[extension]], [[trunk]],
-//!                      [[queue]], [[ring_group]], [[schedule]], [[rule]]
+//!                      [[queue]], [[ring_group]], [[schedule]], [[menu]], [[rule]]
+//!   alarms.toml        alarm rules ([[alarm]]) and where notices go ([[melding]])
 //! ```
 //!
 //! Relative paths in `pbxd.toml` are resolved against the folder holding `pbxd.toml`; the
@@ -36,12 +37,14 @@
 //!
 //! Pure apart from reading the files it is pointed at: no clock, no network, no store.
 
+mod alarms;
 mod daemon;
 mod diag;
 mod doc;
 mod fsutil;
 mod tenant;
 
+pub use alarms::{AlarmConfig, Sink, SinkKind};
 pub use daemon::{
     ControlConfig, DaemonConfig, HttpConfig, KeepaliveFor, Listener, LogConfig, LogRotation,
     RtpConfig, SipConfig, StateConfig, TlsConfig, DEFAULT_LOG_DIR, DEFAULT_RTP, DEFAULT_SOCKET,
@@ -65,6 +68,8 @@ pub struct LoadedConfig {
     pub daemon: DaemonConfig,
     /// The organisations of `tenants/`, in file-name order.
     pub tenants: Vec<DeclaredTenant>,
+    /// `alarms.toml`: alarm rules and sinks (empty without the file).
+    pub alarms: AlarmConfig,
 }
 
 /// Loads and checks a `conf.d` folder (`pbxd.toml` and `tenants/*.toml`).
@@ -115,6 +120,12 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
             .is_some_and(|n| n.starts_with("pbxd"))
         {
             daemon::load_daemon(p, &mut out);
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("alarms"))
+        {
+            alarms::load_alarms(p, &mut out);
         } else {
             tenant::load_tenant(p, &mut out);
         }
@@ -140,11 +151,13 @@ fn load_dir(dir: &Path, out: &mut Vec<Diagnostic>) -> Option<LoadedConfig> {
     if let Some((_, refs)) = &daemon {
         refs.check_tenants(&slugs.iter().map(String::as_str).collect(), out);
     }
+    let alarms = alarms::load_alarms(&dir.join("alarms.toml"), out);
     let (daemon, _) = daemon?;
     Some(LoadedConfig {
         dir: diag::absolute(dir),
         daemon,
         tenants: loads.into_iter().filter_map(|l| l.declared).collect(),
+        alarms: alarms?,
     })
 }
 

@@ -85,7 +85,7 @@ fn an_unknown_key_in_any_table_is_rejected_at_its_line() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = tmp.path().join("conf.d");
     copy_tree(&conf_d(), &dir);
-    let mut files = vec![PathBuf::from("pbxd.toml")];
+    let mut files = vec![PathBuf::from("pbxd.toml"), PathBuf::from("alarms.toml")];
     for e in std::fs::read_dir(dir.join("tenants"))
         .into_iter()
         .flatten()

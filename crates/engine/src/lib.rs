@@ -2,6 +2,7 @@
 //! takes decoded input and the current time, and hands back decisions; it never touches a
 //! socket or the store.
 
+pub mod alarms;
 pub mod call;
 pub mod keepalive;
 pub mod registrar;

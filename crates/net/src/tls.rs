@@ -117,3 +117,23 @@ impl TlsCertificate {
         Ok(())
     }
 }
+
+/// A server name for [`client_connector`] (`alarm.example` or an IP address).
+pub use rustls::pki_types::ServerName;
+
+/// A TLS client (webhooks of alarms) that trusts the Mozilla root certificates built in with
+/// `webpki-roots`, so the same binary verifies servers the same way on every machine. `None`
+/// only if the crypto provider offers no safe protocol version.
+pub fn client_connector() -> Option<tokio_rustls::TlsConnector> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .ok()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}

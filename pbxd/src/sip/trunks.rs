@@ -397,6 +397,20 @@ impl Service {
                             tracing::warn!(tenant = %key.0, trunk = %key.1, "trunk onbereikbaar (OPTIONS onbeantwoord)")
                         }
                     }
+                    // Down or failing registration: 1; up or registered: 0.
+                    let down = match entry.change {
+                        Change::Down | Change::State(State::Mislukt { .. }) => Some(1.0),
+                        Change::Up | Change::State(State::Geregistreerd { .. }) => Some(0.0),
+                        _ => None,
+                    };
+                    if let Some(v) = down {
+                        self.alarm(
+                            pbx_engine::alarms::Metric::TrunkDown,
+                            &format!("{}/{}", key.0, key.1),
+                            Some(&key.0),
+                            v,
+                        );
+                    }
                     let _ = self.app.events.send(Event::Trunk {
                         tenant: key.0,
                         name: key.1,

@@ -382,7 +382,7 @@ impl Service {
         now: Instant,
     ) {
         let call_id = msg::call_id(&req).unwrap_or_default().to_string();
-        if let Some(trunk) = self.trunk_for_source(source.ip()) {
+        if let Some(trunk) = self.trunk_for_source(source) {
             return self.on_trunk_invite(key, req, trunk, source, transport, now);
         }
         let from = header_value(&req, "from");
@@ -958,6 +958,33 @@ impl Service {
             }
         }
         self.quality_alarms(&cdr);
+        let mos = cdr
+            .quality
+            .as_ref()
+            .and_then(|q| q.avg_mos_centi)
+            .map(|m| f64::from(m) / 100.0);
+        let dir = serde_json::to_value(cdr.direction)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let key = (cdr.tenant.clone(), dir, cdr.afloop.as_str().to_string());
+        self.count(|c| {
+            if c.calls.len() < 100_000 || c.calls.contains_key(&key) {
+                *c.calls.entry(key).or_insert(0) += 1;
+            }
+            if let Some(m) = mos {
+                let i = crate::sip::MOS_BUCKETS
+                    .iter()
+                    .position(|b| m <= *b)
+                    .unwrap_or(crate::sip::MOS_BUCKETS.len() - 1);
+                // Above the last bound counts only in +Inf (the total): kept apart below.
+                if m <= crate::sip::MOS_BUCKETS[crate::sip::MOS_BUCKETS.len() - 1] {
+                    c.mos_buckets[i] += 1;
+                }
+                c.mos_sum += m;
+                c.mos_count += 1;
+            }
+        });
         if let Err(e) = self.app.store.append_cdr(&cdr) {
             tracing::error!(error = %e.msg(), "CDR niet opgeslagen");
             self.alarm(pbx_engine::alarms::Metric::StoreErrors, "", None, 1.0);

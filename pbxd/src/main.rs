@@ -5,6 +5,7 @@ mod app;
 mod calls;
 mod control;
 mod diff;
+mod http;
 mod man;
 mod notify;
 mod prompts;
@@ -276,6 +277,28 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
         .await
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let _ = app.sip.set(sip);
+    let http = {
+        let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
+        cfg.daemon.http.clone().map(|h| (h, cfg.daemon.tls.clone()))
+    };
+    if let Some((h, tls)) = http {
+        let cert = match (h.tls, tls) {
+            (true, Some(t)) => Some(
+                pbx_net::tls::TlsCertificate::load(&t.certificate, &t.key).map_err(|e| {
+                    Exit(
+                        exit::DATAERR,
+                        Msg::new("pbxd.http_tls")
+                            .arg("detail", e.msg().render(lang))
+                            .render(lang),
+                    )
+                })?,
+            ),
+            _ => None,
+        };
+        http::serve(h.address, cert, app.clone(), stop_rx.clone())
+            .await
+            .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
+    }
     let server = tokio::spawn(control::serve(listener, app.clone(), stop_rx.clone()));
     tracing::info!(socket = %socket.display(), version = env!("CARGO_PKG_VERSION"), "pbxd gestart");
     notify::notify("READY=1\nSTATUS=pbxd draait");

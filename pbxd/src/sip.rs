@@ -47,6 +47,13 @@ pub struct Counters {
     pub unknown_did: u64,
     /// Calls from addresses that are no trunk's, for a number of an organisation (refused).
     pub not_from_trunk: u64,
+    /// Ended calls by (organisation, direction, afloop), for `/metrics`.
+    pub calls: std::collections::BTreeMap<(String, String, String), u64>,
+    /// MOS of ended calls with media: counts per bucket of [`MOS_BUCKETS`] (cumulative is made
+    /// when exported), the sum and the count.
+    pub mos_buckets: [u64; MOS_BUCKETS.len()],
+    pub mos_sum: f64,
+    pub mos_count: u64,
 }
 
 pub(crate) struct Inbound {
@@ -214,6 +221,9 @@ impl StoreCache {
     }
 }
 
+/// Upper bounds of the MOS histogram of `/metrics`.
+pub const MOS_BUCKETS: [f64; 8] = [1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.3];
+
 /// Handles for the rest of pbxd.
 #[derive(Clone)]
 pub struct SipHandle {
@@ -306,6 +316,20 @@ impl SipHandle {
                 .collect(),
             })
             .collect()
+    }
+
+    /// A copy of all counters (for `/metrics`).
+    pub fn counters_full(&self) -> Counters {
+        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The active calls (for `/metrics`, from async code).
+    pub async fn calls_async(&self) -> Vec<pbx_api::CallInfo> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.control.send(Control::Calls(None, tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// The counters by name.

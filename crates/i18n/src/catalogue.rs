@@ -415,6 +415,8 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("route.emergency", "noodnummer gebeld ({dialled})", "emergency number called ({dialled})"),
     ("col.duration", "DUUR", "DURATION"),
     ("col.billsec", "GESPREK", "TALK TIME"),
+    ("pbxd.http_bind", "HTTP-endpoint {address} kan niet worden geopend: {detail}", "HTTP endpoint {address} cannot be opened: {detail}"),
+    ("pbxd.http_tls", "HTTPS-certificaat niet te laden: {detail}", "HTTPS certificate cannot be loaded: {detail}"),
     ("pbxd.sip_bind", "SIP-listener {address} kan niet worden geopend: {detail}", "SIP listener {address} cannot be opened: {detail}"),
     ("config.digest", "ongeldig digest-algoritme '{value}' in sip.digest: gebruik \"SHA-256\" en/of \"MD5\", elk hooguit één keer", "invalid digest algorithm '{value}' in sip.digest: use \"SHA-256\" and/or \"MD5\", each at most once"),
     ("ctl.trace_dropped", "({count} berichten niet bewaard: boven de grens per gesprek)", "({count} messages not kept: over the per-call limit)"),

@@ -717,9 +717,13 @@ impl Service {
         }
     }
 
-    /// The trunk an inbound request from `ip` belongs to: one whose allow-list holds the
-    /// address, else one whose provider address it is. A disabled trunk takes no calls.
-    pub(crate) fn trunk_for_source(&self, ip: std::net::IpAddr) -> Option<TrunkKey> {
+    /// The trunk an inbound request from `source` belongs to: one whose allow-list holds the
+    /// address, else one whose provider address (IP and port) it is. The port counts for the
+    /// latter so that a phone sharing the provider's IP (hosted phones, one NAT address) is not
+    /// taken for the provider; a provider that calls from other ports is put in `allow`. A
+    /// disabled trunk takes no calls.
+    pub(crate) fn trunk_for_source(&self, source: SocketAddr) -> Option<TrunkKey> {
+        let ip = source.ip();
         let ip = match ip {
             std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
             v4 => v4,
@@ -737,11 +741,10 @@ impl Service {
             })
             .or_else(|| {
                 keys.iter().find(|k| {
-                    self.trunks
-                        .info
-                        .get(**k)
-                        .filter(live)
-                        .is_some_and(|i| i.dest.is_some_and(|d| d.ip() == ip))
+                    self.trunks.info.get(**k).filter(live).is_some_and(|i| {
+                        i.dest
+                            .is_some_and(|d| d.ip() == ip && d.port() == source.port())
+                    })
                 })
             })
             .map(|k| (*k).clone())

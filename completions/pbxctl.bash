@@ -52,6 +52,9 @@ _pbxctl() {
             pbxctl,extension)
                 cmd="pbxctl__subcmd__extension"
                 ;;
+            pbxctl,history)
+                cmd="pbxctl__subcmd__history"
+                ;;
             pbxctl,import)
                 cmd="pbxctl__subcmd__import"
                 ;;
@@ -227,7 +230,7 @@ _pbxctl() {
 
     case "${cmd}" in
         pbxctl)
-            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact calls call alarm registrations cdr report trace check plan apply export import audit status reload api"
+            opts="-h -V --json --lang --socket --config --generate --out --help --version tenant user extension trunk queue belplan contact calls call alarm history registrations cdr report trace check plan apply export import audit status reload api"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1193,6 +1196,52 @@ _pbxctl() {
                 return 0
             fi
             case "${prev}" in
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__history)
+            opts="-h --per --tenant --trunk --from --to --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --per)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trunk)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -45,6 +45,7 @@ complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "contact" -d 'Contacte
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "calls" -d 'Toon de lopende gesprekken met hun kanten'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "call" -d 'Een lopend gesprek'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "alarm" -d 'Alarmen: tonen, bevestigen, tijdelijk stil zetten'
+complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "history" -d 'Historie per minuut, uur of dag: gesprekken, ASR, duur, piek, MOS, registraties, beschikbaarheid van een trunk'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "registrations" -d 'Toon de registraties van toestellen'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "cdr" -d 'Gespreksoverzicht (CDR\'s)'
 complete -c pbxctl -n "__fish_pbxctl_needs_command" -f -a "report" -d 'Gespreksrapport over een periode: aantallen, ASR, NER, duur, drukste uren, kwaliteit en meest voorkomende foutoorzaken'
@@ -481,6 +482,16 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_sub
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand alarm; and __fish_seen_subcommand_from silence" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l per -d 'minuut, uur of dag [standaard: uur]' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l tenant -d 'Alleen deze organisatie' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l trunk -d 'Alleen deze trunk (met --tenant)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l from -d 'Vanaf (lokale tijd); standaard 60 perioden terug' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l to -d 'Tot (lokale tijd); standaard nu' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand history" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l tenant -d 'Alleen deze organisatie' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand registrations" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F

@@ -70,6 +70,25 @@ pub enum Cmd {
     /// Alarmen: tonen, bevestigen, tijdelijk stil zetten
     #[command(subcommand)]
     Alarm(AlarmCmd),
+    /// Historie per minuut, uur of dag: gesprekken, ASR, duur, piek, MOS, registraties,
+    /// beschikbaarheid van een trunk
+    History {
+        /// minuut, uur of dag
+        #[arg(long, default_value = "uur")]
+        per: String,
+        /// Alleen deze organisatie
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Alleen deze trunk (met --tenant)
+        #[arg(long)]
+        trunk: Option<String>,
+        /// Vanaf (lokale tijd); standaard 60 perioden terug
+        #[arg(long, value_name = "TIJD")]
+        from: Option<String>,
+        /// Tot (lokale tijd); standaard nu
+        #[arg(long, value_name = "TIJD")]
+        to: Option<String>,
+    },
     /// Toon de registraties van toestellen
     Registrations {
         /// Alleen deze organisatie

@@ -352,6 +352,16 @@ impl Ctx {
             }
             Cmd::Cdr(c) => cdr::run(self, c).await,
             Cmd::Alarm(a) => self.alarm(a).await,
+            Cmd::History {
+                per,
+                tenant,
+                trunk,
+                from,
+                to,
+            } => {
+                self.history(per, tenant.as_deref(), trunk.as_deref(), from, to)
+                    .await
+            }
             Cmd::Report(a) => report::run(self, a).await,
             Cmd::Trace {
                 call_id,
@@ -1883,6 +1893,80 @@ fn write_private(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Ctx {
+    async fn history(
+        &self,
+        per: &str,
+        tenant: Option<&str>,
+        trunk: Option<&str>,
+        from: &Option<String>,
+        to: &Option<String>,
+    ) -> R<i32> {
+        if !["minuut", "uur", "dag", "minute", "hour", "day"].contains(&per) {
+            return Err(usage(self.lang, Msg::new("ctl.bad_per").arg("value", per)));
+        }
+        let time = |v: &Option<String>| -> R<Option<String>> {
+            match v {
+                None => Ok(None),
+                Some(s) => cdr::parse_time(s)
+                    .map(|ms| Some(ms.to_string()))
+                    .ok_or_else(|| usage(self.lang, Msg::new("ctl.bad_time").arg("value", s))),
+            }
+        };
+        let (from, to) = (time(from)?, time(to)?);
+        let mut q: Vec<(&str, &str)> = vec![("per", per)];
+        if let Some(t) = tenant {
+            q.push(("tenant", t));
+        }
+        if let Some(t) = trunk {
+            q.push(("trunk", t));
+        }
+        if let Some(f) = &from {
+            q.push(("from_ms", f));
+        }
+        if let Some(t) = &to {
+            q.push(("to_ms", t));
+        }
+        let v: Vec<pbx_api::HistoryPoint> = self.get(Route::History, &q).await?;
+        self.out(&v, |v| {
+            let f1 = |x: Option<f64>| x.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
+            let f2 = |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+            let rows: Vec<Vec<String>> = v
+                .iter()
+                .map(|p| {
+                    vec![
+                        cdr::local_time(p.start_ms),
+                        p.started.to_string(),
+                        p.answered.to_string(),
+                        p.failed.to_string(),
+                        f1(p.asr_pct),
+                        f1(p.avg_duration_secs),
+                        p.peak_calls.to_string(),
+                        f2(p.mos_avg),
+                        f2(p.mos_p5),
+                        p.registrations.to_string(),
+                        f1(p.availability_pct),
+                    ]
+                })
+                .collect();
+            table(
+                &self.h(&[
+                    "col.start",
+                    "col.started",
+                    "col.answered",
+                    "col.failed",
+                    "col.asr",
+                    "col.avg_duration",
+                    "col.peak",
+                    "col.mos_avg",
+                    "col.mos_p5",
+                    "col.registrations",
+                    "col.availability",
+                ]),
+                &rows,
+            )
+        })
+    }
+
     async fn alarm(&self, a: &AlarmCmd) -> R<i32> {
         match a {
             AlarmCmd::List { tenant } => {

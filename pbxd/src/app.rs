@@ -116,6 +116,8 @@ pub struct App {
     pub sip: std::sync::OnceLock<crate::sip::SipHandle>,
     /// The alarm service, once it runs.
     pub alarms: std::sync::OnceLock<crate::alarms::AlarmHandle>,
+    /// The history task, once it runs.
+    pub history: std::sync::OnceLock<crate::history::HistoryHandle>,
 }
 
 /// A request as the handlers see it.
@@ -147,6 +149,7 @@ impl App {
             started: Instant::now(),
             sip: std::sync::OnceLock::new(),
             alarms: std::sync::OnceLock::new(),
+            history: std::sync::OnceLock::new(),
         }
     }
 
@@ -328,6 +331,7 @@ impl App {
                 ok(&list)
             }
             (R::AlarmAck(id), Post) => self.alarm_change(r, id, None),
+            (R::History, Get) => self.history(r),
             (R::AlarmSilence(id), Post) => {
                 let secs = r.query.num("secs", 3600) as u64;
                 if !(60..=7 * 86_400).contains(&secs) {
@@ -1570,6 +1574,63 @@ impl App {
             .store
             .audit(tenant.as_deref(), limit)
             .map_err(store_err)?)
+    }
+
+    /// Roll-ups of one scope: everything (beheerder only), an organisation, or a trunk of it.
+    fn history(&self, r: &Req<'_>) -> HResult {
+        use pbx_model::history::{scope_org, scope_trunk, Granularity};
+        let scoped = self.scoped_tenant(r)?;
+        let per = r.query.get("per").unwrap_or("uur");
+        let Some(g) = Granularity::parse(per) else {
+            return Err(ModelError::invalid(
+                Msg::new("alarms.bad_value")
+                    .arg("field", "per")
+                    .arg("value", per),
+            ));
+        };
+        let tenant = r.query.get("tenant").map(str::to_string).or(scoped.clone());
+        if scoped.is_some() && tenant != scoped {
+            return Err(not_found(&format!(
+                "organisatie {}",
+                tenant.unwrap_or_default()
+            )));
+        }
+        let scope = match (tenant.as_deref(), r.query.get("trunk")) {
+            (Some(t), Some(k)) => scope_trunk(t, k),
+            (Some(t), None) => scope_org(t),
+            (None, Some(_)) => {
+                return Err(ModelError::invalid(
+                    Msg::new("alarms.bad_value")
+                        .arg("field", "trunk")
+                        .arg("value", "zonder tenant"),
+                ))
+            }
+            (None, None) => String::new(),
+        };
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let num = |k: &str| r.query.get(k).and_then(|v| v.parse::<u64>().ok());
+        let to = num("to_ms").unwrap_or(now + 1);
+        let from = num("from_ms").unwrap_or_else(|| to.saturating_sub(g.ms() * 60));
+        let points: Vec<pbx_api::HistoryPoint> = self
+            .store
+            .rollups(g, &scope, from, to)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|(start, x)| pbx_api::HistoryPoint {
+                start_ms: start,
+                started: x.started,
+                answered: x.answered,
+                failed: x.failed,
+                asr_pct: x.asr_pct(),
+                avg_duration_secs: x.avg_duration_secs(),
+                peak_calls: x.peak_calls,
+                mos_avg: x.mos_avg(),
+                mos_p5: x.mos_p5(),
+                registrations: x.registrations,
+                availability_pct: x.availability_pct(),
+            })
+            .collect();
+        ok(&points)
     }
 
     /// Acknowledges (`silence` None) or silences an alarm, as the caller may see it.

@@ -658,6 +658,12 @@ impl Service {
         if let Err(e) = self.calls.core.handle_invite(inv, clock()) {
             tracing::debug!(error = %e, "SIP: INVITE niet aangenomen");
         }
+        if self.calls.core.get(&call).is_some() {
+            if let Some(h) = self.app.history.get() {
+                let all = u32::try_from(self.calls.core.len()).unwrap_or(u32::MAX);
+                h.call_started(tenant, self.calls.core.active(tenant), all);
+            }
+        }
         // The guard counts outside calls the core admitted (and stops at `Released`).
         if let (Some(class), true) = (routed.outside, self.calls.a.contains_key(&call)) {
             if self.calls.core.get(&call).is_some() {
@@ -958,6 +964,16 @@ impl Service {
             }
         }
         self.quality_alarms(&cdr);
+        if let Some(h) = self.app.history.get() {
+            h.call_done(crate::history::CallDone {
+                tenant: cdr.tenant.clone(),
+                trunk: cdr.trunk.clone(),
+                start_ms: cdr.start_ms,
+                answered: cdr.answer_ms.is_some(),
+                billsec: cdr.billsec(),
+                mos_centi: cdr.quality.as_ref().and_then(|q| q.avg_mos_centi),
+            });
+        }
         let mos = cdr
             .quality
             .as_ref()

@@ -5,6 +5,7 @@ mod app;
 mod calls;
 mod control;
 mod diff;
+mod history;
 mod http;
 mod man;
 mod notify;
@@ -273,6 +274,8 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let _ = app.alarms.set(alarms::start(app.clone(), stop_rx.clone()));
+    let (history, history_task) = history::start(app.clone(), stop_rx.clone());
+    let _ = app.history.set(history);
     let (sip, sip_task) = sip::start(app.clone(), stop_rx.clone())
         .await
         .map_err(|e| Exit(exit::UNAVAILABLE, format!("{e:#}")))?;
@@ -342,6 +345,7 @@ async fn serve(config: LoadedConfig, lang: Lang) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = sip_task.await;
+    let _ = history_task.await;
     let _ = std::fs::remove_file(&socket);
     if let Err(e) = app.store.flush() {
         tracing::error!(error = %e.msg(), "opslag niet weggeschreven");

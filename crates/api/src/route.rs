@@ -99,6 +99,8 @@ pub enum Route {
     TollFraud,
     /// `GET /v1/alarms?tenant`: the alarms
     Alarms,
+    /// `GET /v1/history?per&tenant&trunk&from_ms&to_ms`: roll-ups
+    History,
     /// `POST /v1/alarms/{id}/ack`
     AlarmAck(String),
     /// `POST /v1/alarms/{id}/silence?secs`
@@ -168,6 +170,7 @@ impl Route {
             ["trunk-status"] => Route::TrunkStatus,
             ["toll-fraud"] => Route::TollFraud,
             ["alarms"] => Route::Alarms,
+            ["history"] => Route::History,
             ["alarms", _, "ack"] => Route::AlarmAck(s(1)),
             ["alarms", _, "silence"] => Route::AlarmSilence(s(1)),
             ["cdr"] => Route::Cdrs,
@@ -218,6 +221,7 @@ impl Route {
             Route::TrunkStatus => "/v1/trunk-status".into(),
             Route::TollFraud => "/v1/toll-fraud".into(),
             Route::Alarms => "/v1/alarms".into(),
+            Route::History => "/v1/history".into(),
             Route::AlarmAck(id) => format!("/v1/alarms/{}/ack", encode_segment(id)),
             Route::AlarmSilence(id) => format!("/v1/alarms/{}/silence", encode_segment(id)),
             Route::Cdrs => "/v1/cdr".into(),
@@ -389,6 +393,7 @@ mod tests {
             Route::TrunkStatus,
             Route::TollFraud,
             Route::Alarms,
+            Route::History,
             Route::AlarmAck("lage_mos:acme".into()),
             Route::AlarmSilence("brute_force:198.51.100.7".into()),
             Route::Cdrs,

@@ -159,6 +159,38 @@ pub struct TrunkStatus {
     pub history: Vec<TrunkChange>,
 }
 
+/// `GET /v1/history`: one bucket of the roll-ups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// Start of the bucket (Unix ms).
+    pub start_ms: u64,
+    /// Calls started.
+    pub started: u64,
+    /// Answered.
+    pub answered: u64,
+    /// Not answered.
+    pub failed: u64,
+    /// Answer-seizure ratio, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asr_pct: Option<f64>,
+    /// Average duration of answered calls, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_duration_secs: Option<f64>,
+    /// Most calls at once.
+    pub peak_calls: u32,
+    /// Average MOS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mos_avg: Option<f64>,
+    /// 5th-percentile MOS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mos_p5: Option<f64>,
+    /// Most registrations.
+    pub registrations: u32,
+    /// Trunk availability, percent (trunk scopes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_pct: Option<f64>,
+}
+
 /// `GET /v1/alarms`: an alarm (a rule of `alarms.toml` for one scope key).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlarmInfo {

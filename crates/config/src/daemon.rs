@@ -96,6 +96,10 @@ pub struct StateConfig {
     pub secret_key_file: Option<PathBuf>,
     /// Daily snapshots kept.
     pub snapshot_keep: u32,
+    /// History kept: minute roll-ups (hours), hour roll-ups (days), day roll-ups (days).
+    pub history_minute_hours: u32,
+    pub history_hour_days: u32,
+    pub history_day_days: u32,
 }
 
 /// Logging.
@@ -207,6 +211,9 @@ impl Default for DaemonConfig {
                 dir: PathBuf::from(DEFAULT_STATE_DIR),
                 secret_key_file: None,
                 snapshot_keep: 7,
+                history_minute_hours: 48,
+                history_hour_days: 90,
+                history_day_days: 730,
             },
             log: LogConfig {
                 dir: PathBuf::from(DEFAULT_LOG_DIR),
@@ -305,6 +312,9 @@ struct StateCfg {
     dir: Option<String>,
     secret_key_file: Option<Spanned<String>>,
     snapshot_keep: Option<u32>,
+    history_minute_hours: Option<Spanned<u32>>,
+    history_hour_days: Option<Spanned<u32>>,
+    history_day_days: Option<Spanned<u32>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -749,6 +759,43 @@ pub(crate) fn load_daemon(
     }
     if let Some(n) = cfg.state.snapshot_keep {
         state.snapshot_keep = n;
+    }
+    for (field, v, max, slot) in [
+        (
+            "history_minute_hours",
+            &cfg.state.history_minute_hours,
+            720,
+            &mut state.history_minute_hours,
+        ),
+        (
+            "history_hour_days",
+            &cfg.state.history_hour_days,
+            3650,
+            &mut state.history_hour_days,
+        ),
+        (
+            "history_day_days",
+            &cfg.state.history_day_days,
+            7300,
+            &mut state.history_day_days,
+        ),
+    ] {
+        if let Some(v) = v {
+            if (1..=max).contains(v.get_ref()) {
+                *slot = *v.get_ref();
+            } else {
+                out.push(
+                    src.error(
+                        &v.span(),
+                        "invalid",
+                        Msg::new("config.range")
+                            .arg("field", field)
+                            .arg("min", 1)
+                            .arg("max", max),
+                    ),
+                );
+            }
+        }
     }
     if let Some(k) = &cfg.state.secret_key_file {
         let p = resolve(&dir, k.get_ref());

@@ -667,6 +667,11 @@ impl Calls {
         self.timers.first().map(|t| t.0)
     }
 
+    /// Admitted calls of an organisation now.
+    pub fn active(&self, tenant: &str) -> u32 {
+        self.per_tenant.get(tenant).copied().unwrap_or(0)
+    }
+
     /// Number of calls.
     pub fn len(&self) -> usize {
         self.calls.len()

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod contact;
 pub mod error;
 pub mod extension;
+pub mod history;
 pub mod holidays;
 pub mod names;
 pub mod numbering;

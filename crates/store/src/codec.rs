@@ -26,10 +26,11 @@ pub(crate) enum Tid {
     Registrations,
     Cdrs,
     Meta,
+    Rollups,
 }
 
 impl Tid {
-    pub(crate) const ALL: [Tid; 13] = [
+    pub(crate) const ALL: [Tid; 14] = [
         Tid::Tenants,
         Tid::Users,
         Tid::Extensions,
@@ -43,6 +44,7 @@ impl Tid {
         Tid::Registrations,
         Tid::Cdrs,
         Tid::Meta,
+        Tid::Rollups,
     ];
 
     /// The trees that hold objects of an organisation under `slug\0…` keys.
@@ -73,6 +75,7 @@ impl Tid {
             Tid::Registrations => "registrations",
             Tid::Cdrs => "cdrs",
             Tid::Meta => "meta",
+            Tid::Rollups => "rollups",
         }
     }
 

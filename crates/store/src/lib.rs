@@ -29,6 +29,7 @@ mod codec;
 mod contacts;
 mod error;
 mod export;
+mod history;
 mod migrate;
 mod objects;
 mod snapshot;

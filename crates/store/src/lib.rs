@@ -568,12 +568,27 @@ fn write_new_key(path: &Path) -> Result<SecretKey> {
     Ok(key)
 }
 
+/// How long an open waits for sled's lock to come free (a store closed a moment ago in this
+/// process can hold it while sled's background threads finish).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens sled with its default settings (the ones every store was made with).
 fn open_sled(dir: &Path, db_dir: &Path) -> Result<sled::Db> {
-    sled::Config::new()
-        .path(db_dir)
-        .open()
-        .map_err(|e| open_error(dir, e))
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(db_dir).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let err = open_error(dir, e);
+                if matches!(err, StoreError::Locked { .. }) && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    continue;
+                }
+                return Err(err);
+            }
+        }
+    }
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {

@@ -1,0 +1,421 @@
+//! Board tests without a daemon: pure state updates, and the main screens rendered at 80×24
+//! into ratatui's `TestBackend`, compared with the snapshots in `src/snapshots/`
+//! (`UPDATE_SNAPSHOTS=1` or a missing file writes them).
+
+use crate::app::{Action, App, Span, Tab, Update};
+use crate::ui;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pbx_api::{AlarmInfo, CallInfo, HistoryPoint, LegLive, TrunkStatus};
+use pbx_i18n::Lang;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::path::PathBuf;
+
+const NOW: u64 = 1_700_000_000_000;
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
+    app.key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn leg(name: &str, codec: &str, mos: u32, jitter: u32, loss: u32, hist: Vec<u32>) -> LegLive {
+    LegLive {
+        leg: name.into(),
+        codec: codec.into(),
+        packets: 6000,
+        loss_centi_pct: loss,
+        jitter_centi_ms: jitter,
+        rtt_ms: Some(24),
+        mos_centi: Some(mos),
+        avg_mos_centi: Some(mos),
+        history_centi: hist,
+    }
+}
+
+fn call(id: &str, tenant: &str, from: &str, to: &str, q: Vec<LegLive>) -> CallInfo {
+    CallInfo {
+        id: id.into(),
+        tenant: tenant.into(),
+        caller: pbx_model::Party {
+            number: from.into(),
+            name: String::new(),
+        },
+        callee: pbx_model::Party {
+            number: to.into(),
+            name: String::new(),
+        },
+        forwarded_to: Vec::new(),
+        state: "answered".into(),
+        on_hold: false,
+        started_ms: NOW - 125_000,
+        answered_ms: Some(NOW - 120_000),
+        legs: Vec::new(),
+        quality: q,
+        one_way: false,
+        dead_air: false,
+    }
+}
+
+fn calls() -> Vec<CallInfo> {
+    let good = call(
+        "c-1",
+        "acme",
+        "1001",
+        "1002",
+        vec![
+            leg("a", "PCMA", 435, 120, 0, vec![430, 432, 435, 436, 435, 434]),
+            leg("b", "PCMA", 430, 150, 10, vec![428, 430]),
+        ],
+    );
+    let mut bad = call(
+        "c-2",
+        "demo",
+        "2001",
+        "0612345678",
+        vec![
+            leg("a", "G722", 280, 2400, 450, vec![420, 390, 350, 300, 260, 280]),
+            leg("b", "G722", 410, 300, 0, vec![410]),
+        ],
+    );
+    bad.one_way = true;
+    bad.started_ms = NOW - 30_000;
+    bad.answered_ms = Some(NOW - 28_000);
+    vec![good, bad]
+}
+
+fn trunk(tenant: &str, name: &str, state: &str, up: Option<bool>, rtt: Option<u64>) -> TrunkStatus {
+    TrunkStatus {
+        tenant: tenant.into(),
+        name: name.into(),
+        state: state.into(),
+        reason: (state == "mislukt").then(|| "authenticatie".to_string()),
+        code: (state == "mislukt").then_some(403),
+        retry_ms: None,
+        registered_until_ms: None,
+        rtt_ms: rtt,
+        up,
+        active_calls: 2,
+        max_channels: 30,
+        history: Vec::new(),
+    }
+}
+
+fn alarm(id: &str, state: &str, severity: &str, since_ago: u64, acked: bool) -> AlarmInfo {
+    AlarmInfo {
+        id: id.into(),
+        rule: id.split(':').next().unwrap_or(id).into(),
+        key: String::new(),
+        tenant: Some("acme".into()),
+        metric: "mos".into(),
+        severity: severity.into(),
+        state: state.into(),
+        value: 3.02,
+        threshold: 3.5,
+        since_ms: NOW - since_ago,
+        acked,
+        silenced_until_ms: None,
+    }
+}
+
+fn history() -> Vec<HistoryPoint> {
+    (0..24u64)
+        .map(|i| HistoryPoint {
+            start_ms: NOW - NOW % 3_600_000 - (23 - i) * 3_600_000,
+            started: (i * 7) % 23 + if (8..18).contains(&(i % 24)) { 20 } else { 2 },
+            answered: 0,
+            failed: 0,
+            asr_pct: None,
+            avg_duration_secs: None,
+            peak_calls: 3,
+            mos_avg: Some(4.1 + ((i % 5) as f64) * 0.05),
+            mos_p5: Some(3.4 + ((i % 3) as f64) * 0.1),
+            registrations: 4,
+            availability_pct: None,
+        })
+        .collect()
+}
+
+fn board() -> App {
+    let mut app = App::new(Lang::Nl);
+    app.now_ms = NOW;
+    app.apply(Update::Polled {
+        calls: calls(),
+        registrations: Vec::new(),
+        trunks: vec![
+            trunk("acme", "kpn", "geregistreerd", Some(true), Some(18)),
+            trunk("demo", "voys", "mislukt", Some(false), None),
+        ],
+        alarms: vec![
+            alarm("lage_mos:acme", "resolved", "waarschuwing", 3_600_000, true),
+            alarm("verlies:acme", "firing", "kritiek", 95_000, false),
+        ],
+    });
+    app.apply(Update::History(Span::Day, history()));
+    app.starts.extend([NOW - 10_000, NOW - 50_000, NOW - 70_000]);
+    app.changes.push("started demo 2001 → 0612345678".into());
+    app
+}
+
+fn render(app: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    t.draw(|f| ui::draw(f, app)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Compares `text` with `src/snapshots/{name}.txt`; writes it when missing or asked.
+fn snapshot(name: &str, text: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/snapshots")
+        .join(format!("{name}.txt"));
+    let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1");
+    if update || !path.exists() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("snapshot dir");
+        std::fs::write(&path, text).expect("write snapshot");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).expect("read snapshot");
+    if want != text {
+        let mut diff = String::new();
+        let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), text.lines().collect());
+        for i in 0..w.len().max(g.len()) {
+            let (a, b) = (w.get(i).copied().unwrap_or(""), g.get(i).copied().unwrap_or(""));
+            if a != b {
+                diff.push_str(&format!("{i:>3} - {a}\n{i:>3} + {b}\n"));
+            }
+        }
+        panic!(
+            "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n{diff}\n--- now:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_overzicht() {
+    let app = board();
+    let s = render(&app);
+    assert!(s.contains("Actieve gesprekken") && s.contains("1 op, 1 neer"), "{s}");
+    snapshot("overzicht", &s);
+}
+
+#[test]
+fn snapshot_gesprekken_worst_first() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('s'));
+    let s = render(&app);
+    let bad = s.find("2001 → 0612").expect("bad call shown");
+    let good = s.find("1001 → 1002").expect("good call shown");
+    assert!(bad < good, "worst first:\n{s}");
+    assert!(s.contains("1-WEG") && s.contains("2.80") && s.contains("slechtste eerst"), "{s}");
+    snapshot("gesprekken", &s);
+}
+
+#[test]
+fn snapshot_trunks() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('4'));
+    let s = render(&app);
+    assert!(s.contains("kpn") && s.contains("NEER") && s.contains("2/30"), "{s}");
+    snapshot("trunks", &s);
+}
+
+#[test]
+fn snapshot_alarmen_firing_first() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('7'));
+    let s = render(&app);
+    let firing = s.find("verlies:acme").expect("firing alarm");
+    let resolved = s.find("lage_mos:acme").expect("resolved alarm");
+    assert!(firing < resolved, "{s}");
+    snapshot("alarmen", &s);
+}
+
+#[test]
+fn snapshot_historie() {
+    let mut app = board();
+    assert_eq!(key(&mut app, KeyCode::Char('8')), vec![Action::History(Span::Day)]);
+    let s = render(&app);
+    assert!(s.contains("24 uur, per uur"), "{s}");
+    snapshot("historie", &s);
+}
+
+#[test]
+fn snapshot_help() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('?'));
+    let s = render(&app);
+    assert!(s.contains("Hulp") && s.contains("stoppen"), "{s}");
+    snapshot("hulp", &s);
+}
+
+#[test]
+fn snapshot_hangup_confirmation() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.confirm.as_deref(), Some("c-1"));
+    let s = render(&app);
+    assert!(s.contains("Ophangen? (j/n)"), "{s}");
+    snapshot("ophangen", &s);
+    assert_eq!(key(&mut app, KeyCode::Char('j')), vec![Action::Hangup("c-1".into())]);
+    assert_eq!(app.confirm, None);
+}
+
+#[test]
+fn hangup_refused_with_n() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('h'));
+    assert!(key(&mut app, KeyCode::Char('n')).is_empty());
+    assert_eq!(app.confirm, None);
+}
+
+#[test]
+fn english_and_wide_render() {
+    let mut app = board();
+    app.lang = Lang::En;
+    key(&mut app, KeyCode::Char('2'));
+    let mut t = Terminal::new(TestBackend::new(140, 30)).expect("terminal");
+    t.draw(|f| ui::draw(f, &app)).expect("draw");
+    let s: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_string())
+        .collect();
+    assert!(s.contains("Calls") && s.contains("CODEC A") && s.contains("PCMA"), "{s}");
+}
+
+#[test]
+fn detail_view_without_trace_says_geen_spoor() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Action::Trace("c-1".into())]);
+    app.apply(Update::Trace("c-1".into(), Err("niet gevonden".into())));
+    let s = render(&app);
+    assert!(s.contains("geen spoor") && s.contains("PCMA"), "{s}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.detail, None);
+}
+
+#[test]
+fn tab_keys() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.tab, Tab::Registraties);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Trunks);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.tab, Tab::Overzicht);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.tab, Tab::Historie);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Overzicht);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Action::Quit]);
+}
+
+#[test]
+fn filter_by_organisation_and_text() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "org:demo");
+    // While typing, digits are text, not tabs.
+    assert_eq!(app.tab, Tab::Overzicht);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter, "org:demo");
+    let ids: Vec<&str> = app.calls().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["c-2"]);
+    assert_eq!(app.trunks().len(), 1);
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "");
+    assert_eq!(app.calls().len(), 2);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "1002");
+    key(&mut app, KeyCode::Enter);
+    let ids: Vec<&str> = app.calls().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["c-1"]);
+}
+
+#[test]
+fn sort_worst_first_toggles() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    let ids = |a: &App| a.calls().iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&app), ["c-1", "c-2"]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(ids(&app), ["c-2", "c-1"]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(ids(&app), ["c-1", "c-2"]);
+}
+
+#[test]
+fn reconnect_keeps_tab_sort_and_filter() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('s'));
+    app.filter = "org:demo".into();
+    app.apply(Update::Disconnected("pbxd draait niet".into()));
+    assert!(!app.connected);
+    let s = render(&app);
+    assert!(s.contains("verbinding verbroken, opnieuw verbinden…"), "{s}");
+    app.apply(Update::Polled {
+        calls: calls(),
+        registrations: Vec::new(),
+        trunks: Vec::new(),
+        alarms: Vec::new(),
+    });
+    assert!(app.connected);
+    assert_eq!(app.tab, Tab::Gesprekken);
+    assert!(app.worst_first);
+    assert_eq!(app.filter, "org:demo");
+    assert_eq!(app.calls().len(), 1);
+}
+
+#[test]
+fn ack_and_history_span() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('a')),
+        vec![Action::AckAlarm("verlies:acme".into())]
+    );
+    key(&mut app, KeyCode::Char('8'));
+    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Week)]);
+    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Month)]);
+    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Day)]);
+    assert_eq!(Span::Week.per(), "dag");
+}
+
+#[test]
+fn overview_counts() {
+    let app = board();
+    assert_eq!(app.calls_per_minute(), 2);
+    assert_eq!(app.firing(), 1);
+    // Legs: 4.35 and 4.30 (≥4.3), 4.10 (4.0–4.3), 2.80 (<3.1).
+    assert_eq!(app.mos_bands(), [2, 1, 0, 0, 1]);
+}
+
+#[test]
+fn sparkline_cells() {
+    assert_eq!(ui::spark(&[100, 450, 275], 10), "▁█▅");
+    assert_eq!(ui::spark(&[100, 100, 450], 2), "▁█");
+}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # a real softphone (tests/tests/sip_baresip.rs; the core package has every module the test loads,
 # without the GTK/ffmpeg/gstreamer extras). The browser (chromium, chromium-driver) joins this
 # list with the tests that use it.
-packages=(sip-tester baresip-core)
+packages=(sip-tester baresip-core tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

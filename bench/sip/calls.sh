@@ -13,7 +13,9 @@
 # Then for pbxd (each in a fresh pbxd, so that freed heap of an earlier phase does not hide
 # growth): memory per active call (HELD calls held open at once: RSS minus idle RSS, divided by
 # the answered calls pbxd lists, once when all are up and once after their set-up transactions
-# expired), the CPU per call set-up while they pile up, and memory per registration (REGS
+# expired), the CPU per call set-up while they pile up, the event path (time from a call's
+# start/answer in pbxd to its event at a control-API client, p50/p99, also with ≥ 1000 calls
+# active), and memory per registration (REGS
 # extensions each registered once; same two moments). Exit code 1 when any call or
 # registration failed (the work directory is then kept).
 #
@@ -267,6 +269,13 @@ if [[ " $phases " == *" mem "* ]]; then
   ramp=$(((held + held_rate - 1) / held_rate))
   hold=$((ramp + 40))
   uas mem "$uas_port" "$held" $((hold * 1000))
+  # The event path while the calls pile up: a control-API client records how long each
+  # started/answered event took to reach it (bench/events/listen.py).
+  python3 "$here/../events/listen.py" "$p_dir/control.sock" $((ramp + 8)) "$tmp/events.txt" \
+    >"$tmp/events.summary" 2>&1 &
+  events_pid=$!
+  pids+=("$events_pid")
+  sleep 0.5
   t0=$(ticks "$p_pid")
   uac mem "$p_port" "$held" "$held_rate" $((hold * 1000)) -l "$held" &
   uac_pid=$!
@@ -277,7 +286,9 @@ if [[ " $phases " == *" mem "* ]]; then
   t1=$(ticks "$p_pid")
   rss_up=$(rss_kb "$p_pid")
   up=$(ctl --json calls | grep -c '"answered_ms": [0-9]' || true)
-  sleep 33
+  wait_for "$events_pid" 30 || true
+  sed 's/^/pbxd      /' "$tmp/events.summary"
+  sleep 28
   rss_steady=$(rss_kb "$p_pid")
   up2=$(ctl --json calls | grep -c '"answered_ms": [0-9]' || true)
   code=0

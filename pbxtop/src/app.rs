@@ -2,7 +2,9 @@
 //! touches the terminal or the socket; keys return [`Action`]s that `main` carries out.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pbx_api::{AlarmInfo, CallInfo, Event, HistoryPoint, Status, TenantSummary, TraceView, TrunkStatus};
+use pbx_api::{
+    AlarmInfo, CallInfo, Event, HistoryPoint, Status, TenantSummary, TraceView, TrunkStatus,
+};
 use pbx_i18n::{tr, Lang, Msg};
 use pbx_model::Registration;
 use std::collections::VecDeque;
@@ -266,7 +268,12 @@ impl App {
                     &c.tenant,
                     &format!(
                         "{} {} {} {} {} {}",
-                        c.id, c.caller.number, c.caller.name, c.callee.number, c.callee.name, c.state
+                        c.id,
+                        c.caller.number,
+                        c.caller.name,
+                        c.callee.number,
+                        c.callee.name,
+                        c.state
                     ),
                 )
             })
@@ -462,10 +469,8 @@ impl App {
                 let i = (self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len();
                 return self.set_tab(Tab::ALL[i]);
             }
-            KeyCode::Down | KeyCode::Char('j') => {
-                if self.selected + 1 < self.rows() {
-                    self.selected += 1;
-                }
+            KeyCode::Down | KeyCode::Char('j') if self.selected + 1 < self.rows() => {
+                self.selected += 1;
             }
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Home => self.selected = 0,

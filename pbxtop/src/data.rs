@@ -27,7 +27,11 @@ fn lost(e: &ClientError) -> bool {
 }
 
 fn disconnected(lang: Lang, e: &ClientError) -> Update {
-    Update::Disconnected(format!("{} — {}", tr(lang, "top.reconnecting"), e.message(lang)))
+    Update::Disconnected(format!(
+        "{} — {}",
+        tr(lang, "top.reconnecting"),
+        e.message(lang)
+    ))
 }
 
 async fn get<T: DeserializeOwned>(
@@ -50,7 +54,10 @@ async fn list<T: DeserializeOwned>(client: &Client, route: Route) -> Result<Vec<
 }
 
 /// History of `span` ending now.
-pub async fn history(client: &Client, span: Span) -> Result<Vec<pbx_api::HistoryPoint>, ClientError> {
+pub async fn history(
+    client: &Client,
+    span: Span,
+) -> Result<Vec<pbx_api::HistoryPoint>, ClientError> {
     let now = now_ms();
     let from = now.saturating_sub(span.ms()).to_string();
     let to = (now + 1).to_string();
@@ -63,7 +70,12 @@ pub async fn history(client: &Client, span: Span) -> Result<Vec<pbx_api::History
 }
 
 /// Polls every second until the receiver is gone.
-pub fn spawn_poller(client: Client, lang: Lang, tx: mpsc::Sender<Update>, span: watch::Receiver<Span>) {
+pub fn spawn_poller(
+    client: Client,
+    lang: Lang,
+    tx: mpsc::Sender<Update>,
+    span: watch::Receiver<Span>,
+) {
     tokio::spawn(async move {
         let mut round: u64 = 0;
         let mut last_span: Option<Span> = None;
@@ -145,11 +157,9 @@ pub fn spawn_action(client: Client, lang: Lang, tx: mpsc::Sender<Update>, a: cra
                     .call_bytes(Method::Post, &path, Vec::new(), "application/json")
                     .await
                 {
-                    Ok(_) => Update::Note(
-                        pbx_i18n::Msg::new("top.hung_up")
-                            .arg("id", id)
-                            .render(lang),
-                    ),
+                    Ok(_) => {
+                        Update::Note(pbx_i18n::Msg::new("top.hung_up").arg("id", id).render(lang))
+                    }
                     Err(e) => Update::Note(e.message(lang)),
                 }
             }
@@ -159,11 +169,9 @@ pub fn spawn_action(client: Client, lang: Lang, tx: mpsc::Sender<Update>, a: cra
                     .call_bytes(Method::Post, &path, Vec::new(), "application/json")
                     .await
                 {
-                    Ok(_) => Update::Note(
-                        pbx_i18n::Msg::new("top.acked")
-                            .arg("id", id)
-                            .render(lang),
-                    ),
+                    Ok(_) => {
+                        Update::Note(pbx_i18n::Msg::new("top.acked").arg("id", id).render(lang))
+                    }
                     Err(e) => Update::Note(e.message(lang)),
                 }
             }

@@ -7,12 +7,12 @@
 
 mod app;
 mod data;
-mod ui;
 #[cfg(test)]
 mod tests;
+mod ui;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
 use app::{Action, App, Update};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use pbx_cli::{exit, Generate};
 use pbx_client::Client;
@@ -29,7 +29,8 @@ struct Cli {
     /// Taal: nl of en
     #[arg(long, value_name = "TAAL")]
     lang: Option<String>,
-    /// Druk de eerste momentopname af als tekst en stop (voor scripts en tests)
+    /// Druk de eerste momentopname af als tekst en stop (voor scripts en tests). Zonder terminal
+    /// en zonder --once stopt pbxtop met code 64.
     #[arg(long)]
     once: bool,
     /// Schrijf manpagina's of shell-completions (voor de verpakking)

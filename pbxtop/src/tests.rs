@@ -78,7 +78,14 @@ fn calls() -> Vec<CallInfo> {
         "2001",
         "0612345678",
         vec![
-            leg("a", "G722", 280, 2400, 450, vec![420, 390, 350, 300, 260, 280]),
+            leg(
+                "a",
+                "G722",
+                280,
+                2400,
+                450,
+                vec![420, 390, 350, 300, 260, 280],
+            ),
             leg("b", "G722", 410, 300, 0, vec![410]),
         ],
     );
@@ -156,7 +163,26 @@ fn board() -> App {
         ],
     });
     app.apply(Update::History(Span::Day, history()));
-    app.starts.extend([NOW - 10_000, NOW - 50_000, NOW - 70_000]);
+    app.data.status = Some(pbx_api::Status {
+        version: "1.4.0".into(),
+        api: 1,
+        uptime_secs: 3600,
+        pid: 4242,
+        config_dir: "/etc/pbxd".into(),
+        state_dir: "/var/lib/pbxd".into(),
+        schema_version: 1,
+        tenants: 2,
+        extensions: 5,
+        config_loaded: "2023-11-14T22:13:20Z".into(),
+        you: pbx_api::Caller {
+            uid: 0,
+            user: Some("root".into()),
+            scope: pbx_api::Scope::Beheerder,
+        },
+        sip: Default::default(),
+    });
+    app.starts
+        .extend([NOW - 10_000, NOW - 50_000, NOW - 70_000]);
     app.changes.push("started demo 2001 → 0612345678".into());
     app
 }
@@ -193,14 +219,15 @@ fn snapshot(name: &str, text: &str) {
         let mut diff = String::new();
         let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), text.lines().collect());
         for i in 0..w.len().max(g.len()) {
-            let (a, b) = (w.get(i).copied().unwrap_or(""), g.get(i).copied().unwrap_or(""));
+            let (a, b) = (
+                w.get(i).copied().unwrap_or(""),
+                g.get(i).copied().unwrap_or(""),
+            );
             if a != b {
                 diff.push_str(&format!("{i:>3} - {a}\n{i:>3} + {b}\n"));
             }
         }
-        panic!(
-            "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n{diff}\n--- now:\n{text}"
-        );
+        panic!("snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n{diff}\n--- now:\n{text}");
     }
 }
 
@@ -208,7 +235,10 @@ fn snapshot(name: &str, text: &str) {
 fn snapshot_overzicht() {
     let app = board();
     let s = render(&app);
-    assert!(s.contains("Actieve gesprekken") && s.contains("1 op, 1 neer"), "{s}");
+    assert!(
+        s.contains("Actieve gesprekken") && s.contains("1 op, 1 neer"),
+        "{s}"
+    );
     snapshot("overzicht", &s);
 }
 
@@ -221,7 +251,10 @@ fn snapshot_gesprekken_worst_first() {
     let bad = s.find("2001 → 0612").expect("bad call shown");
     let good = s.find("1001 → 1002").expect("good call shown");
     assert!(bad < good, "worst first:\n{s}");
-    assert!(s.contains("1-WEG") && s.contains("2.80") && s.contains("slechtste eerst"), "{s}");
+    assert!(
+        s.contains("1-WEG") && s.contains("2.80") && s.contains("slechtste eerst"),
+        "{s}"
+    );
     snapshot("gesprekken", &s);
 }
 
@@ -230,7 +263,10 @@ fn snapshot_trunks() {
     let mut app = board();
     key(&mut app, KeyCode::Char('4'));
     let s = render(&app);
-    assert!(s.contains("kpn") && s.contains("NEER") && s.contains("2/30"), "{s}");
+    assert!(
+        s.contains("kpn") && s.contains("NEER") && s.contains("2/30"),
+        "{s}"
+    );
     snapshot("trunks", &s);
 }
 
@@ -248,7 +284,10 @@ fn snapshot_alarmen_firing_first() {
 #[test]
 fn snapshot_historie() {
     let mut app = board();
-    assert_eq!(key(&mut app, KeyCode::Char('8')), vec![Action::History(Span::Day)]);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('8')),
+        vec![Action::History(Span::Day)]
+    );
     let s = render(&app);
     assert!(s.contains("24 uur, per uur"), "{s}");
     snapshot("historie", &s);
@@ -272,7 +311,10 @@ fn snapshot_hangup_confirmation() {
     let s = render(&app);
     assert!(s.contains("Ophangen? (j/n)"), "{s}");
     snapshot("ophangen", &s);
-    assert_eq!(key(&mut app, KeyCode::Char('j')), vec![Action::Hangup("c-1".into())]);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('j')),
+        vec![Action::Hangup("c-1".into())]
+    );
     assert_eq!(app.confirm, None);
 }
 
@@ -299,14 +341,20 @@ fn english_and_wide_render() {
         .iter()
         .map(|c| c.symbol().to_string())
         .collect();
-    assert!(s.contains("Calls") && s.contains("CODEC A") && s.contains("PCMA"), "{s}");
+    assert!(
+        s.contains("Calls") && s.contains("CODEC A") && s.contains("PCMA"),
+        "{s}"
+    );
 }
 
 #[test]
 fn detail_view_without_trace_says_geen_spoor() {
     let mut app = board();
     key(&mut app, KeyCode::Char('2'));
-    assert_eq!(key(&mut app, KeyCode::Enter), vec![Action::Trace("c-1".into())]);
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Action::Trace("c-1".into())]
+    );
     app.apply(Update::Trace("c-1".into(), Err("niet gevonden".into())));
     let s = render(&app);
     assert!(s.contains("geen spoor") && s.contains("PCMA"), "{s}");
@@ -376,7 +424,10 @@ fn reconnect_keeps_tab_sort_and_filter() {
     app.apply(Update::Disconnected("pbxd draait niet".into()));
     assert!(!app.connected);
     let s = render(&app);
-    assert!(s.contains("verbinding verbroken, opnieuw verbinden…"), "{s}");
+    assert!(
+        s.contains("verbinding verbroken, opnieuw verbinden…"),
+        "{s}"
+    );
     app.apply(Update::Polled {
         calls: calls(),
         registrations: Vec::new(),
@@ -399,9 +450,18 @@ fn ack_and_history_span() {
         vec![Action::AckAlarm("verlies:acme".into())]
     );
     key(&mut app, KeyCode::Char('8'));
-    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Week)]);
-    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Month)]);
-    assert_eq!(key(&mut app, KeyCode::Char('d')), vec![Action::History(Span::Day)]);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('d')),
+        vec![Action::History(Span::Week)]
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('d')),
+        vec![Action::History(Span::Month)]
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('d')),
+        vec![Action::History(Span::Day)]
+    );
     assert_eq!(Span::Week.per(), "dag");
 }
 
@@ -418,4 +478,61 @@ fn overview_counts() {
 fn sparkline_cells() {
     assert_eq!(ui::spark(&[100, 450, 275], 10), "▁█▅");
     assert_eq!(ui::spark(&[100, 100, 450], 2), "▁█");
+}
+
+fn render_at(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| ui::draw(f, app)).expect("draw");
+    let buf = t.backend().buffer().clone();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn medium_width_adds_the_codec_column() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    let s = render_at(&app, 100, 30);
+    assert!(
+        s.contains("CODEC") && s.contains("G722") && s.contains("0612345678"),
+        "{s}"
+    );
+    let narrow = render(&app);
+    assert!(!narrow.contains("CODEC"), "{narrow}");
+}
+
+#[test]
+fn registrations_and_queues_tabs() {
+    let mut app = board();
+    app.data.registrations = vec![pbx_model::Registration {
+        tenant: "acme".into(),
+        extension: "1001".into(),
+        contact: "sip:1001@192.0.2.7:5060".into(),
+        instance: None,
+        source: "udp:192.0.2.7:5060".into(),
+        user_agent: Some("Yealink T54W".into()),
+        call_id: "r-1".into(),
+        cseq: 2,
+        registered_ms: NOW - 60_000,
+        expires_ms: NOW + 240_000,
+        nat: true,
+        unreachable: false,
+    }];
+    key(&mut app, KeyCode::Char('3'));
+    let s = render(&app);
+    assert!(
+        s.contains("1001") && s.contains("beschikbaar") && s.contains("240s") && s.contains("NAT"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('5'));
+    let s = render(&app);
+    assert!(s.contains("wachtrijfunctie"), "{s}");
+    key(&mut app, KeyCode::Char('6'));
+    assert!(render(&app).contains("Agenten"));
 }

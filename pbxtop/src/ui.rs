@@ -24,7 +24,9 @@ fn bad() -> Style {
 }
 
 fn warn() -> Style {
-    Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD)
 }
 
 fn block(title: String) -> Block<'static> {
@@ -171,12 +173,21 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect) {
 
 fn draw_overview(f: &mut Frame<'_>, app: &App, area: Rect) {
     let lang = app.lang;
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
-    let up = app.data.trunks.iter().filter(|t| t.up == Some(true)).count();
-    let down = app.data.trunks.iter().filter(|t| t.up == Some(false)).count();
+    let up = app
+        .data
+        .trunks
+        .iter()
+        .filter(|t| t.up == Some(true))
+        .count();
+    let down = app
+        .data
+        .trunks
+        .iter()
+        .filter(|t| t.up == Some(false))
+        .count();
     let firing = app.firing();
     let line = |key: &'static str, v: String, style: Style| {
         Line::from(vec![
@@ -186,7 +197,11 @@ fn draw_overview(f: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let lines = vec![
         line("top.ov.calls", app.data.calls.len().to_string(), bold()),
-        line("top.ov.per_minute", app.calls_per_minute().to_string(), bold()),
+        line(
+            "top.ov.per_minute",
+            app.calls_per_minute().to_string(),
+            bold(),
+        ),
         line(
             "top.ov.registrations",
             app.data.registrations.len().to_string(),
@@ -277,6 +292,7 @@ fn draw_calls(f: &mut Frame<'_>, app: &App, area: Rect) {
     let lang = app.lang;
     let calls = app.calls();
     let wide = area.width >= 120;
+    let medium = area.width >= 90;
     let now = app.now_ms;
     let rows: Vec<Row<'_>> = calls
         .iter()
@@ -313,7 +329,17 @@ fn draw_calls(f: &mut Frame<'_>, app: &App, area: Rect) {
                 }
                 cells.push(Cell::from(spark(hist, 20)));
             } else {
-                // Narrow: MOS per leg, worst jitter and loss of the two.
+                // Narrow: MOS per leg, worst jitter and loss of the two; the codecs from 90
+                // columns on.
+                if medium {
+                    let codecs: Vec<&str> = c.quality.iter().map(|q| q.codec.as_str()).collect();
+                    let one = codecs.windows(2).all(|w| w[0] == w[1]);
+                    cells.push(Cell::from(if one {
+                        codecs.first().copied().unwrap_or("-").to_string()
+                    } else {
+                        codecs.join("/")
+                    }));
+                }
                 cells.push(mos(a));
                 cells.push(mos(b));
                 let worst_j = c.quality.iter().map(|q| q.jitter_centi_ms).max();
@@ -328,7 +354,7 @@ fn draw_calls(f: &mut Frame<'_>, app: &App, area: Rect) {
                         .map(|l| format!("{:.1}%", f64::from(l) / 100.0))
                         .unwrap_or_else(|| "-".into()),
                 ));
-                cells.push(Cell::from(spark(hist, 10)));
+                cells.push(Cell::from(spark(hist, 7)));
             }
             cells.push(flag(lang, c));
             Row::new(cells)
@@ -371,7 +397,7 @@ fn draw_calls(f: &mut Frame<'_>, app: &App, area: Rect) {
             ],
         )
     } else {
-        (
+        let (mut header, mut widths) = (
             vec![
                 h("top.col.org"),
                 h("top.col.call"),
@@ -385,18 +411,23 @@ fn draw_calls(f: &mut Frame<'_>, app: &App, area: Rect) {
                 "".into(),
             ],
             vec![
-                Constraint::Length(6),
-                Constraint::Min(11),
+                Constraint::Length(5),
+                Constraint::Min(15),
                 Constraint::Length(11),
                 Constraint::Length(5),
                 Constraint::Length(5),
                 Constraint::Length(5),
                 Constraint::Length(4),
                 Constraint::Length(5),
-                Constraint::Length(10),
+                Constraint::Length(7),
                 Constraint::Length(5),
             ],
-        )
+        );
+        if medium {
+            header.insert(4, "CODEC".into());
+            widths.insert(4, Constraint::Length(9));
+        }
+        (header, widths)
     };
     let title = Msg::new("top.calls_title")
         .arg("n", calls.len())
@@ -483,7 +514,11 @@ fn draw_detail(f: &mut Frame<'_>, app: &App, area: Rect) {
                 Cell::from(q.avg_mos_centi.map(centi).unwrap_or_else(|| "-".into())),
                 Cell::from(format!("{:.1}", f64::from(q.jitter_centi_ms) / 100.0)),
                 Cell::from(format!("{:.1}%", f64::from(q.loss_centi_pct) / 100.0)),
-                Cell::from(q.rtt_ms.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+                Cell::from(
+                    q.rtt_ms
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ),
             ])
         })
         .collect();
@@ -519,7 +554,7 @@ fn draw_detail(f: &mut Frame<'_>, app: &App, area: Rect) {
     );
     for (i, q) in c.quality.iter().enumerate() {
         let y = sparks.y + 2 * i as u16;
-        if y + 1 >= sparks.bottom() + 1 {
+        if y + 2 > sparks.bottom() {
             break;
         }
         let r = Rect {
@@ -661,8 +696,8 @@ fn draw_trunks(f: &mut Frame<'_>, app: &App, area: Rect) {
     let table = Table::new(
         rows,
         [
+            Constraint::Length(8),
             Constraint::Length(10),
-            Constraint::Length(12),
             Constraint::Length(13),
             Constraint::Length(7),
             Constraint::Length(5),
@@ -726,7 +761,7 @@ fn draw_alarms(f: &mut Frame<'_>, app: &App, area: Rect) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(7),
+            Constraint::Length(8),
             Constraint::Length(12),
             Constraint::Min(14),
             Constraint::Length(20),
@@ -812,7 +847,9 @@ fn draw_history(f: &mut Frame<'_>, app: &App, area: Rect) {
     } else {
         (1, 0)
     };
-    let shown = &points[points.len().saturating_sub(inner_w / usize::from(bw + gap).max(1))..];
+    let shown = &points[points
+        .len()
+        .saturating_sub(inner_w / usize::from(bw + gap).max(1))..];
     let group: Vec<Bar<'_>> = shown
         .iter()
         .map(|p| {
@@ -868,11 +905,7 @@ fn draw_history(f: &mut Frame<'_>, app: &App, area: Rect) {
                     .bounds([0.0, (n.saturating_sub(1)).max(1) as f64])
                     .labels([first.unwrap_or_default(), last.unwrap_or_default()]),
             )
-            .y_axis(
-                Axis::default()
-                    .bounds([1.0, 5.0])
-                    .labels(["1", "3", "5"]),
-            ),
+            .y_axis(Axis::default().bounds([1.0, 5.0]).labels(["1", "3", "5"])),
         chart,
     );
 }

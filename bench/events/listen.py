@@ -14,11 +14,21 @@ import sys
 import time
 
 
-def chunks(sock):
+def recv(sock, end):
+    """The next bytes; b"" when the stream ended or the time is up (timeouts are waited out)."""
+    while time.time() < end:
+        try:
+            return sock.recv(65536)
+        except socket.timeout:
+            continue
+    return b""
+
+
+def chunks(sock, end):
     buf = b""
     # Skip the response head.
     while b"\r\n\r\n" not in buf:
-        data = sock.recv(65536)
+        data = recv(sock, end)
         if not data:
             return
         buf += data
@@ -43,7 +53,7 @@ def chunks(sock):
                 buf = rest[size + 2:]
                 if size == 0:
                     return
-        data = sock.recv(65536)
+        data = recv(sock, end)
         if not data:
             return
         buf += data
@@ -60,7 +70,7 @@ def main():
     lines = []
     pending = b""
     try:
-        for chunk in chunks(s):
+        for chunk in chunks(s, end):
             now_ms = time.time() * 1000.0
             pending += chunk
             while b"\n" in pending:

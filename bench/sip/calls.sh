@@ -15,7 +15,8 @@
 # the answered calls pbxd lists, once when all are up and once after their set-up transactions
 # expired), the CPU per call set-up while they pile up, the event path (time from a call's
 # start/answer in pbxd to its event at a control-API client, p50/p99, also with ≥ 1000 calls
-# active), and memory per registration (REGS
+# active), pbxtop's CPU use while it shows the calls (when tmux is there), and memory per
+# registration (REGS
 # extensions each registered once; same two moments). Exit code 1 when any call or
 # registration failed (the work directory is then kept).
 #
@@ -58,11 +59,13 @@ if [ $((4 * (held + 2 * rate))) -gt 22000 ]; then
   echo "HELD ($held) en RATE ($rate) vragen meer RTP-poorten dan het bereik 10000-31999 heeft" >&2
   exit 64
 fi
-[ -n "${NOBUILD:-}" ] || cargo build -q --release -p pbxd -p pbxctl --manifest-path "$root/Cargo.toml"
+[ -n "${NOBUILD:-}" ] || cargo build -q --release -p pbxd -p pbxctl -p pbxtop --manifest-path "$root/Cargo.toml"
 tmp=$(mktemp -d)
 # Private copies: other builds may replace target/release while this runs.
 mkdir -p "$tmp/bin"
 cp "${BIN_DIR:-$root/target/release}/pbxd" "${BIN_DIR:-$root/target/release}/pbxctl" "$tmp/bin/"
+# pbxtop is optional (its CPU use is measured in the mem phase when it and tmux are there).
+cp "${BIN_DIR:-$root/target/release}/pbxtop" "$tmp/bin/" 2>/dev/null || true
 bin="$tmp/bin"
 pids=()
 shm_dirs=()
@@ -275,6 +278,16 @@ if [[ " $phases " == *" mem "* ]]; then
     >"$tmp/events.summary" 2>&1 &
   events_pid=$!
   pids+=("$events_pid")
+  # pbxtop watching the Gesprekken tab in a detached tmux terminal, for its CPU use.
+  top_pid=""
+  if [ -x "$bin/pbxtop" ] && command -v tmux >/dev/null; then
+    tmux new-session -d -s "pbxbench$$" -x 120 -y 40 \
+      "env PBXCTL_SOCKET=$p_dir/control.sock $bin/pbxtop" 2>/dev/null || true
+    sleep 1
+    tmux send-keys -t "pbxbench$$" 2 2>/dev/null || true
+    top_pid=$(pgrep -n -f "$bin/pbxtop" || true)
+    [ -n "$top_pid" ] && top_t0=$(ticks "$top_pid")
+  fi
   sleep 0.5
   t0=$(ticks "$p_pid")
   uac mem "$p_port" "$held" "$held_rate" $((hold * 1000)) -l "$held" &
@@ -288,7 +301,19 @@ if [[ " $phases " == *" mem "* ]]; then
   up=$(ctl --json calls | grep -c '"answered_ms": [0-9]' || true)
   wait_for "$events_pid" 30 || true
   sed 's/^/pbxd      /' "$tmp/events.summary"
-  sleep 28
+  if [ -n "$top_pid" ]; then
+    # 20 s with all calls up: pbxtop's CPU share while it shows them.
+    top_a=$(ticks "$top_pid")
+    sleep 20
+    top_b=$(ticks "$top_pid")
+    printf 'pbxtop    CPU bij %d lopende gesprekken (tabblad Gesprekken, 120x40): %.1f %% van een core (20 s), opzetfase %.1f %%\n' \
+      "$up" "$(echo "($top_b - $top_a) * 100 / $hz / 20" | bc -l)" \
+      "$(echo "($top_a - $top_t0) * 100 / $hz / ($ramp + 3)" | bc -l)"
+    tmux kill-session -t "pbxbench$$" 2>/dev/null || true
+    sleep 8
+  else
+    sleep 28
+  fi
   rss_steady=$(rss_kb "$p_pid")
   up2=$(ctl --json calls | grep -c '"answered_ms": [0-9]' || true)
   code=0

@@ -788,7 +788,11 @@ impl Service {
                     .into_iter()
                     .map(|v| {
                         let relay = self.calls.relays.get(&v.id);
-                        with_quality(call_info(v), relay)
+                        let mut info = with_quality(call_info(v), relay);
+                        if let Some(a) = self.calls.a.get(&CallRef(info.id.clone())) {
+                            info.call_id = a.call_id.clone();
+                        }
+                        info
                     })
                     .collect();
                 let _ = reply.send(infos);
@@ -1313,6 +1317,7 @@ fn call_info(v: pbx_engine::call::CallView) -> pbx_api::CallInfo {
     let word = |s: String| s.to_ascii_lowercase();
     pbx_api::CallInfo {
         id: v.id.0.clone(),
+        call_id: String::new(),
         tenant: v.tenant,
         caller: v.caller,
         callee: v.callee,

@@ -117,8 +117,8 @@ pub enum Action {
     Hangup(String),
     /// `POST /v1/alarms/{id}/ack`.
     AckAlarm(String),
-    /// `GET /v1/trace/{id}`.
-    Trace(String),
+    /// `GET /v1/trace/{call-id}` for the call with pbxd id `.0`.
+    Trace(String, String),
     /// Fetch history for this span now.
     History(Span),
 }
@@ -482,9 +482,15 @@ impl App {
             KeyCode::Enter if self.tab == Tab::Gesprekken => {
                 if let Some(c) = self.calls().get(self.selected) {
                     let id = c.id.clone();
+                    // Traces are kept by SIP Call-ID; older pbxd versions do not send it.
+                    let key = if c.call_id.is_empty() {
+                        id.clone()
+                    } else {
+                        c.call_id.clone()
+                    };
                     self.detail = Some(id.clone());
                     self.trace = None;
-                    return vec![Action::Trace(id)];
+                    return vec![Action::Trace(id, key)];
                 }
             }
             KeyCode::Char('h') if self.tab == Tab::Gesprekken => {

@@ -175,8 +175,8 @@ pub fn spawn_action(client: Client, lang: Lang, tx: mpsc::Sender<Update>, a: cra
                     Err(e) => Update::Note(e.message(lang)),
                 }
             }
-            Action::Trace(id) => {
-                let r = get::<pbx_api::TraceView>(&client, Route::Trace(id.clone()), &[]).await;
+            Action::Trace(id, call_id) => {
+                let r = get::<pbx_api::TraceView>(&client, Route::Trace(call_id), &[]).await;
                 Update::Trace(id, r.map_err(|e| e.message(lang)))
             }
             Action::History(span) => match history(&client, span).await {

@@ -40,6 +40,7 @@ fn leg(name: &str, codec: &str, mos: u32, jitter: u32, loss: u32, hist: Vec<u32>
 fn call(id: &str, tenant: &str, from: &str, to: &str, q: Vec<LegLive>) -> CallInfo {
     CallInfo {
         id: id.into(),
+        call_id: String::new(),
         tenant: tenant.into(),
         caller: pbx_model::Party {
             number: from.into(),
@@ -353,7 +354,7 @@ fn detail_view_without_trace_says_geen_spoor() {
     key(&mut app, KeyCode::Char('2'));
     assert_eq!(
         key(&mut app, KeyCode::Enter),
-        vec![Action::Trace("c-1".into())]
+        vec![Action::Trace("c-1".into(), "c-1".into())]
     );
     app.apply(Update::Trace("c-1".into(), Err("niet gevonden".into())));
     let s = render(&app);

@@ -130,6 +130,12 @@ fn pbxtop_shows_a_live_call_on_the_gesprekken_tab() {
         "pbxtop still runs: {screen}"
     );
 
+    // Enter: the call's detail with its SIP ladder (traces are found by the A leg's Call-ID).
+    send(&server.0, &["Enter"]);
+    let (ok, detail) = wait_for(&server.0, "INVITE", Duration::from_secs(5));
+    assert!(ok, "the ladder in the detail view:\n{detail}");
+    send(&server.0, &["Escape"]);
+
     // q ends the board with exit 0 and the shell prompt's line shows it.
     let _ = tmux(&server.0)
         .args(["send-keys", "-t", "top", "q"])

@@ -61,6 +61,9 @@ pub struct Status {
 pub struct CallInfo {
     /// pbxd's id of the call (for `pbxctl call hangup`).
     pub id: String,
+    /// SIP Call-ID of the caller's leg (for `pbxctl trace`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub call_id: String,
     /// Organisation.
     pub tenant: String,
     /// Caller.

@@ -139,8 +139,8 @@ pub enum Update {
     },
     /// History of a span.
     History(Span, Vec<HistoryPoint>),
-    /// An event of the stream.
-    Event(Event),
+    /// An event of the stream (boxed: a call event is large).
+    Event(Box<Event>),
     /// The connection is gone (message).
     Disconnected(String),
     /// A trace answer for a call id: the view or why there is none.
@@ -549,7 +549,7 @@ impl App {
                 }
             }
             Update::Note(n) => self.note = Some(n),
-            Update::Event(ev) => self.event(ev),
+            Update::Event(ev) => self.event(*ev),
         }
     }
 

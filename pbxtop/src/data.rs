@@ -127,7 +127,7 @@ pub fn spawn_events(client: Client, lang: Lang, tx: mpsc::Sender<Update>, first:
                 Ok(mut s) => {
                     while let Some(ev) = s.next().await {
                         let u = match ev {
-                            Ok(ev) => Update::Event(ev),
+                            Ok(ev) => Update::Event(Box::new(ev)),
                             Err(e) => disconnected(lang, &e),
                         };
                         if tx.send(u).await.is_err() {

@@ -84,7 +84,7 @@ async fn run(cli: Cli, lang: Lang) -> i32 {
         };
         let mut b = App::new(lang);
         if let Some(Ok(ev)) = stream.next().await {
-            b.apply(Update::Event(ev));
+            b.apply(Update::Event(Box::new(ev)));
         }
         print!("{}", b.text());
         return exit::OK;

@@ -201,12 +201,14 @@ impl Entry {
     /// One second's quality sample, published for the SIP task.
     fn sample_quality(&mut self) {
         let leg = |i: usize| {
-            let r = self.core.snapshot(i).receive;
+            let s = self.core.snapshot(i);
+            let r = s.receive;
             pbx_media::quality::LegSample {
                 packets: r.packets,
                 lost: r.lost,
                 jitter_ms: r.jitter_ms,
                 rtt_ms: r.rtt_ms,
+                xr_mos: s.xr.and_then(|m| m.mos()),
             }
         };
         let legs = [leg(0), leg(1)];

@@ -81,6 +81,17 @@ fn call(
     uac: &str,
     mport: u16,
 ) -> std::thread::JoinHandle<(Run, Run)> {
+    call_with_rtcp(pbx, pw, uac, mport, bind())
+}
+
+/// [`call`] with 1001's RTCP at the given socket (`a=rtcp`).
+fn call_with_rtcp(
+    pbx: &Pbx,
+    pw: &(String, String),
+    uac: &str,
+    mport: u16,
+    rtcp: (UdpSocket, u16),
+) -> std::thread::JoinHandle<(Run, Run)> {
     let port = free_udp_port();
     register_phone(pbx, "1002", &pw.1, "acme.example", port);
     let mut server = sipp_command(
@@ -91,7 +102,7 @@ fn call(
         &pw.1,
         port,
     );
-    let (_rtcp, rtcpport) = bind();
+    let (_rtcp, rtcpport) = rtcp;
     let mut client = sipp_command(pbx, pbx.sip_port, uac, "1001", &pw.0, free_udp_port());
     client.args([
         "-set",
@@ -265,4 +276,83 @@ fn a_silent_side_is_one_way_audio_live_and_in_the_cdr() {
     let cdr = the_cdr(&pbx);
     assert_eq!(cdr["quality"]["one_way"], true, "{cdr}");
     assert_eq!(cdr["quality"]["dead_air"], false, "{cdr}");
+}
+
+/// 1001's RTCP: answers every report of pbxd with a receiver report and an RTCP XR VoIP Metrics
+/// block saying MOS-CQ 2.9 (RFC 3611 §4.7); gives the number of XR sent.
+fn xr_phone(sock: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u32> {
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        let mut buf = [0u8; 1500];
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((_, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            // RR without blocks from SSRC 0x10011001, then XR with one VoIP Metrics block.
+            let mut p = vec![0x80, 201, 0, 1];
+            p.extend_from_slice(&0x1001_1001u32.to_be_bytes());
+            p.extend_from_slice(&[0x80, 207, 0, 10]);
+            p.extend_from_slice(&0x1001_1001u32.to_be_bytes());
+            p.extend_from_slice(&[7, 0, 0, 8]);
+            p.extend_from_slice(&0u32.to_be_bytes());
+            p.extend_from_slice(&[0; 16]);
+            p.extend_from_slice(&[60, 127, 31, 29]); // R 60, MOS-LQ 3.1, MOS-CQ 2.9
+            p.extend_from_slice(&[0; 8]);
+            let _ = sock.send_to(&p, from);
+            sent += 1;
+        }
+        sent
+    })
+}
+
+#[test]
+fn a_phones_rtcp_xr_mos_counts_instead_of_the_estimate() {
+    let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
+    let (sock, mport) = bind();
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: true,
+            drop_every: 0,
+            delay_every: 0,
+            delay: Duration::ZERO,
+        },
+    );
+    let (rtcp, rtcpport) = bind();
+    let xr = xr_phone(rtcp.try_clone().unwrap(), stop.clone());
+    let running = call_with_rtcp(
+        &pbx,
+        &(a, b),
+        "call_1001_pcmu_socket_8s.xml",
+        mport,
+        (rtcp, rtcpport),
+    );
+    // Clean audio both ways; once 1001 has sent its XR, leg a shows the phone's MOS-CQ.
+    let live = live_until(&pbx, Duration::from_secs(9), |c| {
+        c["quality"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x["leg"] == "a" && x["mos_centi"] == 290))
+    });
+    let (client, server) = running.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    relay.join().unwrap();
+    let sent = xr.join().unwrap();
+    assert_eq!(client.code, 0, "1001: {}\n{}", client.all(), pbx.log_text());
+    assert_eq!(server.code, 0, "1002: {}", server.all());
+    assert!(sent >= 1, "pbxd sent 1001 an RTCP report to answer");
+    assert_eq!(
+        leg(&live, "quality", "a")["mos_centi"],
+        290,
+        "XR sent {sent}; live: {live}"
+    );
+    assert!(
+        centi(&leg(&live, "quality", "b")["mos_centi"]) > 4.2,
+        "leg b is pbxd's own estimate: {live}"
+    );
+    let cdr = the_cdr(&pbx);
+    assert_eq!(cdr["quality"]["worst_mos_centi"], 290, "{cdr}");
 }

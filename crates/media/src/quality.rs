@@ -32,6 +32,10 @@ pub struct LegSample {
     pub jitter_ms: f64,
     /// Round-trip time in milliseconds.
     pub rtt_ms: Option<f64>,
+    /// The MOS the phone itself reports in RTCP XR VoIP Metrics (RFC 3611 §4.7), when it does:
+    /// it then counts instead of pbxd's estimate, since the phone also knows its jitter buffer
+    /// and concealment.
+    pub xr_mos: Option<f64>,
 }
 
 /// One leg now.
@@ -107,14 +111,18 @@ impl QualityMeter {
                 0.0
             };
             let mos = (got > 0).then(|| {
-                emodel::mos(
-                    codecs[i],
-                    &Impairments {
-                        loss_percent: loss,
-                        jitter_ms: jitter,
-                        rtt_ms: s.rtt_ms,
-                    },
-                )
+                s.xr_mos
+                    .filter(|m| (1.0..=5.0).contains(m))
+                    .unwrap_or_else(|| {
+                        emodel::mos(
+                            codecs[i],
+                            &Impairments {
+                                loss_percent: loss,
+                                jitter_ms: jitter,
+                                rtt_ms: s.rtt_ms,
+                            },
+                        )
+                    })
             });
             if let Some(m) = mos {
                 self.mos_sum[i] += m;
@@ -210,7 +218,23 @@ mod tests {
             lost,
             jitter_ms: 2.0,
             rtt_ms: Some(20.0),
+            xr_mos: None,
         }
+    }
+
+    #[test]
+    fn a_phones_own_xr_mos_counts_instead_of_the_estimate() {
+        let mut q = QualityMeter::new();
+        let mut a = leg(50, 0);
+        a.xr_mos = Some(3.4);
+        q.sample([a, leg(50, 0)], ["PCMU", "PCMU"], true);
+        assert_eq!(q.now()[0].mos, Some(3.4));
+        assert!(q.now()[1].mos.is_some_and(|m| m > 4.3));
+        // Nonsense from the phone is ignored.
+        let mut a = leg(100, 0);
+        a.xr_mos = Some(9.9);
+        q.sample([a, leg(100, 0)], ["PCMU", "PCMU"], true);
+        assert!(q.now()[0].mos.is_some_and(|m| m > 4.3));
     }
 
     #[test]

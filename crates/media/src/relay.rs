@@ -175,6 +175,8 @@ struct Leg {
     rtt: Option<Duration>,
     /// The last report block the leg sent about our stream.
     remote: Option<ReportBlock>,
+    /// The last RTCP XR VoIP Metrics the leg sent (its own view of what it hears).
+    xr: Option<rtcp::VoipMetrics>,
     reports_sent: u64,
     reports_received: u64,
 }
@@ -195,6 +197,8 @@ pub struct LegSnapshot {
     pub remote_jitter: Option<u32>,
     /// Where its media comes from, once latched.
     pub source: Option<SocketAddr>,
+    /// The last RTCP XR VoIP Metrics of the leg (RFC 3611 §4.7), when it sends them.
+    pub xr: Option<rtcp::VoipMetrics>,
 }
 
 /// The packet path of one call. See the module documentation.
@@ -429,6 +433,15 @@ impl RelayCore {
                         block(&b, from);
                     }
                 }
+                RtcpPacket::Other {
+                    packet_type: rtcp::PT_XR,
+                    body,
+                    ..
+                } => {
+                    if let Some(m) = rtcp::xr_voip_metrics(body).into_iter().last() {
+                        from.xr = Some(m);
+                    }
+                }
                 _ => {}
             }
         }
@@ -546,6 +559,7 @@ impl RelayCore {
             remote_fraction_lost: leg.remote.map(|b| b.fraction_lost),
             remote_jitter: leg.remote.map(|b| b.jitter),
             source: leg.rtp.latched,
+            xr: leg.xr,
         }
     }
 }
@@ -919,6 +933,25 @@ mod tests {
         rtcp::write_rr(&mut rr, 0x77, &[other]).unwrap();
         core.handle(side, true, rtcp_src, &mut rr, due + ms(400));
         assert!((core.snapshot(side).receive.rtt_ms.unwrap() - 100.0).abs() < 1.0);
+
+        // RR + XR with VoIP Metrics (MOS-CQ 3.4): kept as the leg's own view.
+        assert_eq!(core.snapshot(side).xr, None);
+        let mut rr = Vec::new();
+        rtcp::write_rr(&mut rr, 0x77, &[]).unwrap();
+        let mut xr = vec![0x80, rtcp::PT_XR, 0, 10];
+        xr.extend_from_slice(&0x77u32.to_be_bytes());
+        xr.extend_from_slice(&[7, 0, 0, 8]);
+        xr.extend_from_slice(&0xa1u32.to_be_bytes());
+        xr.extend_from_slice(&[13, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 30, 0, 0, 0, 0]);
+        xr.extend_from_slice(&[70, 127, 36, 34, 0, 0, 0, 0, 0, 0, 0, 0]);
+        rr.extend_from_slice(&xr);
+        assert_eq!(
+            core.handle(side, true, rtcp_src, &mut rr, due + ms(450)),
+            Verdict::RtcpConsumed
+        );
+        let m = core.snapshot(side).xr.unwrap();
+        assert_eq!(m.mos(), Some(3.4));
+        assert_eq!(m.round_trip_delay_ms, 60);
 
         // The phone's own SR: our next report carries LSR/DLSR for it.
         let phone_ntp = NtpTime::from_unix(Duration::from_secs(1_900_000_000));

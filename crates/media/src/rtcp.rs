@@ -1,6 +1,7 @@
 //! RTCP (RFC 3550 §6): compound packet parsing for SR, RR, SDES and BYE, zero-copy; builders for
 //! SR, RR, SDES CNAME and BYE. Other packet types (APP, RTPFB, PSFB, XR…) are handed out as
-//! [`RtcpPacket::Other`].
+//! [`RtcpPacket::Other`]; the VoIP Metrics blocks of XR (RFC 3611 §4.7) are read by
+//! [`xr_voip_metrics`].
 
 /// Packet type: sender report.
 pub const PT_SR: u8 = 200;
@@ -677,5 +678,127 @@ mod tests {
             panic!()
         };
         assert_eq!(rr.blocks().next().unwrap().cumulative_lost, 0x7f_ffff);
+    }
+}
+
+/// Packet type: extended report (RFC 3611).
+pub const PT_XR: u8 = 207;
+
+/// The VoIP Metrics report block of RTCP XR (RFC 3611 §4.7), as far as pbxd uses it: what the
+/// phone itself measured and estimated about the stream it receives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoipMetrics {
+    /// SSRC of the stream the metrics are about.
+    pub ssrc: u32,
+    /// Packets lost, fraction in 1/256.
+    pub loss_rate: u8,
+    /// Packets discarded (late, jitter buffer), fraction in 1/256.
+    pub discard_rate: u8,
+    /// Round-trip delay in ms (0: unknown).
+    pub round_trip_delay_ms: u16,
+    /// End-system delay in ms (0: unknown).
+    pub end_system_delay_ms: u16,
+    /// R factor (127: unavailable).
+    pub r_factor: u8,
+    /// MOS listening quality ×10 (127: unavailable).
+    pub mos_lq: u8,
+    /// MOS conversational quality ×10 (127: unavailable).
+    pub mos_cq: u8,
+}
+
+impl VoipMetrics {
+    /// MOS-CQ, else MOS-LQ, as a MOS (1.0–5.0); `None` when the phone gives neither.
+    pub fn mos(&self) -> Option<f64> {
+        [self.mos_cq, self.mos_lq]
+            .into_iter()
+            .find(|m| (10..=50).contains(m))
+            .map(|m| f64::from(m) / 10.0)
+    }
+}
+
+/// Block type of the VoIP Metrics block.
+const XR_VOIP_METRICS: u8 = 7;
+
+/// The VoIP Metrics blocks of an XR packet's body (after the 4-byte header: the sender's SSRC,
+/// then report blocks). Malformed blocks end the scan; never panics.
+pub fn xr_voip_metrics(body: &[u8]) -> Vec<VoipMetrics> {
+    let mut out = Vec::new();
+    if body.len() < 4 {
+        return out;
+    }
+    let mut rest = &body[4..];
+    while rest.len() >= 4 {
+        let bt = rest[0];
+        let words = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let len = (words + 1) * 4;
+        if len > rest.len() {
+            break;
+        }
+        let block = &rest[..len];
+        if bt == XR_VOIP_METRICS && len >= 36 {
+            out.push(VoipMetrics {
+                ssrc: be32(block, 4),
+                loss_rate: block[8],
+                discard_rate: block[9],
+                round_trip_delay_ms: u16::from_be_bytes([block[16], block[17]]),
+                end_system_delay_ms: u16::from_be_bytes([block[18], block[19]]),
+                r_factor: block[24],
+                mos_lq: block[26],
+                mos_cq: block[27],
+            });
+        }
+        rest = &rest[len..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod xr_tests {
+    use super::*;
+
+    /// An XR body: sender SSRC, a block of another type, a VoIP Metrics block.
+    fn body(mos_lq: u8, mos_cq: u8) -> Vec<u8> {
+        let mut b = 0x1111_2222u32.to_be_bytes().to_vec();
+        // Block type 4 (receiver reference time), 2 words.
+        b.extend_from_slice(&[4, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
+        // VoIP Metrics: BT 7, length 8 words.
+        let mut v = vec![7, 0, 0, 8];
+        v.extend_from_slice(&0xAABB_CCDDu32.to_be_bytes());
+        v.extend_from_slice(&[26, 3, 0, 0]); // loss 26/256, discard 3/256, burst/gap density
+        v.extend_from_slice(&[0, 0, 0, 0]); // burst and gap duration
+        v.extend_from_slice(&[0, 80, 0, 40]); // round trip 80 ms, end system 40 ms
+        v.extend_from_slice(&[0, 0, 0, 0]); // signal, noise, RERL, Gmin
+        v.extend_from_slice(&[72, 127, mos_lq, mos_cq]); // R, ext R, MOS-LQ, MOS-CQ
+        v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // RX config … JB abs max
+        b.extend_from_slice(&v);
+        b
+    }
+
+    #[test]
+    fn voip_metrics_are_read_from_an_xr_body() {
+        let m = xr_voip_metrics(&body(38, 36));
+        assert_eq!(m.len(), 1);
+        let m = m[0];
+        assert_eq!(m.ssrc, 0xAABB_CCDD);
+        assert_eq!((m.loss_rate, m.discard_rate), (26, 3));
+        assert_eq!((m.round_trip_delay_ms, m.end_system_delay_ms), (80, 40));
+        assert_eq!(m.r_factor, 72);
+        assert_eq!(m.mos(), Some(3.6), "MOS-CQ first");
+        assert_eq!(
+            xr_voip_metrics(&body(38, 127))[0].mos(),
+            Some(3.8),
+            "else MOS-LQ"
+        );
+        assert_eq!(xr_voip_metrics(&body(127, 127))[0].mos(), None);
+    }
+
+    #[test]
+    fn truncated_and_garbage_bodies_give_nothing() {
+        let b = body(38, 36);
+        for n in 0..b.len() {
+            let _ = xr_voip_metrics(&b[..n]);
+        }
+        assert!(xr_voip_metrics(&b[..b.len() - 1]).is_empty());
+        assert!(xr_voip_metrics(&[0xff; 64]).is_empty());
     }
 }

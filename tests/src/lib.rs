@@ -251,12 +251,24 @@ pub fn free_udp_port() -> u16 {
 /// pbxd's default RTP range, with all four free at the time of asking, so that parallel tests
 /// and the sockets the kernel hands out do not take the neighbours.
 pub fn free_media_ports() -> u16 {
+    // Never the same base twice in one test process: two SIPps started close together (by one
+    // test or by tests running in parallel) could otherwise both be told a base that neither
+    // had bound yet ("Unable to bind audio RTP socket").
+    static HANDED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     for _ in 0..200 {
         let base = 20_000 + 4 * (rand::random::<u16>() % 3_000);
+        let mut handed = HANDED.lock().unwrap_or_else(|p| p.into_inner());
+        if handed.contains(&base) {
+            continue;
+        }
         let held: Vec<_> = (0..4)
             .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
             .collect();
         if held.len() == 4 {
+            if handed.len() >= 2_500 {
+                handed.clear();
+            }
+            handed.push(base);
             return base;
         }
     }

@@ -20,7 +20,7 @@ use pbx_engine::call::{
     Side,
 };
 use pbx_engine::tollfraud::{Counters as GuardCounters, Guard};
-use pbx_model::{Cdr, NumberClass, Party, TenantStatus};
+use pbx_model::{Cdr, Party, TenantStatus};
 use pbx_sip::auth::{self, Algorithm, Outcome as AuthOutcome};
 use pbx_sip::msg::{self, Request, Response, SipMessage};
 use pbx_sip::transaction::{TransportKind, TuEvent, TxKey};
@@ -114,8 +114,6 @@ pub(crate) struct CallGlue {
     guard: Guard,
     pub(crate) guard_shared: Arc<Mutex<Vec<GuardCounters>>>,
     guard_published: Instant,
-    /// Outside calls the guard counts, with their class.
-    outside: HashMap<CallRef, NumberClass>,
     /// pbxd's part in a call, decided at routing, started at `Action::Local`.
     pending_app: HashMap<CallRef, LocalApp>,
     /// pbxd's part under way (announcement, keuzemenu).
@@ -156,7 +154,6 @@ impl CallGlue {
             guard: Guard::new(),
             guard_shared: Arc::default(),
             guard_published: Instant::now(),
-            outside: HashMap::new(),
             pending_app: HashMap::new(),
             running: HashMap::new(),
             prompts: crate::prompts::Prompts::new(conf_dir),
@@ -665,11 +662,8 @@ impl Service {
             }
         }
         // The guard counts outside calls the core admitted (and stops at `Released`).
-        if let (Some(class), true) = (routed.outside, self.calls.a.contains_key(&call)) {
-            if self.calls.core.get(&call).is_some() {
-                self.calls.outside.insert(call.clone(), class);
-                self.calls.guard.started(call.clone(), tenant, class, now);
-            }
+        if let (Some(class), true) = (routed.outside, self.calls.core.get(&call).is_some()) {
+            self.calls.guard.started(call.clone(), tenant, class, now);
         }
         self.drain_calls(now);
     }
@@ -1042,7 +1036,6 @@ impl Service {
             self.calls.by_a_call_id.remove(&a.call_id);
         }
         self.calls.guard.ended(call);
-        self.calls.outside.remove(call);
         self.calls.pending_app.remove(call);
         self.calls.running.remove(call);
         if let Some(t) = self.calls.inbound_trunk.remove(call) {
@@ -1345,13 +1338,7 @@ fn with_quality(mut info: pbx_api::CallInfo, relay: Option<&Relay>) -> pbx_api::
     let Some(relay) = relay else { return info };
     let v = relay.quality_view();
     let codecs = relay.codecs();
-    let centi = |x: f64| {
-        if x.is_finite() && x > 0.0 {
-            (x * 100.0).round().min(f64::from(u32::MAX)) as u32
-        } else {
-            0
-        }
-    };
+    use crate::relay::{centi, whole_ms};
     info.quality = ["a", "b"]
         .iter()
         .enumerate()
@@ -1363,10 +1350,7 @@ fn with_quality(mut info: pbx_api::CallInfo, relay: Option<&Relay>) -> pbx_api::
                 packets: n.packets,
                 loss_centi_pct: centi(n.loss_percent),
                 jitter_centi_ms: centi(n.jitter_ms),
-                rtt_ms: n
-                    .rtt_ms
-                    .filter(|r| r.is_finite() && *r >= 0.0)
-                    .map(|r| r.round() as u32),
+                rtt_ms: whole_ms(n.rtt_ms),
                 mos_centi: n.mos.map(centi),
                 avg_mos_centi: v.avg_mos[i].map(centi),
                 history_centi: v.history[i].iter().map(|m| centi(*m)).collect(),
@@ -1395,20 +1379,31 @@ impl Service {
             return;
         }
         self.calls.limit_audited.insert(tenant.to_string(), now);
+        self.audit_pbxd(
+            "call.limit_reached",
+            tenant,
+            format!("max_calls {limit}"),
+            serde_json::json!({ "max_calls": limit }),
+        );
+    }
+
+    /// An audit entry made by pbxd itself (uid 0, user `pbxd`): refused calls, limits, toll fraud.
+    pub(crate) fn audit_pbxd(
+        &self,
+        action: &str,
+        tenant: &str,
+        object: String,
+        after: serde_json::Value,
+    ) {
         let caller = pbx_api::Caller {
             uid: 0,
             user: Some("pbxd".into()),
             scope: pbx_api::Scope::Beheerder,
         };
-        let after = serde_json::json!({ "max_calls": limit });
-        if let Err(e) = self.app.audit(
-            &caller,
-            "call.limit_reached",
-            Some(tenant),
-            format!("max_calls {limit}"),
-            None,
-            Some(after),
-        ) {
+        if let Err(e) = self
+            .app
+            .audit(&caller, action, Some(tenant), object, None, Some(after))
+        {
             tracing::error!(error = %e, "auditregel niet geschreven");
         }
     }

@@ -812,7 +812,7 @@ impl Worker {
 }
 
 /// Hundredths, for the exact integer fields of the CDR.
-fn centi(v: f64) -> u32 {
+pub(crate) fn centi(v: f64) -> u32 {
     if v.is_finite() && v > 0.0 {
         (v * 100.0).round().min(f64::from(u32::MAX)) as u32
     } else {
@@ -829,12 +829,15 @@ fn leg_quality(leg: &str, codec: &str, s: &LegSnapshot, mos: Option<f64>) -> Leg
         lost: q.lost,
         loss_centi_pct: centi(q.loss_percent),
         jitter_centi_ms: centi(q.jitter_ms),
-        rtt_ms: q
-            .rtt_ms
-            .filter(|r| r.is_finite() && *r >= 0.0)
-            .map(|r| r.round().min(f64::from(u32::MAX)) as u32),
+        rtt_ms: whole_ms(q.rtt_ms),
         mos_centi: mos.map(centi),
     }
+}
+
+/// A round-trip time as whole milliseconds, when it is one.
+pub(crate) fn whole_ms(rtt: Option<f64>) -> Option<u32> {
+    rtt.filter(|r| r.is_finite() && *r >= 0.0)
+        .map(|r| r.round().min(f64::from(u32::MAX)) as u32)
 }
 
 /// The CDR's quality summary of a call.

@@ -10,10 +10,13 @@
 use serde_json::Value;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::UdpSocket;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long pbxd may take to open its socket.
@@ -1112,4 +1115,122 @@ pub fn two_extensions(extra_toml: &str) -> (Pbx, String, String) {
     };
     let (a, b) = (password("1001", "Jan"), password("1002", "Piet"));
     (pbx, a, b)
+}
+
+// ---- media calls with an impairing socket (quality, alarms, metrics) ----------------------------
+
+/// What the impairing relay does with each packet from pbxd.
+#[derive(Clone, Copy, Debug)]
+pub struct Impair {
+    /// Echo at all (false: 1001 is silent).
+    pub echo: bool,
+    /// Drop every n-th packet.
+    pub drop_every: u32,
+    /// Hold every n-th packet back this long (the packets behind it queue up).
+    pub delay_every: u32,
+    pub delay: Duration,
+}
+
+/// Receives pbxd's RTP for 1001 and sends it back impaired; gives (received, echoed).
+pub fn impairing_relay(
+    sock: UdpSocket,
+    stop: Arc<AtomicBool>,
+    imp: Impair,
+) -> std::thread::JoinHandle<(u32, u32)> {
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("loopback");
+    std::thread::spawn(move || {
+        let (mut got, mut sent) = (0u32, 0u32);
+        let mut buf = [0u8; 2048];
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            // RTCP goes to the other port; here only RTP (version 2, PT < 128 after the marker).
+            if n < 12 || buf[0] >> 6 != 2 {
+                continue;
+            }
+            got += 1;
+            if !imp.echo || (imp.drop_every > 0 && got % imp.drop_every == 0) {
+                continue;
+            }
+            if imp.delay_every > 0 && got % imp.delay_every == 0 {
+                std::thread::sleep(imp.delay);
+            }
+            // As 1001's own stream: PCMU (payload type 0, its only codec), its own SSRC.
+            buf[1] &= 0x80;
+            buf[8..12].copy_from_slice(&0x1001_1001u32.to_be_bytes());
+            let _ = sock.send_to(&buf[..n], from);
+            sent += 1;
+        }
+        (got, sent)
+    })
+}
+
+/// A UDP socket on 127.0.0.1 and its port.
+pub fn bind_udp() -> (UdpSocket, u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("loopback");
+    let port = s.local_addr().expect("loopback").port();
+    (s, port)
+}
+
+/// A call 1001 → 1002 of organisation acme (acme.example) with media: 1002 (SIPp, registered
+/// from a fresh port) answers and plays SIPp's A-law recording; 1001 calls with `uac` (a
+/// `call_1001_pcmu_socket*.xml`), its media at `mport`, a socket of the test.
+/// 1001's RTCP goes to a socket nobody reads. Returns while the call runs; the handle ends with
+/// the call.
+pub fn media_call(
+    pbx: &Pbx,
+    pw: &(String, String),
+    uac: &str,
+    mport: u16,
+) -> std::thread::JoinHandle<(Run, Run)> {
+    media_call_with_rtcp(pbx, pw, uac, mport, bind_udp())
+}
+
+/// [`media_call`] with 1001's RTCP at the given socket (`a=rtcp`).
+pub fn media_call_with_rtcp(
+    pbx: &Pbx,
+    pw: &(String, String),
+    uac: &str,
+    mport: u16,
+    rtcp: (UdpSocket, u16),
+) -> std::thread::JoinHandle<(Run, Run)> {
+    let port = free_udp_port();
+    register_phone(pbx, "1002", &pw.1, "acme.example", port);
+    let mut server = sipp_command(
+        pbx,
+        pbx.sip_port,
+        "uas_1002_pcma_play.xml",
+        "1002",
+        &pw.1,
+        port,
+    );
+    let (_rtcp, rtcpport) = rtcp;
+    let mut client = sipp_command(pbx, pbx.sip_port, uac, "1001", &pw.0, free_udp_port());
+    client.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1002",
+        "-auth_uri",
+        "1002@acme.example",
+        "-set",
+        "mport",
+        &mport.to_string(),
+        "-set",
+        "rtcpport",
+        &rtcpport.to_string(),
+    ]);
+    std::thread::spawn(move || {
+        let _keep = _rtcp;
+        let server =
+            std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
+        std::thread::sleep(Duration::from_millis(500));
+        let client = run_for(&mut client, None, Duration::from_secs(40));
+        (client, server.join().expect("SIPp thread"))
+    })
 }

@@ -9,7 +9,7 @@
 use pbx_tests::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,37 +103,6 @@ fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
         }
     });
     (port, got)
-}
-
-fn bind() -> (UdpSocket, u16) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    (s, port)
-}
-
-/// 1001's media socket: echoes pbxd's RTP back as 1001's, dropping every 10th packet.
-fn lossy_echo(sock: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut n = 0u32;
-        let mut buf = [0u8; 2048];
-        while !stop.load(Ordering::Relaxed) {
-            let Ok((len, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            if len < 12 || buf[0] >> 6 != 2 {
-                continue;
-            }
-            n += 1;
-            if n % 10 == 0 {
-                continue;
-            }
-            buf[1] &= 0x80;
-            buf[8..12].copy_from_slice(&0x1001_1001u32.to_be_bytes());
-            let _ = sock.send_to(&buf[..len], from);
-        }
-    })
 }
 
 fn wait_for<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -233,48 +202,21 @@ commando = ["{}"]
     assert_eq!(list[0]["severity"], "info", "{list}");
 
     // A call with 10 % loss on 1001's side.
-    let (sock, mport) = bind();
-    let (_rtcp, rtcpport) = bind();
+    let (sock, mport) = bind_udp();
     let stop = Arc::new(AtomicBool::new(false));
-    let echo = lossy_echo(sock, stop.clone());
-    let port = free_udp_port();
-    register_phone(&pbx, "1002", &pw2, "acme.example", port);
-    let mut server = sipp_command(
-        &pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_play.xml",
-        "1002",
-        &pw2,
-        port,
+    let echo = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: true,
+            drop_every: 10,
+            delay_every: 0,
+            delay: Duration::ZERO,
+        },
     );
-    let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
-    std::thread::sleep(Duration::from_millis(500));
-    let mut client = sipp_command(
-        &pbx,
-        pbx.sip_port,
-        "call_1001_pcmu_socket.xml",
-        "1001",
-        &pw1,
-        free_udp_port(),
-    );
-    client.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
-        "1002",
-        "-auth_uri",
-        "1002@acme.example",
-        "-set",
-        "mport",
-        &mport.to_string(),
-        "-set",
-        "rtcpport",
-        &rtcpport.to_string(),
-    ]);
-    let client = run_for(&mut client, None, Duration::from_secs(40));
-    let server = server.join().unwrap();
+    let (client, server) = media_call(&pbx, &(pw1, pw2), "call_1001_pcmu_socket.xml", mport)
+        .join()
+        .unwrap();
     stop.store(true, Ordering::Relaxed);
     echo.join().unwrap();
     assert_eq!(client.code, 0, "{}\n{}", client.all(), pbx.log_text());

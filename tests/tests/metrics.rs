@@ -4,7 +4,7 @@
 
 use pbx_tests::*;
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,68 +63,21 @@ fn metrics_show_registrations_calls_mos_trunks_and_alarms() {
     .ok();
 
     // A call with media both ways: 1002 plays, 1001's socket echoes.
-    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mport = media.local_addr().unwrap().port();
-    let (_rtcp, rtcpport) = {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = s.local_addr().unwrap().port();
-        (s, p)
-    };
-    media
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let (sock, mport) = bind_udp();
     let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
-    let echo = std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while !st.load(Ordering::Relaxed) {
-            if let Ok((n, from)) = media.recv_from(&mut buf) {
-                if n >= 12 {
-                    buf[1] &= 0x80;
-                    let _ = media.send_to(&buf[..n], from);
-                }
-            }
-        }
-    });
-    let uas_port = free_udp_port();
-    register_phone(&pbx, "1002", &pw2, "acme.example", uas_port);
-    let mut server = sipp_command(
-        &pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_play.xml",
-        "1002",
-        &pw2,
-        uas_port,
+    let echo = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: true,
+            drop_every: 0,
+            delay_every: 0,
+            delay: Duration::ZERO,
+        },
     );
-    let server = std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
-    std::thread::sleep(Duration::from_millis(500));
-    let mut client = sipp_command(
-        &pbx,
-        pbx.sip_port,
-        "call_1001_pcmu_socket.xml",
-        "1001",
-        &pw1,
-        free_udp_port(),
-    );
-    client.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
-        "1002",
-        "-auth_uri",
-        "1002@acme.example",
-        "-set",
-        "mport",
-        &mport.to_string(),
-        "-set",
-        "rtcpport",
-        &rtcpport.to_string(),
-    ]);
-    let client = std::thread::spawn(move || run_for(&mut client, None, Duration::from_secs(40)));
-    // During the call: one active call.
-    std::thread::sleep(Duration::from_millis(2500));
+    let running = media_call(&pbx, &(pw1, pw2), "call_1001_pcmu_socket.xml", mport);
+    // During the call (1001 dials 0.5 s after 1002 is up): one active call.
+    std::thread::sleep(Duration::from_millis(3000));
     let (status, body) = get(port, "GET", "/metrics");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -132,8 +85,7 @@ fn metrics_show_registrations_calls_mos_trunks_and_alarms() {
         Some(1.0),
         "{body}"
     );
-    let client = client.join().unwrap();
-    let server = server.join().unwrap();
+    let (client, server) = running.join().unwrap();
     stop.store(true, Ordering::Relaxed);
     echo.join().unwrap();
     assert_eq!(client.code, 0, "{}\n{}", client.all(), pbx.log_text());

@@ -17,119 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the impairing relay does with each packet from pbxd.
-#[derive(Clone, Copy)]
-struct Impair {
-    /// Echo at all (false: 1001 is silent).
-    echo: bool,
-    /// Drop every n-th packet.
-    drop_every: u32,
-    /// Hold every n-th packet back this long (the packets behind it queue up).
-    delay_every: u32,
-    delay: Duration,
-}
-
-/// Receives pbxd's RTP for 1001 and sends it back impaired; gives (received, echoed).
-fn impairing_relay(
-    sock: UdpSocket,
-    stop: Arc<AtomicBool>,
-    imp: Impair,
-) -> std::thread::JoinHandle<(u32, u32)> {
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let (mut got, mut sent) = (0u32, 0u32);
-        let mut buf = [0u8; 2048];
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            // RTCP goes to the other port; here only RTP (version 2, PT < 128 after the marker).
-            if n < 12 || buf[0] >> 6 != 2 {
-                continue;
-            }
-            got += 1;
-            if !imp.echo || (imp.drop_every > 0 && got % imp.drop_every == 0) {
-                continue;
-            }
-            if imp.delay_every > 0 && got % imp.delay_every == 0 {
-                std::thread::sleep(imp.delay);
-            }
-            // As 1001's own stream: PCMU (payload type 0, its only codec), its own SSRC.
-            buf[1] &= 0x80;
-            buf[8..12].copy_from_slice(&0x1001_1001u32.to_be_bytes());
-            let _ = sock.send_to(&buf[..n], from);
-            sent += 1;
-        }
-        (got, sent)
-    })
-}
-
-fn bind() -> (UdpSocket, u16) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    (s, port)
-}
-
-/// 1002 answers and plays; 1001 calls with its media at `mport` (RTCP `mport + 1` unused:
-/// `rtcpport` points at a socket nobody reads). Returns while the call runs; the handle ends
-/// with the call.
-fn call(
-    pbx: &Pbx,
-    pw: &(String, String),
-    uac: &str,
-    mport: u16,
-) -> std::thread::JoinHandle<(Run, Run)> {
-    call_with_rtcp(pbx, pw, uac, mport, bind())
-}
-
-/// [`call`] with 1001's RTCP at the given socket (`a=rtcp`).
-fn call_with_rtcp(
-    pbx: &Pbx,
-    pw: &(String, String),
-    uac: &str,
-    mport: u16,
-    rtcp: (UdpSocket, u16),
-) -> std::thread::JoinHandle<(Run, Run)> {
-    let port = free_udp_port();
-    register_phone(pbx, "1002", &pw.1, "acme.example", port);
-    let mut server = sipp_command(
-        pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_play.xml",
-        "1002",
-        &pw.1,
-        port,
-    );
-    let (_rtcp, rtcpport) = rtcp;
-    let mut client = sipp_command(pbx, pbx.sip_port, uac, "1001", &pw.0, free_udp_port());
-    client.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
-        "1002",
-        "-auth_uri",
-        "1002@acme.example",
-        "-set",
-        "mport",
-        &mport.to_string(),
-        "-set",
-        "rtcpport",
-        &rtcpport.to_string(),
-    ]);
-    std::thread::spawn(move || {
-        let _keep = _rtcp;
-        let server =
-            std::thread::spawn(move || run_for(&mut server, None, Duration::from_secs(40)));
-        std::thread::sleep(Duration::from_millis(500));
-        let client = run_for(&mut client, None, Duration::from_secs(40));
-        (client, server.join().unwrap())
-    })
-}
-
 fn the_cdr(pbx: &Pbx) -> Value {
     for _ in 0..50 {
         let list = pbx.ctl_json(&["cdr", "list"]);
@@ -176,7 +63,7 @@ fn centi(v: &Value) -> f64 {
 #[test]
 fn loss_and_jitter_are_measured_and_lower_the_mos_as_the_e_model_predicts() {
     let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
-    let (sock, mport) = bind();
+    let (sock, mport) = bind_udp();
     let stop = Arc::new(AtomicBool::new(false));
     let relay = impairing_relay(
         sock,
@@ -188,7 +75,7 @@ fn loss_and_jitter_are_measured_and_lower_the_mos_as_the_e_model_predicts() {
             delay: Duration::from_millis(60),
         },
     );
-    let running = call(&pbx, &(a, b), "call_1001_pcmu_socket.xml", mport);
+    let running = media_call(&pbx, &(a, b), "call_1001_pcmu_socket.xml", mport);
     // Live: after a few seconds leg a shows the loss and a lower MOS than leg b.
     let live = live_until(&pbx, Duration::from_secs(6), |c| {
         let q = &c["quality"];
@@ -252,7 +139,7 @@ fn loss_and_jitter_are_measured_and_lower_the_mos_as_the_e_model_predicts() {
 #[test]
 fn a_silent_side_is_one_way_audio_live_and_in_the_cdr() {
     let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
-    let (sock, mport) = bind();
+    let (sock, mport) = bind_udp();
     let stop = Arc::new(AtomicBool::new(false));
     let relay = impairing_relay(
         sock,
@@ -264,7 +151,7 @@ fn a_silent_side_is_one_way_audio_live_and_in_the_cdr() {
             delay: Duration::ZERO,
         },
     );
-    let running = call(&pbx, &(a, b), "call_1001_pcmu_socket_8s.xml", mport);
+    let running = media_call(&pbx, &(a, b), "call_1001_pcmu_socket_8s.xml", mport);
     let live = live_until(&pbx, Duration::from_secs(9), |c| c["one_way"] == true);
     let (client, server) = running.join().unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -310,7 +197,7 @@ fn xr_phone(sock: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u
 #[test]
 fn a_phones_rtcp_xr_mos_counts_instead_of_the_estimate() {
     let (pbx, a, b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
-    let (sock, mport) = bind();
+    let (sock, mport) = bind_udp();
     let stop = Arc::new(AtomicBool::new(false));
     let relay = impairing_relay(
         sock,
@@ -322,9 +209,9 @@ fn a_phones_rtcp_xr_mos_counts_instead_of_the_estimate() {
             delay: Duration::ZERO,
         },
     );
-    let (rtcp, rtcpport) = bind();
+    let (rtcp, rtcpport) = bind_udp();
     let xr = xr_phone(rtcp.try_clone().unwrap(), stop.clone());
-    let running = call_with_rtcp(
+    let running = media_call_with_rtcp(
         &pbx,
         &(a, b),
         "call_1001_pcmu_socket_8s.xml",

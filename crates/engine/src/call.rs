@@ -898,11 +898,7 @@ impl Calls {
             if c.awaiting.is_none() {
                 return Err(CallError::WrongState);
             }
-            let code = if (400..=699).contains(&code) {
-                code
-            } else {
-                503
-            };
+            let code = final_code(code);
             c.awaiting = None;
             s.reject(c, code, HangupBy::Systeem, now);
             Ok(())
@@ -1153,12 +1149,7 @@ impl Calls {
             Target::Extension(Some(callee)) => callee,
             Target::Extension(None) => return self.reject(c, 404, HangupBy::Systeem, now),
             Target::Reject(code) => {
-                let code = if (400..=699).contains(&code) {
-                    code
-                } else {
-                    503
-                };
-                return self.reject(c, code, HangupBy::Systeem, now);
+                return self.reject(c, final_code(code), HangupBy::Systeem, now);
             }
             Target::Local => {
                 c.state = CallState::Routing;
@@ -1647,6 +1638,15 @@ fn set_timer(
     if let Some(at) = at {
         index.insert((at, c.id.clone(), kind));
         c.timers[kind.idx()] = Some(at);
+    }
+}
+
+/// A refusal status as given by the glue: a final error (4xx–6xx), else 503.
+fn final_code(code: u16) -> u16 {
+    if (400..=699).contains(&code) {
+        code
+    } else {
+        503
     }
 }
 

@@ -348,23 +348,9 @@ impl Service {
             self.calls.refusal_audited.clear();
         }
         self.calls.refusal_audited.insert(key, now);
-        let caller = pbx_api::Caller {
-            uid: 0,
-            user: Some("pbxd".into()),
-            scope: pbx_api::Scope::Beheerder,
-        };
         let text = reason.to_string();
         let after = serde_json::json!({ "extension": by, "reason": text });
-        if let Err(e) = self.app.audit(
-            &caller,
-            action,
-            Some(tenant),
-            format!("{by}: {text}"),
-            None,
-            Some(after),
-        ) {
-            tracing::error!(error = %e, "auditregel niet geschreven");
-        }
+        self.audit_pbxd(action, tenant, format!("{by}: {text}"), after);
     }
 
     /// A belgroep as a hunt: all members at once, or one after the other.
@@ -464,7 +450,6 @@ impl Service {
         };
         let routed = self.decision_target(&org, decision, by, call, false, now);
         if let Some(class) = routed.outside {
-            self.calls.outside.insert(call.clone(), class);
             self.calls.guard.started(call.clone(), &tenant, class, now);
         }
         routed.target
@@ -576,7 +561,6 @@ impl Service {
                 self.menu_step(call, step, now);
             }
         }
-        let _ = now;
     }
 
     /// Plays prompts on a call; false when one cannot be loaded.
@@ -737,26 +721,12 @@ impl Service {
                     total_blocked,
                 } => {
                     tracing::warn!(%tenant, limiet = blocked.limit.as_str(), max = blocked.max, "belfraudebewaking: gesprekken geblokkeerd");
-                    let caller = pbx_api::Caller {
-                        uid: 0,
-                        user: Some("pbxd".into()),
-                        scope: pbx_api::Scope::Beheerder,
-                    };
                     let after = serde_json::json!({
                         "limit": blocked.limit.as_str(),
                         "max": blocked.max,
                         "blocked_total": total_blocked,
                     });
-                    if let Err(e) = self.app.audit(
-                        &caller,
-                        "call.toll_fraud",
-                        Some(&tenant),
-                        blocked.msg().to_string(),
-                        None,
-                        Some(after),
-                    ) {
-                        tracing::error!(error = %e, "auditregel niet geschreven");
-                    }
+                    self.audit_pbxd("call.toll_fraud", &tenant, blocked.msg().to_string(), after);
                     let _ = self.app.events.send(pbx_api::Event::TollFraud {
                         tenant,
                         limit: blocked.limit.as_str().to_string(),

@@ -765,14 +765,11 @@ impl Service {
         }
         i.active += 1;
         self.trunks.dirty = true;
-        let host = if i.port == 5060 {
-            host_uri(&i.host, 5060)
-        } else {
-            host_uri(&i.host, i.port)
-        };
         Ok(TrunkDial {
             dest,
-            host: host.trim_start_matches("sip:").to_string(),
+            host: host_uri(&i.host, i.port)
+                .trim_start_matches("sip:")
+                .to_string(),
             username: i.username.clone(),
             codecs: i.codecs.clone(),
             transport: i.transport,

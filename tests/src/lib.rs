@@ -1234,3 +1234,100 @@ pub fn media_call_with_rtcp(
         (client, server.join().expect("SIPp thread"))
     })
 }
+
+// ---- SIPp as a provider ---------------------------------------------------------------------------
+
+/// A SIPp provider (UAS, tests/sipp/provider_*.xml) on `ip:port` with `-set` variables, until
+/// dropped; ready (holding its port) when `start` returns. Its `<log>` lines and errors are in
+/// [`Provider::log`].
+pub struct Provider {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Provider {
+    pub fn start(
+        pbx: &Pbx,
+        scenario: &str,
+        ip: &str,
+        port: u16,
+        sets: &[(&str, &str)],
+    ) -> Provider {
+        Provider::start_over(pbx, scenario, ip, port, sets, false)
+    }
+
+    /// [`Provider::start`], over TCP (`-t t1`) when `tcp`.
+    pub fn start_over(
+        pbx: &Pbx,
+        scenario: &str,
+        ip: &str,
+        port: u16,
+        sets: &[(&str, &str)],
+        tcp: bool,
+    ) -> Provider {
+        let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("sipp")
+            .join(scenario);
+        let log = pbx.root.join(format!("{scenario}.{ip}.{port}.log"));
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(&pbx.root)
+            .arg("-sf")
+            .arg(file)
+            .args(["-i", ip, "-p", &port.to_string()])
+            .args(["-mp", &free_media_ports().to_string()])
+            .args(["-nostdin", "-trace_logs", "-log_file"])
+            .arg(&log)
+            .args(["-trace_err", "-error_file"])
+            .arg(log.with_extension("err"));
+        for (k, v) in sets {
+            cmd.args(["-set", k, v]);
+        }
+        if tcp {
+            cmd.args(["-t", "t1"]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp starten");
+        // Ready once SIPp holds its port.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let free = |ip: &str| {
+            if tcp {
+                std::net::TcpListener::bind((ip, port)).is_ok()
+            } else {
+                std::net::UdpSocket::bind((ip, port)).is_ok()
+            }
+        };
+        while free(ip) {
+            assert!(
+                Instant::now() < deadline,
+                "sipp {scenario} niet gestart op {ip}:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Provider { child, log }
+    }
+
+    /// The scenario's log lines, then its errors.
+    pub fn log(&self) -> String {
+        let err = std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default();
+        std::fs::read_to_string(&self.log).unwrap_or_default() + &err
+    }
+
+    /// The logged `INVITE …` lines.
+    pub fn invites(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.starts_with("INVITE "))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -15,96 +15,11 @@
 
 use pbx_tests::*;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "Provider-Geheim-1";
-
-/// A SIPp provider (UAS) on `ip:port`, until dropped.
-struct Provider {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Provider {
-    fn start(pbx: &Pbx, scenario: &str, ip: &str, port: u16, sets: &[(&str, &str)]) -> Provider {
-        Provider::start_over(pbx, scenario, ip, port, sets, false)
-    }
-
-    /// Over TCP (`-t t1`) when `tcp`.
-    fn start_over(
-        pbx: &Pbx,
-        scenario: &str,
-        ip: &str,
-        port: u16,
-        sets: &[(&str, &str)],
-        tcp: bool,
-    ) -> Provider {
-        let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("sipp")
-            .join(scenario);
-        let log = pbx.root.join(format!("{scenario}.{ip}.{port}.log"));
-        let mut cmd = Command::new("sipp");
-        cmd.current_dir(&pbx.root)
-            .arg("-sf")
-            .arg(file)
-            .args(["-i", ip, "-p", &port.to_string()])
-            .args(["-mp", &free_media_ports().to_string()])
-            .args(["-nostdin", "-trace_logs", "-log_file"])
-            .arg(&log)
-            .args(["-trace_err", "-error_file"])
-            .arg(log.with_extension("err"));
-        for (k, v) in sets {
-            cmd.args(["-set", k, v]);
-        }
-        if tcp {
-            cmd.args(["-t", "t1"]);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp starten");
-        // Ready once SIPp holds its port.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let free = |ip: &str| {
-            if tcp {
-                std::net::TcpListener::bind((ip, port)).is_ok()
-            } else {
-                std::net::UdpSocket::bind((ip, port)).is_ok()
-            }
-        };
-        while free(ip) {
-            assert!(
-                Instant::now() < deadline,
-                "sipp {scenario} niet gestart op {ip}:{port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Provider { child, log }
-    }
-
-    fn log(&self) -> String {
-        let err = std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default();
-        std::fs::read_to_string(&self.log).unwrap_or_default() + &err
-    }
-
-    fn invites(&self) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter(|l| l.starts_with("INVITE "))
-            .map(String::from)
-            .collect()
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Org {
     pbx: Pbx,
@@ -295,6 +210,15 @@ action = {{ keuzemenu = "hoofd" }}
 
 /// 1001 (or `who`) dials `number` with `scenario`.
 fn dial(o: &Org, who: usize, number: &str, scenario: &str) -> Run {
+    run_for(
+        &mut dial_command(o, who, number, scenario),
+        None,
+        Duration::from_secs(40),
+    )
+}
+
+/// The SIPp command with which extension `who` dials `number`.
+fn dial_command(o: &Org, who: usize, number: &str, scenario: &str) -> Command {
     let ext = ["1001", "1002", "1003"][who];
     let mut c = sipp_command(
         &o.pbx,
@@ -314,7 +238,7 @@ fn dial(o: &Org, who: usize, number: &str, scenario: &str) -> Run {
         "-auth_uri",
         &format!("{number}@acme.example"),
     ]);
-    run_for(&mut c, None, Duration::from_secs(40))
+    c
 }
 
 /// Registers extension `who` and runs `scenario` there in the background.
@@ -498,24 +422,7 @@ fn the_toll_fraud_guard_blocks_outside_calls_over_the_limit() {
     std::thread::sleep(Duration::from_millis(300));
     let mut events = o.pbx.events();
     let first = {
-        let mut c = sipp_command(
-            &o.pbx,
-            o.pbx.sip_port,
-            "call_1001.xml",
-            "1001",
-            &o.pw[0],
-            free_udp_port(),
-        );
-        c.args([
-            "-set",
-            "domain",
-            "acme.example",
-            "-set",
-            "callee",
-            "0201234567",
-            "-auth_uri",
-            "0201234567@acme.example",
-        ]);
+        let mut c = dial_command(&o, 0, "0201234567", "call_1001.xml");
         std::thread::spawn(move || run_for(&mut c, None, Duration::from_secs(40)))
     };
     // While the first is up, the second outside call is blocked.

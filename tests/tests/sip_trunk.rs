@@ -11,49 +11,9 @@
 
 use pbx_tests::*;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRET: &[u8] = b"Provider-Geheim-1\n";
-
-/// A SIPp provider listening on `port` with `scenario`, until dropped.
-struct Provider {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Provider {
-    fn start(pbx: &Pbx, scenario: &str, port: u16) -> Provider {
-        let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("sipp")
-            .join(scenario);
-        let log = pbx.root.join(format!("{scenario}.{port}.log"));
-        let child = Command::new("sipp")
-            .current_dir(&pbx.root)
-            .arg("-sf")
-            .arg(file)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-mp", &free_udp_port().to_string()])
-            .args(["-nostdin", "-trace_logs", "-log_file"])
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp starten");
-        Provider { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start() -> Pbx {
     let pbx = Pbx::start(Opts::default());
@@ -119,7 +79,7 @@ fn now_ms() -> u64 {
 fn registers_with_digest_refreshes_and_measures_rtt() {
     let pbx = start();
     let port = free_udp_port();
-    let provider = Provider::start(&pbx, "provider_register.xml", port);
+    let provider = Provider::start(&pbx, "provider_register.xml", "127.0.0.1", port, &[]);
     std::thread::sleep(Duration::from_millis(300));
     add_trunk(&pbx, port);
     let s = wait_for(&pbx, Duration::from_secs(10), "geregistreerd", |s| {
@@ -183,7 +143,7 @@ fn registers_with_digest_refreshes_and_measures_rtt() {
 fn refused_registration_backs_off_and_recovers() {
     let pbx = start();
     let port = free_udp_port();
-    let refusing = Provider::start(&pbx, "provider_403.xml", port);
+    let refusing = Provider::start(&pbx, "provider_403.xml", "127.0.0.1", port, &[]);
     std::thread::sleep(Duration::from_millis(300));
     let mut events = pbx.events();
     add_trunk(&pbx, port);
@@ -233,7 +193,7 @@ fn refused_registration_backs_off_and_recovers() {
     assert!(pbx.log_text().contains("trunk: registratie mislukt"));
     // A working provider on the same address: the next attempt (after the backoff) succeeds.
     drop(refusing);
-    let working = Provider::start(&pbx, "provider_register.xml", port);
+    let working = Provider::start(&pbx, "provider_register.xml", "127.0.0.1", port, &[]);
     let s = wait_for(&pbx, Duration::from_secs(15), "recovery", |s| {
         s["state"] == "geregistreerd"
     });

@@ -421,7 +421,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("col.international_hour", "INTERNATIONAAL/UUR", "INTERNATIONAL/HOUR"),
     ("col.premium_hour", "BETAALNUMMERS/UUR", "PREMIUM/HOUR"),
     ("col.blocked", "GEBLOKKEERD", "BLOCKED"),
-    ("route.emergency", "noodnummer gebeld ({dialled})", "emergency number called ({dialled})"),
+    ("route.emergency", "alarmnummer gebeld ({dialled})", "emergency number called ({dialled})"),
     ("col.duration", "DUUR", "DURATION"),
     ("col.billsec", "GESPREK", "TALK TIME"),
     ("pbxd.http_bind", "HTTP-endpoint {address} kan niet worden geopend: {detail}", "HTTP endpoint {address} cannot be opened: {detail}"),

@@ -270,7 +270,7 @@ impl Service {
                 }
             }
             Decision::Emergency(e) => {
-                tracing::warn!(%tenant, toestel = %by, gekozen = %e.dialled, "noodnummer 112 gebeld");
+                tracing::warn!(%tenant, toestel = %by, gekozen = %e.dialled, "alarmnummer 112 gebeld");
                 self.audit_refusal(
                     &tenant,
                     by,

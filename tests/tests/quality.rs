@@ -108,14 +108,14 @@ fn loss_and_jitter_are_measured_and_lower_the_mos_as_the_e_model_predicts() {
     );
     assert!(centi(&lb["loss_centi_pct"]) < 1.0, "{cdr}");
     // Every 7th packet held back 60 ms (the ones behind it queue up): RFC 3550's smoothed
-    // estimate lands in the tens of milliseconds (14.9 ms measured); an unimpaired echo on
-    // loopback stays under 1 ms.
+    // estimate lands in the tens of milliseconds (14.9 ms measured), well above leg b, which
+    // SIPp plays unimpaired.
     let jitter_a = centi(&la["jitter_centi_ms"]);
     assert!(
         (5.0..=40.0).contains(&jitter_a),
         "jitter a {jitter_a} ms: {cdr}"
     );
-    assert!(centi(&lb["jitter_centi_ms"]) < 5.0, "{cdr}");
+    assert!(centi(&lb["jitter_centi_ms"]) < jitter_a / 2.0, "{cdr}");
     // E-model, G.711 at 10 % random loss: Ie,eff = 95·10/35.1 ≈ 27, R ≈ 65, MOS ≈ 3.3.
     let mos_a = centi(&la["mos_centi"]);
     let mos_b = centi(&lb["mos_centi"]);

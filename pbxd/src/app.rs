@@ -314,9 +314,22 @@ impl App {
             (R::Calls, Get) => {
                 let tenant = self.scoped_tenant(r)?;
                 let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
-                ok(&sip
+                let mut calls = sip
                     .ask(|tx| crate::sip::Control::Calls(tenant, tx))
-                    .unwrap_or_default())
+                    .unwrap_or_default();
+                // `?points=N`: only the last N MOS values per leg (pbxtop's list shows ~20;
+                // 60 per leg for 1000 calls is most of the answer).
+                // `&full=ID` keeps all values for the call pbxtop shows in detail.
+                if let Some(n) = r.query.get("points").and_then(|v| v.parse::<usize>().ok()) {
+                    let full = r.query.get("full");
+                    for c in calls.iter_mut().filter(|c| Some(c.id.as_str()) != full) {
+                        for q in &mut c.quality {
+                            let skip = q.history_centi.len().saturating_sub(n);
+                            q.history_centi.drain(..skip);
+                        }
+                    }
+                }
+                ok(&calls)
             }
             (R::CallHangup(id), Post) => self.call_hangup(r, id),
             (R::Alarms, Get) => {

@@ -191,6 +191,10 @@ pub struct App {
     pub detail: Option<String>,
     /// Trace of the detail call: `None` while loading.
     pub trace: Option<Result<TraceView, String>>,
+    /// Selected message of the ladder (sngrep: list → ladder → message).
+    pub message: usize,
+    /// The raw text of the selected message is open, scrolled down this many lines.
+    pub raw: Option<u16>,
     /// Selected row of the current list.
     pub selected: usize,
     /// Historie span.
@@ -430,11 +434,62 @@ impl App {
             }
             return Vec::new();
         }
+        if let Some(scroll) = self.raw {
+            let lines = self.raw_lines();
+            match k.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace | KeyCode::Left => {
+                    self.raw = None
+                }
+                KeyCode::Down | KeyCode::Char('j') if usize::from(scroll) + 1 < lines => {
+                    self.raw = Some(scroll + 1)
+                }
+                KeyCode::Up | KeyCode::Char('k') => self.raw = Some(scroll.saturating_sub(1)),
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    let max = u16::try_from(lines.saturating_sub(1)).unwrap_or(u16::MAX);
+                    self.raw = Some(scroll.saturating_add(10).min(max));
+                }
+                KeyCode::PageUp => self.raw = Some(scroll.saturating_sub(10)),
+                KeyCode::Home => self.raw = Some(0),
+                // The next or previous message without going back to the ladder.
+                KeyCode::Char('n') if self.message + 1 < self.messages() => {
+                    self.message += 1;
+                    self.raw = Some(0);
+                }
+                KeyCode::Char('p') => {
+                    self.message = self.message.saturating_sub(1);
+                    self.raw = Some(0);
+                }
+                KeyCode::Char('q') => return vec![Action::Quit],
+                _ => {}
+            }
+            return Vec::new();
+        }
         if self.detail.is_some() {
             match k.code {
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace => {
+                KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
                     self.detail = None;
                     self.trace = None;
+                    self.message = 0;
+                    return Vec::new();
+                }
+                KeyCode::Enter | KeyCode::Right if self.message < self.messages() => {
+                    self.raw = Some(0);
+                    return Vec::new();
+                }
+                KeyCode::Down | KeyCode::Char('j') if self.message + 1 < self.messages() => {
+                    self.message += 1;
+                    return Vec::new();
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.message = self.message.saturating_sub(1);
+                    return Vec::new();
+                }
+                KeyCode::Home => {
+                    self.message = 0;
+                    return Vec::new();
+                }
+                KeyCode::End => {
+                    self.message = self.messages().saturating_sub(1);
                     return Vec::new();
                 }
                 KeyCode::Char('h') => {
@@ -490,6 +545,8 @@ impl App {
                     };
                     self.detail = Some(id.clone());
                     self.trace = None;
+                    self.message = 0;
+                    self.raw = None;
                     return vec![Action::Trace(id, key)];
                 }
             }
@@ -544,13 +601,59 @@ impl App {
                 self.error = Some(why);
             }
             Update::Trace(id, t) => {
-                if self.detail.as_deref() == Some(id.as_str()) {
-                    self.trace = Some(t);
+                if self.detail.as_deref() == Some(id.as_str()) && self.raw.is_none() {
+                    // A failed refresh keeps the ladder already shown.
+                    if t.is_ok() || !matches!(self.trace, Some(Ok(_))) {
+                        self.trace = Some(t);
+                    }
+                    let n = self.messages();
+                    if self.message >= n {
+                        self.message = n.saturating_sub(1);
+                    }
                 }
             }
             Update::Note(n) => self.note = Some(n),
             Update::Event(ev) => self.event(*ev),
         }
+    }
+
+    /// While a call is shown in detail: fetch its trace again (the ladder grows during the
+    /// call). Not while a raw message is open, so the text does not move under the reader.
+    pub fn refresh_trace(&self) -> Option<Action> {
+        let id = self.detail.as_ref()?;
+        if self.raw.is_some() {
+            return None;
+        }
+        let c = self.data.calls.iter().find(|c| &c.id == id)?;
+        let key = if c.call_id.is_empty() {
+            id.clone()
+        } else {
+            c.call_id.clone()
+        };
+        Some(Action::Trace(id.clone(), key))
+    }
+
+    /// Messages in the trace of the detail call.
+    pub fn messages(&self) -> usize {
+        match &self.trace {
+            Some(Ok(t)) => t.messages.len(),
+            _ => 0,
+        }
+    }
+
+    /// The selected message of the detail call's trace.
+    pub fn selected_message(&self) -> Option<&pbx_api::TraceMessage> {
+        match &self.trace {
+            Some(Ok(t)) => t.messages.get(self.message),
+            _ => None,
+        }
+    }
+
+    /// Lines of the open raw message.
+    fn raw_lines(&self) -> usize {
+        self.selected_message()
+            .map(|m| m.text.lines().count() + 2)
+            .unwrap_or(0)
     }
 
     fn log(&mut self, line: String) {

@@ -53,6 +53,27 @@ async fn list<T: DeserializeOwned>(client: &Client, route: Route) -> Result<Vec<
     }
 }
 
+/// MOS values per leg that the list's sparkline shows at most; the detail view keeps the
+/// values it saw before (see `App::apply`).
+const LIST_POINTS: &str = "24";
+
+/// The live calls with a short MOS history (the list's sparkline), all of it for the call
+/// shown in detail.
+async fn calls(
+    client: &Client,
+    detail: Option<&str>,
+) -> Result<Vec<pbx_api::CallInfo>, ClientError> {
+    let mut q = vec![("points", LIST_POINTS)];
+    if let Some(id) = detail {
+        q.push(("full", id));
+    }
+    match get::<Vec<pbx_api::CallInfo>>(client, Route::Calls, &q).await {
+        Ok(v) => Ok(v),
+        Err(e) if lost(&e) => Err(e),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
 /// History of `span` ending now.
 pub async fn history(
     client: &Client,
@@ -75,14 +96,16 @@ pub fn spawn_poller(
     lang: Lang,
     tx: mpsc::Sender<Update>,
     span: watch::Receiver<Span>,
+    detail: watch::Receiver<Option<String>>,
 ) {
     tokio::spawn(async move {
         let mut round: u64 = 0;
         let mut last_span: Option<Span> = None;
         loop {
+            let shown = detail.borrow().clone();
             let r: Result<Update, ClientError> = async {
                 Ok(Update::Polled {
-                    calls: list(&client, Route::Calls).await?,
+                    calls: calls(&client, shown.as_deref()).await?,
                     registrations: list(&client, Route::Registrations).await?,
                     trunks: list(&client, Route::TrunkStatus).await?,
                     alarms: list(&client, Route::Alarms).await?,

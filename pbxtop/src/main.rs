@@ -149,16 +149,25 @@ async fn board(term: &mut Term, client: Client, first: pbx_client::EventStream, 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Update>(256);
     let (span_tx, span_rx) = tokio::sync::watch::channel(app::Span::default());
     data::spawn_events(client.clone(), lang, tx.clone(), first);
-    data::spawn_poller(client.clone(), lang, tx.clone(), span_rx);
+    let (detail_tx, detail_rx) = tokio::sync::watch::channel(None::<String>);
+    data::spawn_poller(client.clone(), lang, tx.clone(), span_rx, detail_rx);
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut app = App::new(lang);
+    let mut refresh: u64 = 0;
     app.connected = true;
     app.now_ms = data::now_ms();
     loop {
         if term.draw(|f| ui::draw(f, &app)).is_err() {
             return exit::SOFTWARE;
         }
+        detail_tx.send_if_modified(|d| {
+            let changed = *d != app.detail;
+            if changed {
+                d.clone_from(&app.detail);
+            }
+            changed
+        });
         tokio::select! {
             biased;
             k = keys.next() => match k {
@@ -179,10 +188,25 @@ async fn board(term: &mut Term, client: Client, first: pbx_client::EventStream, 
                 Some(Err(_)) | None => return exit::OK,
             },
             u = rx.recv() => match u {
-                Some(u) => app.apply(u),
+                Some(u) => {
+                    app.apply(u);
+                    // Everything that is waiting goes in before the next drawing: with 1000
+                    // calls, events come in bursts and one drawing per event is most of the CPU.
+                    while let Ok(u) = rx.try_recv() {
+                        app.apply(u);
+                    }
+                }
                 None => return exit::OK,
             },
-            _ = tick.tick() => app.now_ms = data::now_ms(),
+            _ = tick.tick() => {
+                app.now_ms = data::now_ms();
+                refresh += 1;
+                if refresh % 2 == 0 {
+                    if let Some(a) = app.refresh_trace() {
+                        data::spawn_action(client.clone(), lang, tx.clone(), a);
+                    }
+                }
+            }
         }
     }
 }

@@ -537,3 +537,62 @@ fn registrations_and_queues_tabs() {
     key(&mut app, KeyCode::Char('6'));
     assert!(render(&app).contains("Agenten"));
 }
+
+fn trace_of_c1() -> pbx_api::TraceView {
+    let m = |t: u64, way: &str, src: &str, dst: &str, text: &str| pbx_api::TraceMessage {
+        time_ms: NOW - 60_000 + t,
+        way: way.into(),
+        transport: "udp".into(),
+        src: src.into(),
+        dst: dst.into(),
+        text: text.into(),
+    };
+    let (a, p, b) = ("127.0.0.1:5070", "127.0.0.1:5060", "127.0.0.1:5080");
+    pbx_api::TraceView {
+        call_id: "c-1".into(),
+        dropped: 0,
+        messages: vec![
+            m(0, "in", a, p, "INVITE sip:1002@acme SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:1001@acme>;tag=1\r\nTo: <sip:1002@acme>\r\nCall-ID: c-1\r\nCSeq: 1 INVITE\r\nAuthorization: Digest username=\"1001\", response=\"[verborgen]\"\r\nContent-Length: 0\r\n"),
+            m(2, "out", p, a, "SIP/2.0 100 Trying\r\nCall-ID: c-1\r\n"),
+            m(5, "out", p, b, "INVITE sip:1002@127.0.0.1:5080 SIP/2.0\r\nCall-ID: b-1\r\n"),
+            m(40, "in", b, p, "SIP/2.0 180 Ringing\r\nCall-ID: b-1\r\n"),
+            m(900, "in", b, p, "SIP/2.0 200 OK\r\nCall-ID: b-1\r\n"),
+        ],
+    }
+}
+
+/// sngrep's flow: the list, Enter → ladder with the first message selected, ↓ ↓ → the third,
+/// Enter → its raw text, n → the next, Esc → ladder, Esc → list.
+#[test]
+fn snapshot_ladder_and_raw_message() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('2'));
+    let a = key(&mut app, KeyCode::Enter);
+    let Some(Action::Trace(id, _)) = a.first().cloned() else {
+        panic!("geen Trace-actie: {a:?}");
+    };
+    app.apply(Update::Trace(id, Ok(trace_of_c1())));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.message, 2);
+    snapshot("ladder", &render(&app));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.raw, Some(0));
+    let s = render(&app);
+    assert!(s.contains("INVITE sip:1002@127.0.0.1:5080"), "{s}");
+    key(&mut app, KeyCode::Char('p'));
+    key(&mut app, KeyCode::Char('p'));
+    snapshot("raw_message", &render(&app));
+    // The first message carries the redacted credentials as pbxd stored them.
+    assert!(render(&app).contains("[verborgen]"));
+    // A refresh while the text is open does not replace it.
+    app.apply(Update::Trace("c-1".into(), Err("weg".into())));
+    assert!(matches!(app.trace, Some(Ok(_))));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.raw, None);
+    assert!(app.detail.is_some());
+    assert!(app.refresh_trace().is_some());
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.detail, None);
+    assert_eq!(app.refresh_trace(), None);
+}

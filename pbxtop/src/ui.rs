@@ -573,19 +573,76 @@ fn draw_detail(f: &mut Frame<'_>, app: &App, area: Rect) {
             .collect();
         f.render_widget(Sparkline::default().data(&data).max(350), line);
     }
+    if app.raw.is_some() {
+        draw_raw(f, app, ladder);
+        return;
+    }
+    let frame = Block::default()
+        .borders(Borders::TOP)
+        .title(tr(lang, "top.ladder"));
     let text = match &app.trace {
         None => tr(lang, "top.trace_loading"),
         Some(Err(_)) => tr(lang, "top.no_trace"),
         Some(Ok(t)) if t.messages.is_empty() => tr(lang, "top.no_trace"),
         Some(Ok(t)) => pbx_api::ladder::ladder(&t.messages),
     };
+    // Line 0 is the column header, line i + 1 message i; the selected message is reversed
+    // (readable without colour) and kept in view.
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if app.messages() > 0 && i == app.message + 1 {
+                Line::styled(
+                    l.to_string(),
+                    Style::default().add_modifier(Modifier::REVERSED),
+                )
+            } else {
+                Line::raw(l.to_string())
+            }
+        })
+        .collect();
+    let rows = usize::from(ladder.height.saturating_sub(1)).max(1);
+    let top = (app.message + 2).saturating_sub(rows);
     f.render_widget(
-        Paragraph::new(text).block(
-            Block::default()
-                .borders(Borders::TOP)
-                .title(tr(lang, "top.ladder")),
-        ),
+        Paragraph::new(lines)
+            .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0))
+            .block(frame),
         ladder,
+    );
+}
+
+/// The raw text of the selected message (credentials were redacted by pbxd), scrollable.
+fn draw_raw(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let lang = app.lang;
+    let Some(m) = app.selected_message() else {
+        return;
+    };
+    let t0 = match &app.trace {
+        Some(Ok(t)) => t.messages.first().map(|m| m.time_ms).unwrap_or(0),
+        _ => 0,
+    };
+    let title = pbx_i18n::Msg::new("top.raw_title")
+        .arg("n", app.message + 1)
+        .arg("of", app.messages())
+        .render(lang);
+    let arrow = if m.way == "in" { "◀" } else { "▶" };
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:+.3}s {arrow} {} {} → {}",
+            m.time_ms.saturating_sub(t0) as f64 / 1000.0,
+            m.transport,
+            m.src,
+            m.dst
+        ),
+        bold(),
+    )];
+    lines.extend(m.text.lines().map(|l| Line::raw(l.to_string())));
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((app.raw.unwrap_or(0), 0))
+            .block(Block::default().borders(Borders::TOP).title(title)),
+        area,
     );
 }
 

@@ -5,6 +5,8 @@
 
 use pbx_tests::*;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// tmux on its own server (`-L`), so the test never touches a user's sessions.
@@ -240,4 +242,129 @@ fn pbxtop_reconnects_after_a_pbxd_restart_and_keeps_tab_and_filter() {
     send(&server.0, &["q"]);
     let (ok, s) = wait_for(&server.0, "pbxtop-einde 0", Duration::from_secs(5));
     assert!(ok, "{s}");
+}
+
+/// The numbers `d.dd` of the screen line that shows the call 1001 → 1002 (MOS A, MOS B: the
+/// first two such numbers; jitter has one decimal).
+fn mos_of_row(screen: &str) -> Option<(f64, f64)> {
+    let row = screen
+        .lines()
+        .find(|l| l.contains("1001") && l.contains("1002") && l.contains("acme"))?;
+    let nums: Vec<f64> = row
+        .split_whitespace()
+        .filter(|w| w.len() == 4 && w.as_bytes()[1] == b'.')
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    Some((*nums.first()?, *nums.get(1)?))
+}
+
+/// A call with media through an impairing relay (every 10th packet of 1001 dropped): pbxtop's
+/// Gesprekken tab shows MOS A about as the E-model predicts for 10 % loss (≈ 3.4) and MOS B
+/// unimpaired (≈ 4.4); the detail shows the ladder, and ↓ Enter the raw second message.
+#[test]
+fn pbxtop_shows_the_mos_of_a_live_call_with_media_and_its_raw_messages() {
+    assert!(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux ontbreekt: installeer het Debian-pakket tmux (scripts/test.sh doet dat)"
+    );
+    let (pbx, pw_a, pw_b) = two_extensions("[sip]\ndigest = [\"MD5\"]\n");
+    let server = Server(format!("pbxtop-mos-{}", std::process::id()));
+    let shell = format!(
+        "PBXCTL_SOCKET='{}' '{}' --lang nl; echo pbxtop-einde $?; sleep 60",
+        pbx.socket.display(),
+        bin("pbxtop").display()
+    );
+    let st = tmux(&server.0)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &shell,
+        ])
+        .status()
+        .expect("tmux new-session");
+    assert!(st.success(), "tmux new-session: {st:?}");
+    let (ok, s) = wait_for(&server.0, "Overzicht", Duration::from_secs(10));
+    assert!(ok, "board up: {s}");
+    send(&server.0, &["2"]);
+
+    // 1001's media is a socket of the test that echoes pbxd's stream, dropping every 10th
+    // packet; the call lasts 14 s.
+    let scenario = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp/call_1001_pcmu_socket.xml"),
+    )
+    .unwrap()
+    .replace(
+        "<pause milliseconds=\"5000\"/>",
+        "<pause milliseconds=\"14000\"/>",
+    );
+    let long = pbx.root.join("call_1001_pcmu_socket_long.xml");
+    std::fs::write(&long, scenario).unwrap();
+    let (sock, mport) = bind_udp();
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = impairing_relay(
+        sock,
+        stop.clone(),
+        Impair {
+            echo: true,
+            drop_every: 10,
+            delay_every: 0,
+            delay: Duration::ZERO,
+        },
+    );
+    let running = media_call(&pbx, &(pw_a, pw_b), long.to_str().unwrap(), mport);
+
+    // The E-model settles after a few seconds of media: look from 4 s on, until MOS A is below 4.
+    std::thread::sleep(Duration::from_secs(4));
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let mut screen = String::new();
+    let mut mos = None;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        screen = capture(&server.0);
+        mos = mos_of_row(&screen);
+        if mos.is_some_and(|(a, _)| a < 4.0) {
+            break;
+        }
+    }
+    eprintln!("{screen}");
+    let Some((mos_a, mos_b)) = mos else {
+        panic!(
+            "no MOS on the Gesprekken tab:\n{screen}\n--- pbxd:\n{}",
+            pbx.log_text()
+        );
+    };
+    assert!(
+        (2.8..=3.9).contains(&mos_a),
+        "MOS A {mos_a} with 10 % loss (E-model ≈ 3.4):\n{screen}"
+    );
+    assert!(mos_b > 4.2, "MOS B {mos_b} unimpaired:\n{screen}");
+
+    // Detail: the MOS table and the ladder; ↓ Enter: the raw second message (pbxd's answer).
+    send(&server.0, &["Enter"]);
+    let (ok, s) = wait_for(&server.0, "INVITE", Duration::from_secs(5));
+    assert!(ok && s.contains("GEM."), "detail with ladder: {s}");
+    send(&server.0, &["Down"]);
+    send(&server.0, &["Enter"]);
+    let (ok, s) = wait_for(&server.0, "Bericht 2 van", Duration::from_secs(5));
+    assert!(ok, "raw message view: {s}");
+    assert!(s.contains("SIP/2.0") && s.contains("Call-ID:"), "{s}");
+    assert!(!s.contains("response=\""), "credentials redacted: {s}");
+    send(&server.0, &["Escape"]);
+    let (ok, s) = wait_for(&server.0, "SIP-verloop", Duration::from_secs(5));
+    assert!(ok, "back at the ladder: {s}");
+    send(&server.0, &["Escape", "q"]);
+    let (ok, s) = wait_for(&server.0, "pbxtop-einde 0", Duration::from_secs(5));
+    assert!(ok, "{s}");
+
+    let (client, callee) = running.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let _ = relay.join();
+    assert_eq!(client.code, 0, "1001: {}", client.all());
+    assert_eq!(callee.code, 0, "1002: {}", callee.all());
 }

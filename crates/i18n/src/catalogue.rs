@@ -588,7 +588,8 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("top.no_calls", "geen gesprekken", "no calls"),
     ("top.trace_loading", "spoor ophalen…", "fetching trace…"),
     ("top.no_trace", "geen spoor", "no trace"),
-    ("top.ladder", " SIP-verloop ", " SIP ladder "),
+    ("top.ladder", " SIP-verloop (↑↓ bericht, Enter tekst) ", " SIP ladder (↑↓ message, Enter text) "),
+    ("top.raw_title", " Bericht {n} van {of} (↑↓ scrollen, n/p volgende/vorige, Esc terug) ", " Message {n} of {of} (↑↓ scroll, n/p next/previous, Esc back) "),
     ("top.reg.expired", "verlopen", "expired"),
     ("top.reg.unreachable", "onbereikbaar", "unreachable"),
     ("top.reg.available", "beschikbaar", "available"),
@@ -607,7 +608,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("top.hist.mos_avg", "gemiddeld", "average"),
     ("top.hist.mos_p5", "5e percentiel", "5th percentile"),
     ("top.help_title", " Hulp ", " Help "),
-    ("top.help", "1-8, Tab, Shift-Tab   tabblad kiezen\n↑ ↓ (j k), Home, End   regel kiezen\n/                     filter: org:NAAM en/of tekst\nEnter / Esc           filter toepassen / wissen\ns                     gesprekken: slechtste MOS eerst\nEnter                 gesprek: details en SIP-verloop\nh                     gesprek ophangen (met vraag j/n)\na                     alarm bevestigen\nd                     historie: 24 uur / 7 / 30 dagen\n?                     deze hulp\nq, Ctrl-C             stoppen", "1-8, Tab, Shift-Tab   choose tab\n↑ ↓ (j k), Home, End   choose row\n/                     filter: org:NAME and/or text\nEnter / Esc           apply / clear filter\ns                     calls: worst MOS first\nEnter                 call: details and SIP ladder\nh                     hang up call (asks y/n)\na                     acknowledge alarm\nd                     history: 24 hours / 7 / 30 days\n?                     this help\nq, Ctrl-C             quit"),
+    ("top.help", "1-8, Tab, Shift-Tab   tabblad kiezen\n↑ ↓ (j k), Home, End   regel kiezen\n/                     filter: org:NAAM en/of tekst\nEnter / Esc           filter toepassen / wissen\ns                     gesprekken: slechtste MOS eerst\nEnter                 gesprek: details en SIP-verloop\n↑ ↓, Enter, Esc       verloop: bericht kiezen, tekst, terug\nh                     gesprek ophangen (met vraag j/n)\na                     alarm bevestigen\nd                     historie: 24 uur / 7 / 30 dagen\n?                     deze hulp\nq, Ctrl-C             stoppen", "1-8, Tab, Shift-Tab   choose tab\n↑ ↓ (j k), Home, End   choose row\n/                     filter: org:NAME and/or text\nEnter / Esc           apply / clear filter\ns                     calls: worst MOS first\nEnter                 call: details and SIP ladder\n↑ ↓, Enter, Esc       ladder: choose message, text, back\nh                     hang up call (asks y/n)\na                     acknowledge alarm\nd                     history: 24 hours / 7 / 30 days\n?                     this help\nq, Ctrl-C             quit"),
     ("top.hangup_title", " Ophangen ", " Hang up "),
     ("top.hangup_ask", "Ophangen? (j/n)", "Hang up? (y/n)"),
 ];

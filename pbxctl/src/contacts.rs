@@ -95,13 +95,24 @@ pub async fn run(ctx: &Ctx, c: &ContactCmd) -> R<i32> {
             batch,
         } => {
             let batch = (*batch).clamp(1, pbx_api::MAX_CONTACT_BATCH);
-            let size = std::fs::metadata(file)
-                .map(|m| m.len())
-                .map_err(|e| Failure::new(exit::NOINPUT, format!("{}: {e}", file.display())))?;
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_path(file)
-                .map_err(|e| Failure::new(exit::NOINPUT, format!("{}: {e}", file.display())))?;
+            // `-` is standard input (size unknown: the bar then counts bytes without a total).
+            let stdin = file.as_os_str() == "-";
+            let size = if stdin {
+                0
+            } else {
+                std::fs::metadata(file)
+                    .map(|m| m.len())
+                    .map_err(|e| Failure::new(exit::NOINPUT, format!("{}: {e}", file.display())))?
+            };
+            let input: Box<dyn std::io::Read> =
+                if stdin {
+                    Box::new(std::io::stdin().lock())
+                } else {
+                    Box::new(std::fs::File::open(file).map_err(|e| {
+                        Failure::new(exit::NOINPUT, format!("{}: {e}", file.display()))
+                    })?)
+                };
+            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
             let headers = rdr
                 .headers()
                 .map_err(|e| Failure::new(exit::DATAERR, e.to_string()))?

@@ -798,6 +798,8 @@ mod tests {
             trunk: None,
             attempts: vec![],
             quality: None,
+            notes: String::new(),
+            afcodering: None,
         }
     }
 

@@ -118,6 +118,8 @@ pub struct App {
     pub alarms: std::sync::OnceLock<crate::alarms::AlarmHandle>,
     /// The history task, once it runs.
     pub history: std::sync::OnceLock<crate::history::HistoryHandle>,
+    /// The softphone's backend, once `[http]` serves it.
+    pub softphone: std::sync::OnceLock<std::sync::Arc<crate::softphone::Phone>>,
 }
 
 /// A request as the handlers see it.
@@ -150,6 +152,7 @@ impl App {
             sip: std::sync::OnceLock::new(),
             alarms: std::sync::OnceLock::new(),
             history: std::sync::OnceLock::new(),
+            softphone: std::sync::OnceLock::new(),
         }
     }
 

@@ -11,13 +11,10 @@
 //! `sip_messages_total{kind}`, `up`.
 
 use crate::app::App;
-use http_body_util::Full;
-use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,9 +41,10 @@ pub async fn serve(
     })?;
     tracing::info!(address = %addr, https = tls.is_some(), "HTTP luistert (/metrics)");
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let router = routes(app, tls.is_some());
     tokio::spawn(async move {
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 r = l.accept() => match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -60,13 +58,19 @@ pub async fn serve(
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 continue;
             };
-            let app = app.clone();
+            let router = router.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                let svc = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    // The softphone counts login attempts per address.
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let router = router.clone();
+                    async move {
+                        use tower::ServiceExt as _;
+                        router.oneshot(req.map(axum::body::Body::new)).await
+                    }
                 });
                 let builder = {
                     let mut b = http1::Builder::new();
@@ -75,9 +79,13 @@ pub async fn serve(
                         .max_buf_size(16 * 1024);
                     b
                 };
+                // `with_upgrades`: the softphone's WebSocket takes over the connection.
                 match tls {
                     None => {
-                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .with_upgrades()
+                            .await;
                     }
                     Some(cert) => {
                         match tokio::time::timeout(
@@ -87,7 +95,10 @@ pub async fn serve(
                         .await
                         {
                             Ok(Ok(s)) => {
-                                let _ = builder.serve_connection(TokioIo::new(s), svc).await;
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(s), svc)
+                                    .with_upgrades()
+                                    .await;
                             }
                             _ => tracing::debug!("HTTPS: handshake mislukt"),
                         }
@@ -99,26 +110,28 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(
-    app: &Arc<App>,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> hyper::Response<Full<Bytes>> {
-    let reply = |status: u16, ctype: &str, body: String| {
-        hyper::Response::builder()
-            .status(status)
-            .header(hyper::header::CONTENT_TYPE, ctype)
-            .body(Full::new(Bytes::from(body)))
-            .unwrap_or_default()
+/// `/metrics` next to the softphone's routes.
+fn routes(app: Arc<App>, https: bool) -> axum::Router {
+    let backend = crate::softphone::PhoneBackend(crate::softphone::install(app.clone()));
+    let cfg = pbx_softphone::Config {
+        tls: https,
+        ..pbx_softphone::Config::default()
     };
-    match (req.method(), req.uri().path()) {
-        (&hyper::Method::GET, "/metrics") => reply(
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics(app).await,
-        ),
-        (_, "/metrics") => reply(405, "text/plain; charset=utf-8", "alleen GET\n".into()),
-        _ => reply(404, "text/plain; charset=utf-8", "niet gevonden\n".into()),
-    }
+    pbx_softphone::router(Arc::new(backend), cfg).route(
+        "/metrics",
+        axum::routing::get(move || {
+            let app = app.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics(&app).await,
+                )
+            }
+        }),
+    )
 }
 
 /// A label value, escaped as the text format wants.

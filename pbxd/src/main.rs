@@ -12,6 +12,7 @@ mod notify;
 mod prompts;
 mod relay;
 mod sip;
+mod softphone;
 
 use anyhow::Context;
 use app::App;

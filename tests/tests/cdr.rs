@@ -56,6 +56,8 @@ fn cdr(id: &str, tenant: &str, end_ms: u64, afloop: Afloop, callee: &str) -> Cdr
         trunk: None,
         attempts: vec![],
         quality: None,
+        notes: String::new(),
+        afcodering: None,
     }
 }
 

@@ -80,6 +80,8 @@ fn cdr(c: Call<'_>) -> Cdr {
             one_way: c.one_way,
             ..CallQuality::default()
         }),
+        notes: String::new(),
+        afcodering: None,
     }
 }
 

@@ -80,6 +80,10 @@ struct TenantCfg {
     retention_days: Option<u32>,
     #[serde(default)]
     toll_fraud: TollFraud,
+    #[serde(default)]
+    afcoderingen: Vec<pbx_model::tenant::Afcodering>,
+    #[serde(default)]
+    afrondtijd_s: u32,
 }
 
 #[derive(Default, Deserialize)]
@@ -662,6 +666,8 @@ fn convert(
             t.retention_days = r;
         }
         t.toll_fraud = c.toll_fraud;
+        t.afcoderingen = c.afcoderingen.clone();
+        t.afrondtijd_s = c.afrondtijd_s;
         t
     });
     let slug = tenant.as_ref().map(|t| t.slug.clone()).unwrap_or_default();

@@ -1607,6 +1607,8 @@ impl Calls {
                 .or_else(|| c.attempts.last().map(|a| a.trunk.clone())),
             attempts: std::mem::take(&mut c.attempts),
             quality: None,
+            notes: String::new(),
+            afcodering: None,
         }));
         if c.admitted {
             c.admitted = false;

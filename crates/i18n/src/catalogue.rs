@@ -29,6 +29,10 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("secret.weak.hint", "laat het wachtwoord weg, dan maakt pbxd een sterk wachtwoord en toont het eenmalig", "leave the password out and pbxd generates a strong one and shows it once"),
     // --- model: objects
     ("tenant.name_empty", "de naam van de organisatie is leeg", "the organisation's name is empty"),
+    ("tenant.afcoderingen_max", "hoogstens {max} afcoderingen per organisatie", "at most {max} dispositions per organisation"),
+    ("tenant.afcodering_code", "afcodering '{code}': de code is 1 tot 32 tekens uit a-z, 0-9, _ en -", "disposition '{code}': the code is 1 to 32 characters of a-z, 0-9, _ and -"),
+    ("tenant.afcodering_twice", "afcodering {code} staat twee keer in de lijst", "disposition {code} is listed twice"),
+    ("tenant.afrondtijd", "afrondtijd_s {value} is te lang (hoogstens 3600 seconden)", "afrondtijd_s {value} is too long (at most 3600 seconds)"),
     ("tenant.domain_twice", "domein {domain} staat twee keer in de lijst", "domain {domain} is listed twice"),
     ("tenant.limit_ceiling", "limiet {field} is hoger dan het maximum {max}", "limit {field} is above the ceiling {max}"),
     ("tenant.outside_above_calls", "max. gelijktijdige buitengesprekken ({outside}) is hoger dan max. gelijktijdige gesprekken ({calls})", "max. concurrent outside calls ({outside}) is above max. concurrent calls ({calls})"),

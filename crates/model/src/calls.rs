@@ -231,6 +231,12 @@ pub struct Cdr {
     /// The call's quality, when media flowed through pbxd.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<CallQuality>,
+    /// The agent's notes (softphone), added during or after the call.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// The agent's afcodering (softphone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afcodering: Option<String>,
 }
 
 /// One trunk tried for an outside call.
@@ -318,6 +324,8 @@ mod tests {
             trunk: None,
             attempts: vec![],
             quality: None,
+            notes: String::new(),
+            afcodering: None,
         };
         assert_eq!(c.duration_secs(), 64);
         assert_eq!(c.billsec(), 60);

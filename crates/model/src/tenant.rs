@@ -93,6 +93,27 @@ pub struct Tenant {
     /// Toll-fraud settings (international and betaalnummers off by default).
     #[serde(default, skip_serializing_if = "TollFraud::is_default")]
     pub toll_fraud: TollFraud,
+    /// Afcoderingen (dispositions) agents choose from after a call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub afcoderingen: Vec<Afcodering>,
+    /// Afrondtijd: seconds of wrap-up after a softphone call before the agent is beschikbaar
+    /// again (0: the agent says so).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub afrondtijd_s: u32,
+}
+
+/// A disposition an agent gives a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Afcodering {
+    /// Short code, stored with the CDR (`verkocht`, `terugbellen`).
+    pub code: String,
+    /// What the agent reads.
+    pub naam: String,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn default_retention() -> u32 {
@@ -111,6 +132,8 @@ impl Tenant {
             recording: RecordingPolicy::Off,
             retention_days: default_retention(),
             toll_fraud: TollFraud::default(),
+            afcoderingen: Vec::new(),
+            afrondtijd_s: 0,
         }
     }
 
@@ -179,6 +202,43 @@ impl Tenant {
             out.push((
                 "retention_days",
                 ModelError::invalid(Msg::new("tenant.retention").arg("value", self.retention_days)),
+            ));
+        }
+        if self.afcoderingen.len() > 100 {
+            out.push((
+                "afcoderingen",
+                ModelError::invalid(Msg::new("tenant.afcoderingen_max").arg("max", 100)),
+            ));
+        }
+        for (i, a) in self.afcoderingen.iter().enumerate() {
+            let code_ok = !a.code.is_empty()
+                && a.code.len() <= 32
+                && a.code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !code_ok {
+                out.push((
+                    "afcoderingen",
+                    ModelError::invalid(Msg::new("tenant.afcodering_code").arg("code", &a.code)),
+                ));
+            }
+            if let Err(e) = check_text("naam", &a.naam, 80) {
+                out.push(("afcoderingen", e));
+            }
+            if self.afcoderingen[..i].iter().any(|b| b.code == a.code) {
+                out.push((
+                    "afcoderingen",
+                    ModelError::new(
+                        ErrorCode::Conflict,
+                        Msg::new("tenant.afcodering_twice").arg("code", &a.code),
+                    ),
+                ));
+            }
+        }
+        if self.afrondtijd_s > 3600 {
+            out.push((
+                "afrondtijd_s",
+                ModelError::invalid(Msg::new("tenant.afrondtijd").arg("value", self.afrondtijd_s)),
             ));
         }
         out

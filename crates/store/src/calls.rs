@@ -143,6 +143,46 @@ impl Store {
         Ok(out)
     }
 
+    /// Adds an agent's notes and/or afcodering to the CDR with pbxd id `id` (searched from the
+    /// newest: it is a call that just ended). Flushed before returning. `Ok(false)`: no such CDR.
+    pub fn annotate_cdr(
+        &self,
+        tenant: &str,
+        id: &str,
+        notes: Option<&str>,
+        afcodering: Option<&str>,
+    ) -> Result<bool> {
+        check_name(tenant)?;
+        let pre = prefix(tenant);
+        let mut found = None;
+        for kv in self.tree(Tid::Cdrs).scan_prefix(&pre).rev() {
+            let (k, v) = kv.map_err(|e| self.db_err(e))?;
+            if !k.ends_with(id.as_bytes()) {
+                continue;
+            }
+            let c: Cdr = self.decode_at(Tid::Cdrs, &k, &v)?;
+            if c.id == id {
+                found = Some((k.to_vec(), c));
+                break;
+            }
+        }
+        let Some((key, mut c)) = found else {
+            return Ok(false);
+        };
+        if let Some(n) = notes {
+            c.notes = n.to_string();
+        }
+        if let Some(a) = afcodering {
+            c.afcodering = Some(a.to_string());
+        }
+        let value = encode(&c)?;
+        self.mutate(|p| {
+            p.put(Tid::Cdrs, key, value);
+            Ok(())
+        })?;
+        Ok(true)
+    }
+
     /// One CDR by id.
     pub fn cdr(&self, tenant: &str, id: &str) -> Result<Option<Cdr>> {
         Ok(self

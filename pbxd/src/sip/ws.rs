@@ -1,0 +1,306 @@
+//! SIP over WebSocket (RFC 7118): `ws` and `wss` listeners for softphones in a browser.
+//!
+//! * The handshake must offer the subprotocol `sip` (§4); pbxd answers
+//!   `Sec-WebSocket-Protocol: sip` and refuses a handshake without it with 400. TLS (wss) and
+//!   the WebSocket handshake together take at most [`HANDSHAKE_TIMEOUT`]; wss uses the same
+//!   reloadable certificate as the tls listeners (SIGHUP).
+//! * One SIP message per text or binary frame, both ways (§5). A message larger than the SIP
+//!   size limit closes the connection with 1009; a frame that is no SIP message is dropped by
+//!   the SIP service like a bad datagram, and the connection stays. Pings are answered by
+//!   tungstenite; a frame of only CRLFs (the RFC 5626 keep-alive some clients send) is
+//!   answered with a CRLF frame.
+//! * A connection counts in the same connection map and limit as TCP/TLS: responses and
+//!   requests to the phone go back over it, keyed by the remote address, and its closing marks
+//!   the registrations made over it unreachable (see `keepalive`).
+//! * A connection that sends no SIP message within [`FIRST_MESSAGE`] after the handshake is
+//!   closed; after that the idle limit of TCP holds (any frame, a ping too, counts).
+
+use super::{Conns, Inbound, MAX_TCP_CONNECTIONS, TCP_IDLE};
+use futures_util::{SinkExt, StreamExt};
+use pbx_sip::msg::Limits;
+use pbx_sip::transaction::TransportKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// TLS and WebSocket handshake together.
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection without any SIP message this long after the handshake is closed.
+pub(super) const FIRST_MESSAGE: Duration = Duration::from_secs(60);
+/// Connections still in their handshake, per listener; more are closed at accept.
+const MAX_PENDING_HANDSHAKES: usize = 256;
+/// A frame to a peer that does not read is given up after this long (the connection closes).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Does a `Sec-WebSocket-Protocol` header offer `sip`? (A comma-separated list of tokens.)
+pub(super) fn offers_sip(values: &[&str]) -> bool {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("sip"))
+}
+
+/// The handshake check: `sip` must be offered; the answer names it.
+#[allow(clippy::result_large_err)] // the signature tungstenite asks for
+fn check_handshake(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    let offered: Vec<&str> = req
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if offers_sip(&offered) {
+        resp.headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
+        return Ok(resp);
+    }
+    let mut refuse = ErrorResponse::new(Some(
+        "WebSocket-subprotocol 'sip' vereist (RFC 7118)\n".to_string(),
+    ));
+    *refuse.status_mut() = StatusCode::BAD_REQUEST;
+    Err(refuse)
+}
+
+fn ws_config() -> WebSocketConfig {
+    let max = Limits::default().max_message;
+    WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        .max_write_buffer_size(4 * max)
+}
+
+/// Accepts WebSocket connections (wss when `tls` is given) until `stop`.
+pub(super) async fn accept_ws(
+    l: tokio::net::TcpListener,
+    tls: Option<pbx_net::tls::TlsCertificate>,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+    mut stop: watch::Receiver<bool>,
+) {
+    let transport = if tls.is_some() {
+        TransportKind::Wss
+    } else {
+        TransportKind::Ws
+    };
+    let name = super::transport_name(transport);
+    let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    loop {
+        let (stream, src) = tokio::select! {
+            r = l.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(error = %e, transport = name, "SIP: accept mislukt");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let full = conns
+            .lock()
+            .map(|c| c.len() >= MAX_TCP_CONNECTIONS)
+            .unwrap_or(true);
+        if full {
+            tracing::warn!(%src, transport = name, "SIP: te veel verbindingen, geweigerd");
+            continue;
+        }
+        let Ok(permit) = pending.clone().try_acquire_owned() else {
+            tracing::warn!(%src, transport = name, "SIP: te veel lopende handshakes, geweigerd");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (in_tx, conns, tls) = (in_tx.clone(), conns.clone(), tls.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+            let hs = async {
+                match &tls {
+                    None => handshake(stream).await.map(Conn::Plain),
+                    Some(cert) => {
+                        let s = cert
+                            .acceptor()
+                            .accept(stream)
+                            .await
+                            .map_err(|e| format!("tls: {e}"))?;
+                        handshake(s).await.map(|w| Conn::Tls(Box::new(w)))
+                    }
+                }
+            };
+            let conn = tokio::time::timeout_at(deadline, hs).await;
+            drop(permit);
+            match conn {
+                Ok(Ok(Conn::Plain(ws))) => serve(ws, src, transport, in_tx, conns).await,
+                Ok(Ok(Conn::Tls(ws))) => serve(*ws, src, transport, in_tx, conns).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(%src, transport = name, error = %e, "SIP: WebSocket-handshake mislukt")
+                }
+                Err(_) => {
+                    tracing::debug!(%src, transport = name, "SIP: WebSocket-handshake duurde te lang")
+                }
+            }
+        });
+    }
+}
+
+enum Conn {
+    Plain(WebSocketStream<tokio::net::TcpStream>),
+    Tls(Box<WebSocketStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>),
+}
+
+async fn handshake<S>(stream: S) -> Result<WebSocketStream<S>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio_tungstenite::accept_hdr_async_with_config(stream, check_handshake, Some(ws_config()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The close frame for a read error, if one can still be sent.
+fn close_for(e: &WsError) -> Option<CloseFrame> {
+    let (code, reason) = match e {
+        WsError::Capacity(_) => (CloseCode::Size, "bericht te groot"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "geen UTF-8"),
+        WsError::Protocol(_) => (CloseCode::Protocol, "protocolfout"),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}
+
+/// One WebSocket connection: frames in go to the SIP service, what `conns` sends to `src` goes
+/// out as one text frame per message. Ends when either side closes, on an error or when idle.
+async fn serve<S>(
+    mut ws: WebSocketStream<S>,
+    src: SocketAddr,
+    transport: TransportKind,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let name = super::transport_name(transport);
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+    if let Ok(mut c) = conns.lock() {
+        c.insert(src, out_tx);
+    }
+    tracing::debug!(%src, transport = name, "SIP: WebSocket open");
+    let mut deadline = Instant::now() + FIRST_MESSAGE;
+    let mut seen_sip = false;
+    loop {
+        tokio::select! {
+            out = out_rx.recv() => {
+                let Some(bytes) = out else { break };
+                let frame = match String::from_utf8(bytes) {
+                    Ok(text) => Message::text(text),
+                    Err(e) => Message::binary(e.into_bytes()),
+                };
+                match tokio::time::timeout(SEND_TIMEOUT, ws.send(frame)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(%src, transport = name, error = %e, "SIP: WebSocket versturen mislukt");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%src, transport = name, "SIP: WebSocket-peer leest niet, verbinding gesloten");
+                        break;
+                    }
+                }
+            }
+            r = tokio::time::timeout_at(deadline, ws.next()) => {
+                let m = match r {
+                    Err(_) => {
+                        tracing::debug!(%src, transport = name, sip = seen_sip, "SIP: WebSocket inactief, gesloten");
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(CloseFrame {
+                            code: CloseCode::Away,
+                            reason: "inactief".into(),
+                        }))).await;
+                        break;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        tracing::debug!(%src, transport = name, error = %e, "SIP: ongeldig WebSocket-frame, verbinding gesloten");
+                        if let Some(frame) = close_for(&e) {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+                        }
+                        break;
+                    }
+                    Ok(Some(Ok(m))) => m,
+                };
+                let bytes: Vec<u8> = match m {
+                    Message::Text(t) => t.as_bytes().to_vec(),
+                    Message::Binary(b) => b.to_vec(),
+                    Message::Close(_) => break,
+                    // Pongs go out by themselves; any frame keeps a connection that has
+                    // carried SIP alive.
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                        if seen_sip {
+                            deadline = Instant::now() + TCP_IDLE;
+                        }
+                        continue;
+                    }
+                };
+                if !bytes.is_empty() && bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                    // RFC 5626 keep-alive: CRLFCRLF is answered with CRLF.
+                    if seen_sip {
+                        deadline = Instant::now() + TCP_IDLE;
+                    }
+                    if bytes.len() >= 4 {
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text("\r\n"))).await;
+                    }
+                    continue;
+                }
+                seen_sip = true;
+                deadline = Instant::now() + TCP_IDLE;
+                let inbound = Inbound {
+                    bytes,
+                    src,
+                    socket: usize::MAX,
+                    transport,
+                    closed: false,
+                };
+                if in_tx.send(inbound).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    if let Ok(mut c) = conns.lock() {
+        c.remove(&src);
+    }
+    tracing::debug!(%src, transport = name, "SIP: WebSocket gesloten");
+    // Its registrations are unreachable now (see `keepalive`).
+    let _ = in_tx
+        .send(Inbound {
+            bytes: Vec::new(),
+            src,
+            socket: usize::MAX,
+            transport,
+            closed: true,
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sip_subprotocol_must_be_offered() {
+        assert!(offers_sip(&["sip"]));
+        assert!(offers_sip(&["chat, SIP"]));
+        assert!(offers_sip(&["chat", " sip "]));
+        assert!(!offers_sip(&[]));
+        assert!(!offers_sip(&["sips, chat"]));
+        assert!(!offers_sip(&[""]));
+    }
+}

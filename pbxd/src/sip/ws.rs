@@ -120,38 +120,50 @@ pub(super) async fn accept_ws(
         let (in_tx, conns, tls) = (in_tx.clone(), conns.clone(), tls.clone());
         tokio::spawn(async move {
             let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-            let hs = async {
-                match &tls {
-                    None => handshake(stream).await.map(Conn::Plain),
-                    Some(cert) => {
+            match tls {
+                None => {
+                    let hs = tokio::time::timeout_at(deadline, handshake(stream)).await;
+                    drop(permit);
+                    start_serving(hs, src, transport, in_tx, conns).await;
+                }
+                Some(cert) => {
+                    let hs = tokio::time::timeout_at(deadline, async {
                         let s = cert
                             .acceptor()
                             .accept(stream)
                             .await
                             .map_err(|e| format!("tls: {e}"))?;
-                        handshake(s).await.map(|w| Conn::Tls(Box::new(w)))
-                    }
-                }
-            };
-            let conn = tokio::time::timeout_at(deadline, hs).await;
-            drop(permit);
-            match conn {
-                Ok(Ok(Conn::Plain(ws))) => serve(ws, src, transport, in_tx, conns).await,
-                Ok(Ok(Conn::Tls(ws))) => serve(*ws, src, transport, in_tx, conns).await,
-                Ok(Err(e)) => {
-                    tracing::debug!(%src, transport = name, error = %e, "SIP: WebSocket-handshake mislukt")
-                }
-                Err(_) => {
-                    tracing::debug!(%src, transport = name, "SIP: WebSocket-handshake duurde te lang")
+                        handshake(s).await
+                    })
+                    .await;
+                    drop(permit);
+                    start_serving(hs, src, transport, in_tx, conns).await;
                 }
             }
         });
     }
 }
 
-enum Conn {
-    Plain(WebSocketStream<tokio::net::TcpStream>),
-    Tls(Box<WebSocketStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>),
+/// Serves a connection whose handshake succeeded in time; logs why one did not.
+async fn start_serving<S>(
+    hs: Result<Result<WebSocketStream<S>, String>, tokio::time::error::Elapsed>,
+    src: SocketAddr,
+    transport: TransportKind,
+    in_tx: mpsc::Sender<Inbound>,
+    conns: Conns,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let name = super::transport_name(transport);
+    match hs {
+        Ok(Ok(ws)) => serve(ws, src, transport, in_tx, conns).await,
+        Ok(Err(e)) => {
+            tracing::debug!(%src, transport = name, error = %e, "SIP: WebSocket-handshake mislukt")
+        }
+        Err(_) => {
+            tracing::debug!(%src, transport = name, "SIP: WebSocket-handshake duurde te lang")
+        }
+    }
 }
 
 async fn handshake<S>(stream: S) -> Result<WebSocketStream<S>, String>
@@ -302,5 +314,91 @@ mod tests {
         assert!(!offers_sip(&[]));
         assert!(!offers_sip(&["sips, chat"]));
         assert!(!offers_sip(&[""]));
+    }
+
+    /// A served connection over an in-memory pipe and the client end of it.
+    async fn pair() -> (
+        WebSocketStream<tokio::io::DuplexStream>,
+        mpsc::Receiver<Inbound>,
+        Conns,
+        SocketAddr,
+    ) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let (a, b) = tokio::io::duplex(256 * 1024);
+        let mut req = "ws://pbx.test/"
+            .into_client_request()
+            .unwrap_or_else(|_| unreachable!());
+        req.headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
+        let (server, client) = tokio::join!(handshake(a), tokio_tungstenite::client_async(req, b));
+        let (Ok(server), Ok((client, _))) = (server, client) else {
+            panic!("handshake")
+        };
+        let (in_tx, in_rx) = mpsc::channel(16);
+        let conns: Conns = Arc::default();
+        let src = SocketAddr::from(([192, 0, 2, 1], 40000));
+        tokio::spawn(serve(server, src, TransportKind::Ws, in_tx, conns.clone()));
+        (client, in_rx, conns, src)
+    }
+
+    async fn close_code(
+        client: &mut WebSocketStream<tokio::io::DuplexStream>,
+    ) -> Option<CloseCode> {
+        loop {
+            match client.next().await {
+                Some(Ok(Message::Close(c))) => return c.map(|c| c.code),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_without_sip_is_closed_after_a_minute() {
+        let (mut client, mut in_rx, conns, src) = pair().await;
+        let t0 = Instant::now();
+        // Pings do not count as SIP.
+        let _ = client.send(Message::Ping(b"x".to_vec().into())).await;
+        assert_eq!(close_code(&mut client).await, Some(CloseCode::Away));
+        let waited = t0.elapsed();
+        assert!(
+            waited >= FIRST_MESSAGE && waited < FIRST_MESSAGE + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        let closed = in_rx.recv().await.map(|m| (m.closed, m.src));
+        assert_eq!(closed, Some((true, src)));
+        assert!(conns.lock().map(|c| c.is_empty()).unwrap_or(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_sip_the_idle_limit_of_tcp_holds() {
+        let (mut client, mut in_rx, conns, src) = pair().await;
+        let options = "OPTIONS sip:pbx.test SIP/2.0\r\n\r\n";
+        let _ = client.send(Message::text(options)).await;
+        let got = in_rx.recv().await.map(|m| (m.closed, m.bytes));
+        assert_eq!(got, Some((false, options.as_bytes().to_vec())));
+        let t0 = Instant::now();
+        // Well past the first minute the connection is still there, and answers go over it.
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let out = conns.lock().ok().and_then(|c| c.get(&src).cloned());
+        let Some(out) = out else {
+            panic!("connection gone after 120 s")
+        };
+        let _ = out.send(b"SIP/2.0 200 OK\r\n\r\n".to_vec()).await;
+        match client.next().await {
+            Some(Ok(Message::Text(t))) => assert_eq!(t.as_str(), "SIP/2.0 200 OK\r\n\r\n"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(close_code(&mut client).await, Some(CloseCode::Away));
+        assert!(t0.elapsed() >= TCP_IDLE, "{:?}", t0.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_message_above_the_limit_closes_with_1009() {
+        let (mut client, mut in_rx, _conns, _) = pair().await;
+        let big = "x".repeat(Limits::default().max_message + 1);
+        let _ = client.send(Message::text(big)).await;
+        assert_eq!(close_code(&mut client).await, Some(CloseCode::Size));
+        assert_eq!(in_rx.recv().await.map(|m| m.closed), Some(true));
     }
 }

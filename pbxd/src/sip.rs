@@ -858,7 +858,16 @@ impl Service {
                         dest,
                         bytes,
                     );
-                    let _ = c.send(bytes.to_vec()).await;
+                    if matches!(transport, TransportKind::Ws | TransportKind::Wss) {
+                        // A browser that stops reading must not hold up the SIP task: its
+                        // queue full means the message is lost (the connection closes itself
+                        // when a frame cannot go out in time, see `ws`).
+                        if c.try_send(bytes.to_vec()).is_err() {
+                            tracing::debug!(%dest, "SIP: WebSocket-wachtrij vol, bericht weggegooid");
+                        }
+                    } else {
+                        let _ = c.send(bytes.to_vec()).await;
+                    }
                 }
                 None if transport == TransportKind::Tcp && self.is_trunk_dest(dest) => {
                     self.trace(

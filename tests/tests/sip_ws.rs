@@ -40,15 +40,16 @@ fn free_tcp_port() -> u16 {
         .port()
 }
 
-fn make_cert(dir: &Path) -> CertificateDer<'static> {
+/// A self-signed certificate for pbx.test in `dir/{name}.pem` and `dir/{name}.key`.
+fn make_cert(dir: &Path, name: &str) -> CertificateDer<'static> {
     use std::os::unix::fs::PermissionsExt;
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["pbx.test".to_string()])
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    let kp = dir.join("key.pem");
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    let kp = dir.join(format!("{name}.key"));
     std::fs::write(&kp, key.serialize_pem()).unwrap();
     std::fs::set_permissions(&kp, std::fs::Permissions::from_mode(0o600)).unwrap();
     cert.der().clone()
@@ -140,6 +141,21 @@ struct WsPhone {
     contact_user: String,
 }
 
+/// A TLS client that trusts only `cert`.
+fn client_config(cert: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
 /// Opens a WebSocket to pbxd offering `protocol` (None: no Sec-WebSocket-Protocol at all);
 /// `trust` makes it wss with that certificate trusted.
 async fn open(
@@ -153,16 +169,7 @@ async fn open(
     let (stream, url): (Box<dyn Io>, String) = match trust {
         None => (Box::new(tcp), format!("ws://127.0.0.1:{port}/")),
         Some(cert) => {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(cert.clone()).unwrap();
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            let tls = tokio_rustls::TlsConnector::from(client_config(cert))
                 .connect(ServerName::try_from("pbx.test").unwrap(), tcp)
                 .await
                 .unwrap();
@@ -395,7 +402,7 @@ fn sdp() -> String {
     "v=0\r\no=ws 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n".to_string()
 }
 
-/// pbxd with a ws listener (and wss when `tls_dir` holds cert.pem and key.pem), organisation
+/// pbxd with a ws listener (a wss one when `wss` holds live.pem and live.key), organisation
 /// acme with 1001 and 1002; gives pbxd, the ws/wss port and the passwords.
 fn start(wss: Option<&Path>) -> (Pbx, u16, String, String) {
     let port = free_tcp_port();
@@ -403,8 +410,8 @@ fn start(wss: Option<&Path>) -> (Pbx, u16, String, String) {
         None => format!("[[listen]]\ntransport = \"ws\"\naddress = \"127.0.0.1:{port}\"\n"),
         Some(dir) => format!(
             "[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n\n[[listen]]\ntransport = \"wss\"\naddress = \"127.0.0.1:{port}\"\n",
-            dir.join("cert.pem").display(),
-            dir.join("key.pem").display()
+            dir.join("live.pem").display(),
+            dir.join("live.key").display()
         ),
     };
     let (pbx, a, b) = two_extensions(&format!(
@@ -599,7 +606,7 @@ async fn ws_phone_registers_and_calls_both_ways_then_is_unreachable_after_close(
 async fn wss_with_a_self_signed_certificate() {
     let t0 = Instant::now();
     let certs = tempfile::tempdir().unwrap();
-    let cert = make_cert(certs.path());
+    let cert = make_cert(certs.path(), "live");
     let (pbx, port, pw_a, pw_b) = start(Some(certs.path()));
     let mut phone = WsPhone::connect(port, Some(&cert)).await;
     let ok = phone.register("1001", &pw_a, "MD5").await;
@@ -634,10 +641,27 @@ async fn wss_with_a_self_signed_certificate() {
     let trace = pbx.ctl_json(&["trace", &call_id]).to_string();
     assert!(trace.contains("\"transport\":\"wss\""), "{trace}");
 
-    // A SIGHUP reloads the certificate for wss too; the open connection goes on.
+    // A renewed certificate (SIGHUP) reaches new wss connections, as for tls; the open
+    // connection goes on.
+    let renewed = make_cert(certs.path(), "live");
     pbx.sighup();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = WsPhone::connect(port, Some(&cert)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+        let ok = match tcp {
+            Ok(tcp) => tokio_rustls::TlsConnector::from(client_config(&renewed))
+                .connect(ServerName::try_from("pbx.test").unwrap(), tcp)
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "wss keeps the old certificate");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = WsPhone::connect(port, Some(&renewed)).await;
     drop(again);
     let ok = phone.register("1001", &pw_a, "SHA-256").await;
     assert_eq!(status(&ok), 200, "{ok}");

@@ -186,6 +186,16 @@ fn via_transport_name(t: TransportKind) -> String {
     crate::sip::transport_name(t).to_ascii_uppercase()
 }
 
+/// The transport parameter of pbxd's own Contact towards a phone on a WebSocket (RFC 7118
+/// §5.2); nothing for the other transports, whose Contact stays as it always was.
+fn contact_transport(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Ws => ";transport=ws",
+        TransportKind::Wss => ";transport=wss",
+        _ => "",
+    }
+}
+
 /// `udp:127.0.0.1:5070` → transport and address.
 fn parse_source(source: &str) -> Option<(TransportKind, SocketAddr)> {
     let (t, addr) = source.split_once(':')?;
@@ -193,6 +203,8 @@ fn parse_source(source: &str) -> Option<(TransportKind, SocketAddr)> {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
         "tls" => TransportKind::Tls,
+        "ws" => TransportKind::Ws,
+        "wss" => TransportKind::Wss,
         _ => return None,
     };
     Some((t, addr.parse().ok()?))
@@ -1069,10 +1081,14 @@ impl Service {
     }
 
     fn answer_a(&mut self, call: &CallRef, code: u16, sdp: Option<&str>, now: Instant) {
-        let contact = format!("<sip:{}>", self.own_addr());
         let Some(a) = self.calls.a.get(call) else {
             return;
         };
+        let contact = format!(
+            "<sip:{}{}>",
+            self.own_addr_for_phone(a.source, a.transport),
+            contact_transport(a.transport)
+        );
         let mut r = msg::response_with_tag(&a.invite, code, reason(code), &a.local_tag);
         if code < 300 {
             r.headers.push(msg::make_header("Contact", contact));
@@ -1119,7 +1135,7 @@ impl Service {
         let Some(a) = self.calls.a.get(&leg.call) else {
             return fail(self, &leg);
         };
-        let own = self.own_addr();
+        let own = self.own_addr_for_phone(dest, transport);
         let callee = user_host(target).map(|(u, _)| u).unwrap_or_default();
         let caller_uri = a
             .remote
@@ -1136,8 +1152,9 @@ impl Service {
         let call_id = format!("{}@pbxd", random_hex(12));
         let branch = format!("z9hG4bK{}", random_hex(10));
         let text = format!(
-            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{}",
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}{}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{}",
             via_transport_name(transport),
+            contact_transport(transport),
             crate::sip::ALLOW,
             body_part(sdp.as_deref())
         );

@@ -5,6 +5,7 @@
 
 mod keepalive;
 pub(crate) mod trunks;
+mod ws;
 
 use crate::app::App;
 use pbx_api::Event;
@@ -66,10 +67,11 @@ pub(crate) struct Inbound {
     closed: bool,
 }
 
-/// Open TCP connections by remote address: where responses and requests to that peer go.
+/// Open TCP, TLS and WebSocket connections by remote address: where responses and requests to
+/// that peer go (one message per send; the WebSocket writer makes it one frame).
 type Conns = Arc<Mutex<std::collections::HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 
-/// Most simultaneous TCP connections; more are refused at accept.
+/// Most simultaneous TCP, TLS and WebSocket connections together; more are refused at accept.
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// A TCP connection without any bytes for this long is closed (phones keep alive more often).
 const TCP_IDLE: Duration = Duration::from_secs(600);
@@ -142,6 +144,9 @@ pub(crate) struct Service {
     pub(crate) in_tx: mpsc::Sender<Inbound>,
     /// The first TCP listener, for Via and Contact of requests over TCP.
     pub(crate) tcp_addr: Option<SocketAddr>,
+    /// The first ws and wss listeners, for Via and Contact of requests over WebSocket.
+    pub(crate) ws_addr: Option<SocketAddr>,
+    pub(crate) wss_addr: Option<SocketAddr>,
     pub(crate) live: Arc<Mutex<Live>>,
     /// Bindings not yet written: written in one batch every second and when the service stops.
     pub(crate) dirty: std::collections::HashMap<(String, String, String), Registration>,
@@ -360,7 +365,7 @@ pub async fn start(
     app: Arc<App>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
-    let (listeners, tcp_listeners, tls_listeners, tls_files) = {
+    let (listeners, tcp_listeners, tls_listeners, tls_files, ws_listeners, wss_listeners) = {
         let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
         let of = |t: pbx_model::Transport| {
             cfg.daemon
@@ -380,10 +385,16 @@ pub async fn start(
             of(pbx_model::Transport::Tcp),
             of(pbx_model::Transport::Tls),
             files,
+            of(pbx_model::Transport::Ws),
+            of(pbx_model::Transport::Wss),
         )
     };
-    // The certificate is loaded once (pbxctl check has verified the files) and replaced on SIGHUP.
-    let tls = match (&tls_files, tls_listeners.is_empty()) {
+    // The certificate is loaded once (pbxctl check has verified the files) and replaced on SIGHUP;
+    // tls and wss listeners share it.
+    let tls = match (
+        &tls_files,
+        tls_listeners.is_empty() && wss_listeners.is_empty(),
+    ) {
         (Some((cert, key)), false) => Some(
             pbx_net::tls::TlsCertificate::load(cert, key)
                 .map_err(|e| anyhow::anyhow!("{}", e.msg()))?,
@@ -462,6 +473,28 @@ pub async fn start(
             stop.clone(),
         ));
     }
+    // SIP over WebSocket (RFC 7118), see `ws`.
+    for (addrs, cert) in [(&ws_listeners, None), (&wss_listeners, tls.clone())] {
+        for addr in addrs {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "{}",
+                    pbx_i18n::Msg::new("pbxd.sip_bind")
+                        .arg("address", addr)
+                        .arg("detail", e)
+                )
+            })?;
+            let name = if cert.is_some() { "wss" } else { "ws" };
+            tracing::info!(address = %addr, "SIP luistert ({name})");
+            tokio::spawn(ws::accept_ws(
+                l,
+                cert.clone(),
+                in_tx.clone(),
+                conns.clone(),
+                stop.clone(),
+            ));
+        }
+    }
     let local_addrs: Vec<SocketAddr> = sockets
         .iter()
         .map(|s| {
@@ -501,6 +534,8 @@ pub async fn start(
         sockets,
         in_tx: in_tx.clone(),
         tcp_addr,
+        ws_addr: ws_listeners.first().copied(),
+        wss_addr: wss_listeners.first().copied(),
         tx: TransactionLayer::new(transaction::Config {
             tag_seed: rand::random(),
             max_transactions,
@@ -809,7 +844,10 @@ impl Service {
     }
 
     async fn send(&self, transport: TransportKind, socket: usize, dest: SocketAddr, bytes: &[u8]) {
-        if matches!(transport, TransportKind::Tcp | TransportKind::Tls) {
+        if matches!(
+            transport,
+            TransportKind::Tcp | TransportKind::Tls | TransportKind::Ws | TransportKind::Wss
+        ) {
             let conn = self.conns.lock().ok().and_then(|c| c.get(&dest).cloned());
             match conn {
                 Some(c) => {
@@ -820,7 +858,16 @@ impl Service {
                         dest,
                         bytes,
                     );
-                    let _ = c.send(bytes.to_vec()).await;
+                    if matches!(transport, TransportKind::Ws | TransportKind::Wss) {
+                        // A browser that stops reading must not hold up the SIP task: its
+                        // queue full means the message is lost (the connection closes itself
+                        // when a frame cannot go out in time, see `ws`).
+                        if c.try_send(bytes.to_vec()).is_err() {
+                            tracing::debug!(%dest, "SIP: WebSocket-wachtrij vol, bericht weggegooid");
+                        }
+                    } else {
+                        let _ = c.send(bytes.to_vec()).await;
+                    }
                 }
                 None if transport == TransportKind::Tcp && self.is_trunk_dest(dest) => {
                     self.trace(
@@ -832,7 +879,9 @@ impl Service {
                     );
                     connect_out(dest, bytes.to_vec(), self.in_tx.clone(), self.conns.clone());
                 }
-                None => tracing::debug!(%dest, "SIP tcp: geen verbinding meer"),
+                None => {
+                    tracing::debug!(%dest, transport = transport_name(transport), "SIP: geen verbinding meer")
+                }
             }
             return;
         }
@@ -1089,14 +1138,34 @@ impl Service {
         }
     }
 
-    /// pbxd's own address for a request to `dest` over `transport`: for TCP the TCP listener
-    /// (with the UDP one's address when the listener is a wildcard or missing).
+    /// pbxd's own address for a request to `dest` over `transport`: for TCP the TCP listener,
+    /// for ws and wss their listener (with the UDP one's address when the listener is a
+    /// wildcard or missing).
     pub(crate) fn own_addr_over(&self, dest: SocketAddr, transport: TransportKind) -> SocketAddr {
         let udp = self.own_addr_to(dest);
-        match (transport, self.tcp_addr) {
-            (TransportKind::Tcp, Some(t)) if !t.ip().is_unspecified() => t,
-            (TransportKind::Tcp, Some(t)) => SocketAddr::new(udp.ip(), t.port()),
-            _ => udp,
+        let listener = match transport {
+            TransportKind::Tcp => self.tcp_addr,
+            TransportKind::Ws => self.ws_addr,
+            TransportKind::Wss => self.wss_addr,
+            _ => None,
+        };
+        match listener {
+            Some(t) if !t.ip().is_unspecified() => t,
+            Some(t) => SocketAddr::new(udp.ip(), t.port()),
+            None => udp,
+        }
+    }
+
+    /// pbxd's own address in Via and Contact of requests to a phone: the first listener, except
+    /// over WebSocket, where it is the ws or wss listener (RFC 7118 §5).
+    pub(crate) fn own_addr_for_phone(
+        &self,
+        dest: SocketAddr,
+        transport: TransportKind,
+    ) -> SocketAddr {
+        match transport {
+            TransportKind::Ws | TransportKind::Wss => self.own_addr_over(dest, transport),
+            _ => self.own_addr(),
         }
     }
 

@@ -106,7 +106,6 @@ impl Service {
         new_cseq: bool,
         sdp: Option<&str>,
     ) -> Option<DialogRequest> {
-        let own = self.own_addr();
         let (target, from, to, call_id, cseq, dest, transport) = match leg {
             None => {
                 let a = self.calls.a.get_mut(call)?;
@@ -139,6 +138,7 @@ impl Service {
                 )
             }
         };
+        let own = self.own_addr_for_phone(dest, transport);
         let mut text = format!(
             "{method} {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch=z9hG4bK{};rport\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n",
             via_transport_name(transport),
@@ -146,7 +146,8 @@ impl Service {
         );
         if method == "INVITE" || method == "UPDATE" {
             text.push_str(&format!(
-                "Contact: <sip:pbxd@{own}>\r\nAllow: {}\r\n",
+                "Contact: <sip:pbxd@{own}{}>\r\nAllow: {}\r\n",
+                super::contact_transport(transport),
                 crate::sip::ALLOW
             ));
         }

@@ -1011,6 +1011,21 @@ impl Service {
                 c.mos_count += 1;
             }
         });
+        // Notes and afcodering a softphone agent gave during the call go in with it.
+        let mut cdr = cdr;
+        if let Some((notes, code)) = self
+            .app
+            .softphone
+            .get()
+            .and_then(|p| p.take_pending(&cdr.tenant, &cdr.id))
+        {
+            if let Some(n) = notes {
+                cdr.notes = n;
+            }
+            if code.is_some() {
+                cdr.afcodering = code;
+            }
+        }
         if let Err(e) = self.app.store.append_cdr(&cdr) {
             tracing::error!(error = %e.msg(), "CDR niet opgeslagen");
             self.alarm(pbx_engine::alarms::Metric::StoreErrors, "", None, 1.0);
@@ -1097,6 +1112,11 @@ impl Service {
             r.headers
                 .push(msg::make_header("Allow", crate::sip::ALLOW.to_string()));
         }
+        // The softphone's agent inside pbxd learns the call's id (for notes and afcodering).
+        if crate::sip::is_attached(a.source) {
+            r.headers
+                .push(msg::make_header("X-Pbx-Gesprek", call.0.clone()));
+        }
         let r = with_body(r, sdp);
         let key = a.key;
         if (200..300).contains(&code) && a.transport == TransportKind::Udp {
@@ -1151,8 +1171,13 @@ impl Service {
         let local_tag = random_hex(6);
         let call_id = format!("{}@pbxd", random_hex(12));
         let branch = format!("z9hG4bK{}", random_hex(10));
+        let internal = if crate::sip::is_attached(dest) {
+            format!("X-Pbx-Gesprek: {}\r\n", leg.call.0)
+        } else {
+            String::new()
+        };
         let text = format!(
-            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}{}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{}",
+            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{} {own};branch={branch};rport\r\nFrom: {from};tag={local_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:pbxd@{own}{}>\r\nMax-Forwards: {max_forwards}\r\nAllow: {}\r\n{internal}{}",
             via_transport_name(transport),
             contact_transport(transport),
             crate::sip::ALLOW,

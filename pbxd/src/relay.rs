@@ -65,6 +65,66 @@ const MAX_EVENTS: usize = 64;
 /// Port numbers in use (the even RTP port of each pair), shared with the threads that free them.
 type Used = Arc<Mutex<HashSet<u16>>>;
 
+/// The ports in use in this process: the relay and the softphone's WebRTC bridges take their
+/// pairs from the same range without handing one out twice.
+fn process_used() -> Used {
+    static USED: std::sync::OnceLock<Used> = std::sync::OnceLock::new();
+    USED.get_or_init(Used::default).clone()
+}
+
+/// Even ports of the RTP range for the WebRTC bridges (`pbx_webrtc::PortSource`). A port is
+/// marked used when taken; the bridge binds it (and tries the next on a bind error).
+pub(crate) struct RtpPorts {
+    used: Used,
+    min: u16,
+    max: u16,
+    next: Mutex<u16>,
+}
+
+impl RtpPorts {
+    /// The range of `[rtp]`.
+    pub(crate) fn new(cfg: &RtpConfig) -> RtpPorts {
+        let min = cfg.port_min.saturating_add(cfg.port_min % 2);
+        // Start half-way, away from where the relay starts, so both rarely meet.
+        let mid = min + ((cfg.port_max.saturating_sub(min) / 2) & !1);
+        RtpPorts {
+            used: process_used(),
+            min,
+            max: cfg.port_max,
+            next: Mutex::new(mid),
+        }
+    }
+}
+
+impl pbx_webrtc::PortSource for RtpPorts {
+    fn take(&self) -> Option<u16> {
+        let span = u32::from(self.max.saturating_sub(self.min)) / 2 + 1;
+        let mut next = self.next.lock().ok()?;
+        for _ in 0..span {
+            let port = *next;
+            *next = if port.saturating_add(3) > self.max {
+                self.min
+            } else {
+                port + 2
+            };
+            if port.checked_add(1).is_none_or(|p| p > self.max) {
+                continue;
+            }
+            let mut u = self.used.lock().ok()?;
+            if u.insert(port) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, port: u16) {
+        if let Ok(mut u) = self.used.lock() {
+            u.remove(&port);
+        }
+    }
+}
+
 /// Flags the relay thread raises and the SIP task takes.
 #[derive(Default)]
 struct Shared {
@@ -326,7 +386,7 @@ impl RelayPool {
             min,
             max: cfg.port_max,
             next: min,
-            used: Arc::default(),
+            used: process_used(),
             engine: None,
             next_thread: 0,
             next_id: 1,

@@ -244,7 +244,63 @@ pub struct SipHandle {
     trunks: trunks::Shared,
     /// The toll-fraud counters, for `pbxctl tenant toll-fraud`.
     guard: Arc<Mutex<Vec<pbx_engine::tollfraud::Counters>>>,
+    /// Into the SIP task, for phones inside pbxd (the softphone's user agents).
+    inbound: mpsc::Sender<Inbound>,
+    /// The connection map, where such a phone's messages are picked up.
+    conns: Conns,
+    /// The address the media relay binds (the first SIP listener's).
+    sip_ip: std::net::IpAddr,
 }
+
+/// A phone inside pbxd: it speaks SIP to the SIP task like a WebSocket phone, over channels
+/// instead of a socket, from an address of the discard-only prefix 100::/64 (RFC 6666) that no
+/// packet from the network can carry.
+pub struct Attached {
+    /// Its address as the SIP task sees it.
+    pub addr: SocketAddr,
+    /// Messages from the SIP task.
+    pub from_pbx: mpsc::Receiver<Vec<u8>>,
+    inbound: mpsc::Sender<Inbound>,
+    conns: Conns,
+}
+
+impl Attached {
+    /// Hands one SIP message to the SIP task.
+    pub async fn send(&self, bytes: Vec<u8>) -> bool {
+        self.inbound
+            .send(Inbound {
+                bytes,
+                src: self.addr,
+                socket: usize::MAX,
+                transport: TransportKind::Ws,
+                closed: false,
+            })
+            .await
+            .is_ok()
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.remove(&self.addr);
+        }
+        // Its registrations become unreachable, as when a WebSocket closes.
+        let _ = self.inbound.try_send(Inbound {
+            bytes: Vec::new(),
+            src: self.addr,
+            socket: usize::MAX,
+            transport: TransportKind::Ws,
+            closed: true,
+        });
+    }
+}
+
+/// Is `addr` a phone inside pbxd (see [`Attached`])?
+pub fn is_attached(addr: SocketAddr) -> bool {
+    matches!(addr.ip(), std::net::IpAddr::V6(v) if v.segments()[..4] == [0x0100, 0, 0, 0])
+}
+
 /// Requests of the control API to the SIP task (which owns the calls).
 pub enum Control {
     /// The active calls (of one organisation).
@@ -264,6 +320,38 @@ fn live_key(r: &Registration) -> (String, String, String) {
 }
 
 impl SipHandle {
+    /// The address the media relay binds.
+    pub fn sip_ip(&self) -> std::net::IpAddr {
+        self.sip_ip
+    }
+
+    /// Attaches a phone inside pbxd (see [`Attached`]).
+    pub fn attach(&self) -> Attached {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ip = std::net::Ipv6Addr::new(
+            0x0100,
+            0,
+            0,
+            0,
+            (n >> 48) as u16,
+            (n >> 32) as u16,
+            (n >> 16) as u16,
+            n as u16,
+        );
+        let addr = SocketAddr::new(std::net::IpAddr::V6(ip), 5060);
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
+        if let Ok(mut c) = self.conns.lock() {
+            c.insert(addr, tx);
+        }
+        Attached {
+            addr,
+            from_pbx: rx,
+            inbound: self.inbound.clone(),
+            conns: self.conns.clone(),
+        }
+    }
+
     /// Reads the TLS certificate and key again (SIGHUP). Connections that are up keep theirs.
     pub fn reload_tls(&self) -> Option<Result<(), pbx_net::tls::TlsError>> {
         self.tls.as_ref().map(|t| t.reload())
@@ -546,7 +634,7 @@ pub async fn start(
         limiter,
         limits: Limits::default(),
         policy: Policy::default(),
-        conns,
+        conns: conns.clone(),
         live: live.clone(),
         dirty: std::collections::HashMap::new(),
         last_dirty_flush: Instant::now(),
@@ -569,6 +657,9 @@ pub async fn start(
         traces,
         trunks: svc.trunks.shared.clone(),
         guard: svc.calls.guard_shared.clone(),
+        inbound: in_tx.clone(),
+        conns: conns.clone(),
+        sip_ip: svc.bound_addr().ip(),
     };
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));

@@ -5,6 +5,8 @@
 //! Everything is scoped to the logged-in user's organisation: a request names calls and numbers,
 //! never another organisation, and a call id of another organisation is "niet gevonden".
 
+mod ua;
+
 use crate::app::App;
 use pbx_softphone::protocol::{AgentStatus, Refusal, Request};
 use pbx_softphone::{Agent, AnswerFuture, Backend, Identity, LoginError};
@@ -13,6 +15,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
+
+/// How long a user's phone outlives its last page (a reload or a short network cut).
+const UA_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Failed logins in a row before the user is locked.
 pub const MAX_FAILURES: u32 = 5;
@@ -38,6 +43,10 @@ struct State {
     agents: HashMap<Key, AgentState>,
     /// Notes and afcodering given before the call's CDR was written.
     pending: HashMap<(String, String), (Option<String>, Option<String>)>,
+    /// The user agent of each user with an extension and a page open (or a call up).
+    uas: HashMap<Key, mpsc::Sender<ua::Cmd>>,
+    /// Page call id → pbxd call id, for calls that ended (notes and afcodering come after).
+    ids: HashMap<(String, String), String>,
 }
 
 /// The softphone backend of pbxd.
@@ -172,6 +181,11 @@ impl Phone {
             };
         }
         tracing::info!(tenant = %who.tenant, user = %who.username, status = status.as_str(), "softphone: status");
+        // Calls ring only while the agent is beschikbaar: the browser's phone is registered
+        // exactly then.
+        if let Some(tx) = self.ua_of(who) {
+            let _ = tx.try_send(ua::Cmd::Available(status == AgentStatus::Beschikbaar));
+        }
         let reason = self
             .lock()
             .agents
@@ -196,6 +210,110 @@ impl Phone {
             .get(&(tenant.to_string(), user.to_string()))
             .map(|a| a.status)
             .unwrap_or(AgentStatus::Afgemeld)
+    }
+
+    fn ua_of(&self, who: &Identity) -> Option<mpsc::Sender<ua::Cmd>> {
+        self.lock()
+            .uas
+            .get(&(who.tenant.clone(), who.username.clone()))
+            .cloned()
+    }
+
+    /// Starts the user agent of `who` when it has none yet (an extension with SIP credentials,
+    /// an organisation with a SIP domain, and the SIP service running are needed).
+    fn ensure_ua(self: &Arc<Self>, who: &Identity) -> Option<mpsc::Sender<ua::Cmd>> {
+        if let Some(tx) = self.ua_of(who).filter(|t| !t.is_closed()) {
+            return Some(tx);
+        }
+        let ext = who.extension.clone()?;
+        let sip = self.app.sip.get()?;
+        let e = self.app.store.extension(&who.tenant, &ext).ok().flatten()?;
+        let creds = e.sip.clone()?;
+        let t = self.app.store.tenant(&who.tenant).ok().flatten()?;
+        let Some(domain) = t.domains.first().cloned() else {
+            tracing::warn!(tenant = %who.tenant, "softphone: organisatie zonder SIP-domein, bellen vanuit de browser kan niet");
+            return None;
+        };
+        let rtp = {
+            let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
+            cfg.daemon.rtp.clone()
+        };
+        let bind_ip = sip.sip_ip();
+        let plain_ip = if bind_ip.is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            bind_ip
+        };
+        let bridge = pbx_webrtc::BridgeConfig {
+            bind_ip,
+            public_ip: rtp.public_address.as_deref().and_then(|a| a.parse().ok()),
+            plain_ip,
+            ports: Arc::new(crate::relay::RtpPorts::new(&rtp)),
+            plain_codecs: vec![pbx_webrtc::Codec::Pcmu, pbx_webrtc::Codec::Pcma],
+            force_transcode: false,
+        };
+        let acct = ua::Account {
+            tenant: who.tenant.clone(),
+            user: who.username.clone(),
+            extension: ext,
+            domain,
+            realm: creds.realm.clone(),
+            ha1_md5: creds.ha1_md5.clone(),
+            ha1_sha256: creds.ha1_sha256.clone(),
+        };
+        let pager = Arc::new(Pager {
+            phone: Arc::downgrade(self),
+            tenant: who.tenant.clone(),
+            user: who.username.clone(),
+        });
+        let (tx, rx) = mpsc::channel(64);
+        let agent = ua::Ua::new(acct, sip.attach(), bridge, pager);
+        tokio::spawn(agent.run(rx));
+        self.lock()
+            .uas
+            .insert((who.tenant.clone(), who.username.clone()), tx.clone());
+        Some(tx)
+    }
+
+    /// Asks the user agent; `niet_beschikbaar` without one.
+    async fn ask_ua(
+        &self,
+        who: &Identity,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<Result<Map<String, Value>, Refusal>>) -> ua::Cmd,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let Some(tx) = self.ua_of(who) else {
+            return Err(Refusal::new(
+                "niet_beschikbaar",
+                "bellen kan niet: deze gebruiker heeft geen toestel met SIP-gegevens, of de organisatie geen SIP-domein",
+            ));
+        };
+        let (rtx, rrx) = tokio::sync::oneshot::channel();
+        if tx.send(make(rtx)).await.is_err() {
+            return Err(Refusal::new("niet_beschikbaar", "de telefoon van de browser is gestopt"));
+        }
+        rrx.await
+            .unwrap_or_else(|_| Err(Refusal::new("fout", "geen antwoord van de telefoon van de browser")))
+    }
+
+    /// The pbxd call id behind a page's call id (or the id itself: history items carry it).
+    async fn pbx_id(&self, who: &Identity, call: &str) -> (String, bool) {
+        if let Some(id) = self
+            .lock()
+            .ids
+            .get(&(who.tenant.clone(), call.to_string()))
+            .cloned()
+        {
+            return (id, true);
+        }
+        if let Some(tx) = self.ua_of(who) {
+            let (rtx, rrx) = tokio::sync::oneshot::channel();
+            if tx.send(ua::Cmd::PbxId(call.to_string(), rtx)).await.is_ok() {
+                if let Ok(Some(id)) = rrx.await {
+                    return (id, true);
+                }
+            }
+        }
+        (call.to_string(), false)
     }
 
     fn contacts(&self, who: &Identity, q: &str) -> Result<Map<String, Value>, Refusal> {
@@ -247,6 +365,7 @@ impl Phone {
         call: &str,
         notes: Option<String>,
         code: Option<String>,
+        live: bool,
     ) -> Result<Map<String, Value>, Refusal> {
         if let Some(c) = &code {
             let tenant = self.app.store.tenant(&who.tenant).ok().flatten();
@@ -280,11 +399,10 @@ impl Phone {
                     .map_err(|e| Refusal::new("fout", format!("opslaan mislukt: {e}")))?;
             }
             None => {
-                // Not ended yet (or not a call of this organisation): kept in memory and
+                // A call of this user's phone that has not ended yet: kept in memory and
                 // written with the CDR by `take_pending`.
                 let mut s = self.lock();
-                let known = s.pending.len() < 10_000;
-                if !known {
+                if !live || s.pending.len() >= 10_000 {
                     return Err(Refusal::new(
                         "niet_gevonden",
                         format!("gesprek {call} niet gevonden"),
@@ -467,6 +585,9 @@ impl Phone {
         });
         let p = self.presence(&who.tenant);
         let _ = out.try_send(p);
+        if let Some(tx) = self.ensure_ua(who) {
+            let _ = tx.try_send(ua::Cmd::Available(status == AgentStatus::Beschikbaar));
+        }
         let agent: Arc<dyn Agent> = Arc::new(Session {
             phone: self.clone(),
             who: who.clone(),
@@ -537,12 +658,36 @@ impl Agent for Session {
                     blocking(move || p.history(&who, n)).await
                 }
                 Request::Notes { call, notes } => {
+                    let (id, live) = p.pbx_id(who, &call).await;
                     let (p, who) = (p.clone(), who.clone());
-                    blocking(move || p.annotate(&who, &call, Some(notes), None)).await
+                    blocking(move || p.annotate(&who, &id, Some(notes), None, live)).await
                 }
                 Request::Disposition { call, code } => {
-                    let (p, who) = (p.clone(), who.clone());
-                    blocking(move || p.annotate(&who, &call, None, Some(code))).await
+                    let (id, live) = p.pbx_id(who, &call).await;
+                    let (p2, who2) = (p.clone(), who.clone());
+                    let r = blocking(move || p2.annotate(&who2, &id, None, Some(code), live)).await;
+                    // The afcodering ends the wrap-up: back to beschikbaar (unless on pause).
+                    if r.is_ok() && p.status(&who.tenant, &who.username) != AgentStatus::Pauze {
+                        p.set_status(who, AgentStatus::Beschikbaar, None);
+                    }
+                    r
+                }
+                Request::Dial { nummer, sdp } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Dial { nummer, sdp, reply }).await
+                }
+                Request::Answer { call, sdp } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Answer { call, sdp, reply }).await
+                }
+                Request::Reject { call } => p.ask_ua(who, |reply| ua::Cmd::Reject { call, reply }).await,
+                Request::Hangup { call } => p.ask_ua(who, |reply| ua::Cmd::Hangup { call, reply }).await,
+                Request::Hold { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Hold { call, on: true, reply }).await
+                }
+                Request::Unhold { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Hold { call, on: false, reply }).await
+                }
+                Request::Dtmf { call, digits } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Dtmf { call, digits, reply }).await
                 }
                 other => Err(Refusal::new(
                     "niet_beschikbaar",
@@ -553,13 +698,35 @@ impl Agent for Session {
     }
 
     fn closed(&self) {
-        let mut s = self.phone.lock();
-        if let Some(a) = s
-            .agents
-            .get_mut(&(self.who.tenant.clone(), self.who.username.clone()))
-        {
-            a.sockets.retain(|(id, _)| *id != self.socket);
+        let key = (self.who.tenant.clone(), self.who.username.clone());
+        let last = {
+            let mut s = self.phone.lock();
+            match s.agents.get_mut(&key) {
+                Some(a) => {
+                    a.sockets.retain(|(id, _)| *id != self.socket);
+                    a.sockets.is_empty()
+                }
+                None => true,
+            }
+        };
+        if !last {
+            return;
         }
+        // No page left: new calls stop ringing at once; calls in progress keep their media
+        // (it does not run over the WebSocket) while the page comes back within a minute.
+        if let Some(tx) = self.phone.ua_of(&self.who) {
+            let _ = tx.try_send(ua::Cmd::Available(false));
+        }
+        let phone = self.phone.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(UA_GRACE).await;
+            let mut s = phone.lock();
+            let back = s.agents.get(&key).is_some_and(|a| !a.sockets.is_empty());
+            if !back {
+                // Dropping the sender stops the agent: it hangs up and un-registers.
+                s.uas.remove(&key);
+            }
+        });
     }
 }
 
@@ -570,4 +737,56 @@ async fn blocking(
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|_| Err(Refusal::new("fout", "interne fout")))
+}
+
+/// Events of a user agent to its user's pages.
+struct Pager {
+    phone: std::sync::Weak<Phone>,
+    tenant: String,
+    user: String,
+}
+
+impl ua::Pager for Pager {
+    fn page(&self, ev: Value) {
+        if let Some(p) = self.phone.upgrade() {
+            p.send(&self.tenant, Some(&self.user), ev);
+        }
+    }
+
+    fn ended(&self, pbx_id: Option<&str>, call: &str, answered: bool) {
+        let Some(p) = self.phone.upgrade() else { return };
+        if let Some(id) = pbx_id {
+            let mut s = p.lock();
+            if s.ids.len() > 10_000 {
+                s.ids.clear();
+            }
+            s.ids
+                .insert((self.tenant.clone(), call.to_string()), id.to_string());
+        }
+        if !answered || p.status(&self.tenant, &self.user) != AgentStatus::Beschikbaar {
+            return;
+        }
+        // Afronden: no new call rings until the afcodering is given, or the afrondtijd (when
+        // the organisation has one) has passed.
+        let key = (self.tenant.clone(), self.user.clone());
+        let Some(tx) = p.lock().uas.get(&key).cloned() else { return };
+        let _ = tx.try_send(ua::Cmd::Available(false));
+        let secs = p
+            .app
+            .store
+            .tenant(&self.tenant)
+            .ok()
+            .flatten()
+            .map(|t| t.afrondtijd_s)
+            .unwrap_or(0);
+        if secs > 0 {
+            let (phone, tenant, user) = (p.clone(), self.tenant.clone(), self.user.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(u64::from(secs))).await;
+                if phone.status(&tenant, &user) == AgentStatus::Beschikbaar {
+                    let _ = tx.try_send(ua::Cmd::Available(true));
+                }
+            });
+        }
+    }
 }

@@ -76,7 +76,11 @@ impl Decimator {
             // Output k ends at input index keep + k * 6 + 5 (inclusive) of `hist`.
             let end = keep + k * FACTOR + FACTOR;
             let win = &self.hist[end - TAPS..end];
-            let acc: f32 = win.iter().zip(self.h.iter().rev()).map(|(x, c)| x * c).sum();
+            let acc: f32 = win
+                .iter()
+                .zip(self.h.iter().rev())
+                .map(|(x, c)| x * c)
+                .sum();
             out.push(clamp16(acc));
         }
         let used = n * FACTOR;
@@ -248,7 +252,11 @@ pub fn energy(samples: &[i16]) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }
-    samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64
+    samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len() as f64
 }
 
 #[cfg(test)]
@@ -273,7 +281,11 @@ mod tests {
         let mut down = Decimator::new();
         let mut out = Vec::new();
         down.process(&tone(10000.0, 48000, 10000.0, 0, 9600), &mut out);
-        assert!(energy(&out[400..]) < 0.001 * 5e7, "aliasing {}", energy(&out[400..]));
+        assert!(
+            energy(&out[400..]) < 0.001 * 5e7,
+            "aliasing {}",
+            energy(&out[400..])
+        );
 
         let mut up = Interpolator::new();
         let mut out48 = Vec::new();

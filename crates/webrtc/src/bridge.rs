@@ -142,7 +142,10 @@ impl std::fmt::Debug for Bridge {
 impl Bridge {
     /// Answers a browser offer (ICE gathered, no trickle). Returns the running bridge and the
     /// answer SDP for the browser.
-    pub async fn accept_offer(cfg: &BridgeConfig, offer_sdp: &str) -> Result<(Bridge, String), Error> {
+    pub async fn accept_offer(
+        cfg: &BridgeConfig,
+        offer_sdp: &str,
+    ) -> Result<(Bridge, String), Error> {
         let offered = offer::check(offer_sdp)?;
         let plan = offer::plan(&offered, &cfg.plain_codecs, cfg.force_transcode)?;
         let str0m_offer =
@@ -161,6 +164,11 @@ impl Bridge {
         rtc::enable(&mut rcfg, plan.browser);
         if offered.event_8k.is_some() {
             rtc::enable_events(&mut rcfg, 126, 8000);
+        }
+        // With Opus str0m answers telephone-event only at 48 kHz when the offer has both rates
+        // (as Chrome's does); with G.711 never 48 kHz.
+        if plan.browser == Codec::Opus && offered.event_48k.is_some() {
+            rtc::enable_events(&mut rcfg, 110, 48000);
         }
         let mut rtc = rcfg.build(Instant::now());
 
@@ -208,7 +216,13 @@ impl Bridge {
             .pt(plan.browser)
             .filter(|pt| remote_pts.contains(pt))
             .ok_or_else(|| Error::NoCodec(offered.names.join(", ")))?;
-        let event_pt = offered.event_8k.filter(|pt| remote_pts.contains(pt));
+        let event_8k = offered.event_8k.filter(|pt| remote_pts.contains(pt));
+        let event_48k = offered.event_48k.filter(|pt| remote_pts.contains(pt));
+        let (event_pt, event_scale) = match (event_8k, event_48k) {
+            (Some(pt), _) => (Some(pt), 1),
+            (None, Some(pt)) if plan.browser == Codec::Opus => (Some(pt), 6),
+            _ => (None, 1),
+        };
         let tx_ssrc = rtc
             .direct_api()
             .stream_tx_by_mid(mid, None)
@@ -227,6 +241,7 @@ impl Bridge {
             plan,
             audio_pt,
             event_pt,
+            event_scale,
             plain_pt: plan.plain.default_pt(),
             tx_ssrc,
             plain,
@@ -245,7 +260,14 @@ impl Bridge {
             closing: false,
         };
         let task = tokio::spawn(run(
-            rtc, ws, destination, leg, plain_rtcp, ports, stop_rx, closed_tx,
+            rtc,
+            ws,
+            destination,
+            leg,
+            plain_rtcp,
+            ports,
+            stop_rx,
+            closed_tx,
         ));
         Ok((
             Bridge {
@@ -360,7 +382,10 @@ fn plain_sdp(addr: SocketAddr, codec: Codec, events: bool) -> String {
 enum Conv {
     Same,
     /// Browser µ-law, plain A-law (or the other way round).
-    Law { to_plain: &'static [u8; 256], to_browser: &'static [u8; 256] },
+    Law {
+        to_plain: &'static [u8; 256],
+        to_browser: &'static [u8; 256],
+    },
     Opus {
         dec: Box<OpusDecoder>,
         enc: Box<OpusEncoder>,
@@ -421,8 +446,10 @@ struct Leg {
     plan: Plan,
     /// The browser's payload type of `plan.browser`.
     audio_pt: u8,
-    /// The browser's telephone-event/8000 payload type, if negotiated.
+    /// The browser's telephone-event payload type, if negotiated.
     event_pt: Option<u8>,
+    /// Its clock rate / 8000 (1, or 6 for telephone-event/48000 with Opus).
+    event_scale: u16,
     plain_pt: u8,
     tx_ssrc: Ssrc,
     plain: UdpSocket,
@@ -499,9 +526,13 @@ impl Leg {
 
     /// Sends one packet on the plain side.
     fn send_plain(&mut self, h: &RtpHeader<'_>, payload: &[u8]) {
-        let Some(dst) = self.plain_remote() else { return };
+        let Some(dst) = self.plain_remote() else {
+            return;
+        };
         let mut buf = [0u8; 1500];
-        let Ok(n) = h.write(payload, 0, &mut buf) else { return };
+        let Ok(n) = h.write(payload, 0, &mut buf) else {
+            return;
+        };
         if self.plain.try_send_to(&buf[..n], dst).is_ok() {
             let now = Instant::now();
             self.shared.stats(|s| {
@@ -540,7 +571,11 @@ impl Leg {
                     self.send_plain(&header, &out);
                 }
                 Conv::Opus {
-                    dec, law, pcm, bytes, ..
+                    dec,
+                    law,
+                    pcm,
+                    bytes,
+                    ..
                 } => {
                     pcm.clear();
                     if !dec.decode(&p.payload, pcm) || pcm.is_empty() {
@@ -583,7 +618,8 @@ impl Leg {
                 csrcs: &[],
                 extension: None,
             };
-            self.send_plain(&header, &p.payload);
+            let payload = rescale_event(&p.payload, |d| d / self.event_scale);
+            self.send_plain(&header, &payload);
         }
     }
 
@@ -613,7 +649,9 @@ impl Leg {
         if !self.connected {
             return;
         }
-        let Ok(p) = PlainPacket::parse(buf) else { return };
+        let Ok(p) = PlainPacket::parse(buf) else {
+            return;
+        };
         let (pt, ts, marker) = (p.payload_type(), p.timestamp(), p.marker());
         self.shared.stats(|s| s.plain_in += 1);
         if pt == self.plain_pt {
@@ -656,13 +694,14 @@ impl Leg {
                         let t = self.last_browser_ts.wrapping_add(i as u32 * 960);
                         self.write_browser(rtc, audio_pt, t, marker && i == 0, f);
                     }
-                    self.last_browser_ts = self
-                        .last_browser_ts
-                        .wrapping_add(frames.len() as u32 * 960);
+                    self.last_browser_ts =
+                        self.last_browser_ts.wrapping_add(frames.len() as u32 * 960);
                 }
             }
         } else if pt == PLAIN_EVENT_PT {
-            let Some(event_pt) = self.event_pt else { return };
+            let Some(event_pt) = self.event_pt else {
+                return;
+            };
             let t = match self.conv {
                 Conv::Opus { .. } => match self.event_out {
                     Some((i, o)) if i == ts => o,
@@ -674,9 +713,21 @@ impl Leg {
                 },
                 _ => ts,
             };
-            self.write_browser(rtc, event_pt, t, marker, p.payload());
+            let scale = self.event_scale;
+            let payload = rescale_event(p.payload(), |d| d.saturating_mul(scale));
+            self.write_browser(rtc, event_pt, t, marker, &payload);
         }
     }
+}
+
+/// An RFC 4733 payload with its duration field (octets 2-3) mapped by `f`.
+fn rescale_event(payload: &[u8], f: impl Fn(u16) -> u16) -> Vec<u8> {
+    let mut out = payload.to_vec();
+    if out.len() >= 4 {
+        let d = f(u16::from_be_bytes([out[2], out[3]]));
+        out[2..4].copy_from_slice(&d.to_be_bytes());
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -704,8 +755,12 @@ async fn run(
         let watchdog = if !leg.connected {
             Some((start + ICE_TIMEOUT, "geen ICE-verbinding binnen 10 s"))
         } else {
-            leg.disconnected_since
-                .map(|t| (t + DISCONNECT_GRACE, "ICE-verbinding verbroken (browser weg)"))
+            leg.disconnected_since.map(|t| {
+                (
+                    t + DISCONNECT_GRACE,
+                    "ICE-verbinding verbroken (browser weg)",
+                )
+            })
         };
         // str0m may ask for a wake-up far away; never sleep past the watchdog.
         let wake = watchdog.map_or(deadline, |(w, _)| deadline.min(w));

@@ -71,6 +71,7 @@ pub struct Client {
     codec: Option<Codec>,
     audio_pt: u8,
     event_pt: Option<u8>,
+    event_rate: u32,
     enc: Option<OpusEncoder>,
     dec: Option<OpusDecoder>,
     ts: u32,
@@ -112,6 +113,7 @@ impl Client {
             codec: None,
             audio_pt: 0,
             event_pt: None,
+            event_rate: 8000,
             enc: None,
             dec: None,
             ts: rand::random::<u32>() >> 4,
@@ -153,8 +155,10 @@ impl Client {
             };
             let spec = p.spec();
             if spec.codec.is_tele() {
-                if spec.clock_rate.get() == 8000 {
+                let rate = spec.clock_rate.get();
+                if rate == 8000 || self.event_pt.is_none() {
                     self.event_pt = Some(pt);
+                    self.event_rate = rate;
                 }
             } else if self.codec.is_none() {
                 if let Some(c) = rtc::from_str0m(spec.codec) {
@@ -201,9 +205,14 @@ impl Client {
         self.audio_pt
     }
 
-    /// Negotiated telephone-event/8000 payload type.
+    /// Negotiated telephone-event payload type (8000 Hz preferred).
     pub fn event_pt(&self) -> Option<u8> {
         self.event_pt
+    }
+
+    /// Clock rate of the negotiated telephone-event.
+    pub fn event_rate(&self) -> u32 {
+        self.event_rate
     }
 
     /// Waits until ICE and DTLS are up, at most `timeout`.
@@ -253,12 +262,13 @@ impl Client {
     }
 
     /// Sends one RFC 4733 packet (`event` 0-16) for the event that starts at the current audio
-    /// timestamp; `duration` in 8 kHz units.
+    /// timestamp; `duration` in 8 kHz units (scaled to the negotiated event clock).
     pub fn send_event(&mut self, event: u8, end: bool, duration: u16, marker: bool) -> bool {
         let Some(pt) = self.event_pt else {
             return false;
         };
-        let d = duration.to_be_bytes();
+        let scale = (self.event_rate / 8000).max(1) as u16;
+        let d = duration.saturating_mul(scale).to_be_bytes();
         let payload = vec![event, if end { 0x80 | 10 } else { 10 }, d[0], d[1]];
         self.send_rtp(pt, self.ts, marker, payload);
         true
@@ -291,7 +301,10 @@ impl Client {
     /// The next received packet, waiting at most `timeout`.
     pub async fn recv(&mut self, timeout: Duration) -> Option<Received> {
         let rx = self.rx.as_mut()?;
-        tokio::time::timeout(timeout, rx.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Decodes a received audio payload to 8 kHz samples (appended to `out`).
@@ -374,7 +387,10 @@ async fn run(
             return;
         }
         if ssrc.is_none() && rtc.is_connected() {
-            ssrc = rtc.direct_api().stream_tx_by_mid(mid, None).map(|s| s.ssrc());
+            ssrc = rtc
+                .direct_api()
+                .stream_tx_by_mid(mid, None)
+                .map(|s| s.ssrc());
         }
         let mut write = |rtc: &mut Rtc, pt: u8, ts: u32, marker: bool, payload: &[u8]| {
             let Some(s) = ssrc else { return };

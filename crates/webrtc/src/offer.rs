@@ -14,6 +14,8 @@ pub(crate) struct Offered {
     pub pcma: Option<u8>,
     /// telephone-event/8000.
     pub event_8k: Option<u8>,
+    /// telephone-event/48000 (used only with Opus towards the browser).
+    pub event_48k: Option<u8>,
     /// Every encoding name seen (for the error text).
     pub names: Vec<String>,
     /// The audio section's `a=mid`.
@@ -66,6 +68,9 @@ fn scan_audio(m: &MediaDescription) -> Offered {
             ("telephone-event", 8000) => {
                 o.event_8k.get_or_insert(pt);
             }
+            ("telephone-event", 48000) => {
+                o.event_48k.get_or_insert(pt);
+            }
             _ => {}
         }
         o.names.push(format!("{enc}/{rate}"));
@@ -84,7 +89,9 @@ pub(crate) fn check(sdp: &str) -> Result<Offered, Error> {
     else {
         return Err(Error::NoAudio);
     };
-    if has_attr(&sd.attributes, "crypto") || sd.media.iter().any(|m| has_attr(&m.attributes, "crypto")) {
+    if has_attr(&sd.attributes, "crypto")
+        || sd.media.iter().any(|m| has_attr(&m.attributes, "crypto"))
+    {
         return Err(Error::Sdes);
     }
     if !has_attr(&sd.attributes, "fingerprint") && !has_attr(&audio.attributes, "fingerprint") {
@@ -110,7 +117,11 @@ pub(crate) fn check(sdp: &str) -> Result<Offered, Error> {
 
 /// Picks the codecs: a G.711 (or Opus) both sides have, in the plain side's order, without
 /// transcoding; else Opus to the browser and the plain side's first G.711.
-pub(crate) fn plan(offered: &Offered, plain: &[Codec], force_transcode: bool) -> Result<Plan, Error> {
+pub(crate) fn plan(
+    offered: &Offered,
+    plain: &[Codec],
+    force_transcode: bool,
+) -> Result<Plan, Error> {
     let no_codec = || Error::NoCodec(offered.names.join(", "));
     if !force_transcode {
         if let Some(&c) = plain.iter().find(|&&c| offered.pt(c).is_some()) {
@@ -120,7 +131,11 @@ pub(crate) fn plan(offered: &Offered, plain: &[Codec], force_transcode: bool) ->
             });
         }
     }
-    let g711 = plain.iter().copied().find(|c| c.is_g711()).ok_or_else(no_codec)?;
+    let g711 = plain
+        .iter()
+        .copied()
+        .find(|c| c.is_g711())
+        .ok_or_else(no_codec)?;
     if offered.opus.is_some() {
         return Ok(Plan {
             browser: Codec::Opus,
@@ -131,7 +146,11 @@ pub(crate) fn plan(offered: &Offered, plain: &[Codec], force_transcode: bool) ->
     if force_transcode {
         return Err(no_codec());
     }
-    let other = if g711 == Codec::Pcmu { Codec::Pcma } else { Codec::Pcmu };
+    let other = if g711 == Codec::Pcmu {
+        Codec::Pcma
+    } else {
+        Codec::Pcmu
+    };
     if offered.pt(other).is_some() {
         return Ok(Plan {
             browser: other,
@@ -171,6 +190,7 @@ mod tests {
             pcmu: pcmu.then_some(0),
             pcma: pcma.then_some(8),
             event_8k: Some(126),
+            event_48k: Some(110),
             names: vec![],
             mid: None,
         }

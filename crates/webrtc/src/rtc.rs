@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(e.extend(65535, 16), 65535);
         assert_eq!(e.extend(2, 16), 65538);
         let mut t = Extender::default();
-        assert_eq!(t.extend(u64::from(u32::MAX) - 159, 32), u64::from(u32::MAX) - 159);
+        assert_eq!(
+            t.extend(u64::from(u32::MAX) - 159, 32),
+            u64::from(u32::MAX) - 159
+        );
         assert_eq!(t.extend(1, 32), (1u64 << 32) + 1);
     }
 }

@@ -19,9 +19,16 @@ async fn chrome156_offer_gets_pcmu_and_telephone_event_8000() {
     let before = ports.available();
     let (bridge, answer) = Bridge::accept_offer(&cfg, CHROME).await.expect("answer");
     let l = lines(&answer);
-    let m = l.iter().find(|x| x.starts_with("m=audio ")).expect("m=audio");
+    let m = l
+        .iter()
+        .find(|x| x.starts_with("m=audio "))
+        .expect("m=audio");
     let fmts: Vec<&str> = m.split_whitespace().skip(3).collect();
-    assert_eq!(m.split_whitespace().nth(2), Some("UDP/TLS/RTP/SAVPF"), "{answer}");
+    assert_eq!(
+        m.split_whitespace().nth(2),
+        Some("UDP/TLS/RTP/SAVPF"),
+        "{answer}"
+    );
     assert_eq!(fmts, ["0", "126"], "{answer}");
     assert!(l.contains(&"a=rtpmap:0 PCMU/8000"), "{answer}");
     assert!(l.contains(&"a=rtpmap:126 telephone-event/8000"), "{answer}");
@@ -45,7 +52,10 @@ async fn chrome156_offer_gets_pcmu_and_telephone_event_8000() {
         .find(|x| x.starts_with("a=candidate:"))
         .expect("candidate");
     let f: Vec<&str> = cand.split_whitespace().collect();
-    assert_eq!((f[2], f[4], f[5], f[7]), ("udp", "127.0.0.1", &*port.to_string(), "host"));
+    assert_eq!(
+        (f[2], f[4], f[5], f[7]),
+        ("udp", "127.0.0.1", &*port.to_string(), "host")
+    );
 
     let plain = bridge.plain_sdp();
     let pl = lines(&plain);
@@ -76,7 +86,10 @@ async fn chrome156_offer_with_pcma_first_and_forced_opus() {
     let cfg = common::config(ports.clone(), &[Codec::Pcma], false);
     let (b, answer) = Bridge::accept_offer(&cfg, CHROME).await.expect("answer");
     assert!(answer.contains("a=rtpmap:8 PCMA/8000"), "{answer}");
-    assert!(answer.contains("a=rtpmap:126 telephone-event/8000"), "{answer}");
+    assert!(
+        answer.contains("a=rtpmap:126 telephone-event/8000"),
+        "{answer}"
+    );
     assert!(!answer.contains("telephone-event/48000"), "{answer}");
     assert_eq!(b.codecs(), (Codec::Pcma, Codec::Pcma));
     b.close().await;
@@ -147,7 +160,10 @@ async fn garbage_and_insecure_offers_are_refused_in_dutch() {
         .collect();
     let e = refused(&no_common).await;
     assert!(matches!(e, Error::NoCodec(_)), "{e}");
-    assert!(e.to_string().contains("geen gemeenschappelijke codec"), "{e}");
+    assert!(
+        e.to_string().contains("geen gemeenschappelijke codec"),
+        "{e}"
+    );
 
     // A byte flipped anywhere must never panic.
     let started = Instant::now();

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use str0m_proto::crypto::CryptoError;
-use str0m_proto::crypto::DtlsVersion;
 use str0m_proto::crypto::dtls::ProtocolVersion;
 use str0m_proto::crypto::dtls::{DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider};
+use str0m_proto::crypto::CryptoError;
+use str0m_proto::crypto::DtlsVersion;
 
 // ============================================================================
 // DTLS Provider Implementation

@@ -14,8 +14,8 @@ mod srtp;
 
 use std::sync::OnceLock;
 
-use str0m_proto::crypto::CryptoProvider;
 use str0m_proto::crypto::dtls::DtlsCert;
+use str0m_proto::crypto::CryptoProvider;
 
 /// The provider with all parts: SRTP, SHA-1 HMAC, SHA-1, SHA-256 and DTLS.
 pub fn provider() -> CryptoProvider {

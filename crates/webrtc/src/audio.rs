@@ -195,7 +195,10 @@ impl OpusEncoder {
         let mut enc = opus::Encoder::new(48000, opus::Channels::Mono, opus::Application::Voip)
             .map_err(|e| Error::Opus(e.to_string()))?;
         let _ = enc.set_complexity(complexity);
-        let _ = enc.set_bitrate(opus::Bitrate::Bits(24000));
+        // The input is 8 kHz audio: narrowband SILK is all it can carry, and the cheapest.
+        let _ = enc.set_max_bandwidth(opus::Bandwidth::Narrowband);
+        let _ = enc.set_signal(opus::Signal::Voice);
+        let _ = enc.set_bitrate(opus::Bitrate::Bits(20000));
         Ok(OpusEncoder {
             enc,
             up: Interpolator::new(),

@@ -360,7 +360,7 @@ async fn run(
     let mut seq: u64 = u64::from(rand::random::<u16>() & 0x3fff) + 1;
     let mut player: Option<Player> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     loop {
         let deadline = match rtc::drain(&mut rtc, &sock, |e| match e {
             Event::Connected => {

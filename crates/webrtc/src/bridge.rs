@@ -493,7 +493,7 @@ impl Leg {
                 _ => {}
             },
             Event::Closed => self.closing = true,
-            Event::RtpPacket(p) => self.from_browser(&p),
+            Event::RtpPacket(p) => self.on_browser_rtp(&p),
             Event::MediaIngressStats(st) => {
                 let khz = (self.plan.browser.clock_rate() / 1000) as f32;
                 self.shared.stats(|s| {
@@ -543,7 +543,7 @@ impl Leg {
     }
 
     /// An RTP packet from the browser to the plain side.
-    fn from_browser(&mut self, p: &RtpPacket) {
+    fn on_browser_rtp(&mut self, p: &RtpPacket) {
         self.shared.stats(|s| s.packets_in += 1);
         let pt = *p.header.payload_type;
         let seq = p.header.sequence_number;
@@ -637,7 +637,7 @@ impl Leg {
     }
 
     /// A datagram on the plain socket.
-    fn from_plain(&mut self, rtc: &mut Rtc, buf: &[u8], src: SocketAddr) {
+    fn on_plain_datagram(&mut self, rtc: &mut Rtc, buf: &[u8], src: SocketAddr) {
         match self.shared.plain_remote.lock() {
             Ok(mut r) => match *r {
                 None => *r = Some(src),
@@ -771,7 +771,7 @@ async fn run(
             },
             r = leg.plain.recv_from(&mut pbuf) => {
                 if let Ok((n, src)) = r {
-                    leg.from_plain(&mut rtc, &pbuf[..n], src);
+                    leg.on_plain_datagram(&mut rtc, &pbuf[..n], src);
                 }
                 Ok(())
             },

@@ -109,8 +109,7 @@ async fn refused(sdp: &str) -> Error {
     let cfg = common::config(ports.clone(), &[Codec::Pcmu], false);
     let e = Bridge::accept_offer(&cfg, sdp)
         .await
-        .err()
-        .expect("must be refused");
+        .expect_err("must be refused");
     assert_eq!(ports.available(), before, "ports given back after {e}");
     e
 }

@@ -13,6 +13,9 @@
 //! When the browser and the plain side share no codec but Opus and G.711 (or when
 //! [`BridgeConfig::force_transcode`] is set) the bridge transcodes Opus <-> G.711 in 20 ms
 //! frames with libopus and a windowed-sinc 48 kHz <-> 8 kHz resampler.
+//!
+//! Build needs libopus through pkg-config (Debian: `libopus-dev`, `pkg-config`). The DTLS/SRTP
+//! crypto is pure Rust (see [`crypto`]); no OpenSSL, no aws-lc.
 
 pub mod audio;
 mod bridge;

@@ -18,6 +18,7 @@ async fn chrome156_offer_gets_pcmu_and_telephone_event_8000() {
     let cfg = common::config(ports.clone(), &[Codec::Pcmu, Codec::Pcma], false);
     let before = ports.available();
     let (bridge, answer) = Bridge::accept_offer(&cfg, CHROME).await.expect("answer");
+    eprintln!("{answer}\n{}", bridge.plain_sdp());
     let l = lines(&answer);
     let m = l
         .iter()
@@ -179,4 +180,49 @@ async fn garbage_and_insecure_offers_are_refused_in_dutch() {
         }
     }
     assert!(started.elapsed().as_secs() < 60);
+}
+
+#[tokio::test]
+async fn public_ip_is_an_extra_candidate_and_unspecified_bind_needs_it() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let public = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 5));
+    let ports = common::ports();
+    let mut cfg = common::config(ports.clone(), &[Codec::Pcmu], false);
+    cfg.public_ip = Some(public);
+    let (b, answer) = Bridge::accept_offer(&cfg, CHROME).await.expect("answer");
+    let port = b.webrtc_addr().port().to_string();
+    let cands: Vec<Vec<&str>> = lines(&answer)
+        .into_iter()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(cands.len(), 2, "{answer}");
+    assert!(
+        cands.iter().any(|c| c[4] == "127.0.0.1" && c[5] == port),
+        "{answer}"
+    );
+    assert!(
+        cands.iter().any(|c| c[4] == "203.0.113.5" && c[5] == port),
+        "{answer}"
+    );
+    b.close().await;
+
+    cfg.bind_ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let (b, answer) = Bridge::accept_offer(&cfg, CHROME).await.expect("answer");
+    let cands: Vec<&str> = lines(&answer)
+        .into_iter()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert_eq!(cands.len(), 1, "{answer}");
+    assert!(cands[0].contains(" 203.0.113.5 "), "{answer}");
+    b.close().await;
+
+    cfg.public_ip = None;
+    let before = ports.available();
+    let e = Bridge::accept_offer(&cfg, CHROME)
+        .await
+        .expect_err("no candidate");
+    assert!(matches!(e, Error::NoCandidate(_)), "{e}");
+    assert!(e.to_string().contains("public_ip"), "{e}");
+    assert_eq!(ports.available(), before);
 }

@@ -269,7 +269,7 @@ async fn bridge_without_ice_closes_and_gives_ports_back() {
         .expect("closes by itself");
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_secs(9) && took < Duration::from_secs(12),
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
         "{took:?}"
     );
     assert!(bridge.is_closed());

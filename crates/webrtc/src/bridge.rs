@@ -1,0 +1,803 @@
+//! One browser leg: str0m on the WebRTC socket, plain RTP on the other, one tokio task.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pbx_media::g711::{ALAW_TO_ULAW, ULAW_TO_ALAW};
+use pbx_media::rtp::{RtpHeader, RtpPacket as PlainPacket};
+use str0m::change::SdpOffer;
+use str0m::media::{MediaKind, Mid};
+use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
+use str0m::{Candidate, Event, IceConnectionState, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::audio::{self, OpusDecoder, OpusEncoder, FRAME_8K};
+use crate::offer::{self, Plan};
+use crate::rtc::{self, Extender};
+use crate::{BridgeConfig, Codec, Error, PortSource, PLAIN_EVENT_PT};
+
+/// A bridge without ICE success within this time closes itself.
+pub const ICE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connected bridge whose ICE stays disconnected this long closes itself (browser gone).
+pub const DISCONNECT_GRACE: Duration = Duration::from_secs(5);
+/// Tries to bind a port from the source before giving up.
+const BIND_TRIES: usize = 16;
+/// Opus encoder complexity for transcoding (narrowband input; 5 keeps the CPU cost down).
+const OPUS_COMPLEXITY: i32 = 5;
+
+/// Statistics of the browser side of a leg.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LegStats {
+    /// ICE and DTLS are up.
+    pub connected: bool,
+    /// RTP packets from the browser.
+    pub packets_in: u64,
+    /// RTP packets to the browser.
+    pub packets_out: u64,
+    /// RTP packets received on the plain side.
+    pub plain_in: u64,
+    /// RTP packets sent on the plain side.
+    pub plain_out: u64,
+    /// Fraction lost of what the browser sent (from our receiver reports), 0..=1.
+    pub loss: f32,
+    /// Fraction lost of what we sent, as the browser reports it, 0..=1.
+    pub remote_loss: f32,
+    /// Interarrival jitter of the browser's stream in ms.
+    pub jitter_ms: f32,
+    /// Round-trip time to the browser in ms, once known.
+    pub rtt_ms: Option<f32>,
+    /// When the first RTP packet went out on the plain side.
+    pub first_plain_packet: Option<Instant>,
+    /// Why the bridge closed, once it did (Dutch).
+    pub closed: Option<String>,
+}
+
+struct Shared {
+    plain_remote: Mutex<Option<SocketAddr>>,
+    stats: Mutex<LegStats>,
+}
+
+impl Shared {
+    fn stats(&self, f: impl FnOnce(&mut LegStats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+/// Ports taken from the source; given back on drop.
+struct Ports {
+    source: Arc<dyn PortSource>,
+    taken: Vec<u16>,
+}
+
+impl Drop for Ports {
+    fn drop(&mut self) {
+        for p in self.taken.drain(..) {
+            self.source.give_back(p);
+        }
+    }
+}
+
+impl Ports {
+    /// Binds `ip:p` (and `ip:p+1` with `rtcp`) for an even port `p` from the source.
+    async fn bind(
+        &mut self,
+        ip: IpAddr,
+        rtcp: bool,
+    ) -> Result<(UdpSocket, Option<UdpSocket>), Error> {
+        for _ in 0..BIND_TRIES {
+            let Some(p) = self.source.take() else {
+                return Err(Error::NoPorts);
+            };
+            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, p)).await else {
+                self.source.give_back(p);
+                continue;
+            };
+            let rtcp_sock = if rtcp {
+                match UdpSocket::bind(SocketAddr::new(ip, p.wrapping_add(1))).await {
+                    Ok(s) => Some(s),
+                    Err(_) => {
+                        self.source.give_back(p);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            self.taken.push(p);
+            return Ok((rtp, rtcp_sock));
+        }
+        Err(Error::NoPorts)
+    }
+}
+
+/// A browser leg bridged to plain RTP. Dropping it stops the leg as [`Bridge::close`] does
+/// (without waiting).
+pub struct Bridge {
+    shared: Arc<Shared>,
+    closed: watch::Receiver<bool>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    plain_sdp: String,
+    plain_addr: SocketAddr,
+    webrtc_addr: SocketAddr,
+    plan: Plan,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("webrtc_addr", &self.webrtc_addr)
+            .field("plain_addr", &self.plain_addr)
+            .field("plan", &self.plan)
+            .finish()
+    }
+}
+
+impl Bridge {
+    /// Answers a browser offer (ICE gathered, no trickle). Returns the running bridge and the
+    /// answer SDP for the browser.
+    pub async fn accept_offer(
+        cfg: &BridgeConfig,
+        offer_sdp: &str,
+    ) -> Result<(Bridge, String), Error> {
+        let offered = offer::check(offer_sdp)?;
+        let plan = offer::plan(&offered, &cfg.plain_codecs, cfg.force_transcode)?;
+        let str0m_offer =
+            SdpOffer::from_sdp_string(offer_sdp).map_err(|e| Error::Sdp(e.to_string()))?;
+
+        let mut ports = Ports {
+            source: cfg.ports.clone(),
+            taken: Vec::new(),
+        };
+        let (ws, _) = ports.bind(cfg.bind_ip, false).await?;
+        let (plain, plain_rtcp) = ports.bind(cfg.plain_ip, true).await?;
+        let ws_local = ws.local_addr()?;
+        let plain_addr = plain.local_addr()?;
+
+        let mut rcfg = rtc::base_config()?;
+        rtc::enable(&mut rcfg, plan.browser);
+        if offered.event_8k.is_some() {
+            rtc::enable_events(&mut rcfg, 126, 8000);
+        }
+        // With Opus str0m answers telephone-event only at 48 kHz when the offer has both rates
+        // (as Chrome's does); with G.711 never 48 kHz.
+        if plan.browser == Codec::Opus && offered.event_48k.is_some() {
+            rtc::enable_events(&mut rcfg, 110, 48000);
+        }
+        let mut rtc = rcfg.build(Instant::now());
+
+        // Host candidates: the bind address (unless unspecified) and the public address.
+        let mut destination = None;
+        let mut addrs = Vec::new();
+        if !cfg.bind_ip.is_unspecified() {
+            addrs.push(ws_local);
+        }
+        if let Some(p) = cfg.public_ip {
+            let a = SocketAddr::new(p, ws_local.port());
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        for a in &addrs {
+            let c = Candidate::host(*a, "udp").map_err(|e| Error::Rtc(e.to_string()))?;
+            if rtc.add_local_candidate(c).is_some() && destination.is_none() {
+                destination = Some(*a);
+            }
+        }
+        let destination = destination.ok_or(Error::NoCandidate(cfg.bind_ip))?;
+
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(str0m_offer)
+            .map_err(|e| Error::Sdp(e.to_string()))?;
+        let answer = answer.to_sdp_string();
+
+        let mut mid: Option<Mid> = offered.mid.as_deref().map(Mid::from);
+        rtc::drain(&mut rtc, &ws, |e| {
+            if let Event::MediaAdded(m) = e {
+                if m.kind == MediaKind::Audio && mid.is_none() {
+                    mid = Some(m.mid);
+                }
+            }
+        })
+        .map_err(Error::Rtc)?;
+        let mid = mid.ok_or(Error::NoAudio)?;
+        let remote_pts: Vec<u8> = rtc
+            .media(mid)
+            .map(|m| m.remote_pts().iter().map(|p| **p).collect())
+            .unwrap_or_default();
+        let audio_pt = offered
+            .pt(plan.browser)
+            .filter(|pt| remote_pts.contains(pt))
+            .ok_or_else(|| Error::NoCodec(offered.names.join(", ")))?;
+        let event_8k = offered.event_8k.filter(|pt| remote_pts.contains(pt));
+        let event_48k = offered.event_48k.filter(|pt| remote_pts.contains(pt));
+        let (event_pt, event_scale) = match (event_8k, event_48k) {
+            (Some(pt), _) => (Some(pt), 1),
+            (None, Some(pt)) if plan.browser == Codec::Opus => (Some(pt), 6),
+            _ => (None, 1),
+        };
+        let tx_ssrc = rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)
+            .map(|s| s.ssrc())
+            .ok_or_else(|| Error::Rtc("geen zendstroom naar de browser".into()))?;
+
+        let plain_sdp = plain_sdp(plain_addr, plan.plain, event_pt.is_some());
+        let shared = Arc::new(Shared {
+            plain_remote: Mutex::new(None),
+            stats: Mutex::new(LegStats::default()),
+        });
+        let (closed_tx, closed_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let conv = Conv::new(plan)?;
+        let leg = Leg {
+            plan,
+            audio_pt,
+            event_pt,
+            event_scale,
+            plain_pt: plan.plain.default_pt(),
+            tx_ssrc,
+            plain,
+            shared: shared.clone(),
+            conv,
+            out_seq: u64::from(rand::random::<u16>() & 0x3fff) + 1,
+            own_ssrc: rand::random(),
+            to_plain: TsMap::default(),
+            to_browser: TsMap::default(),
+            last_browser_ts: 0,
+            last_plain_ts: 0,
+            event_in: None,
+            event_out: None,
+            connected: false,
+            disconnected_since: None,
+            closing: false,
+        };
+        let task = tokio::spawn(run(
+            rtc,
+            ws,
+            destination,
+            leg,
+            plain_rtcp,
+            ports,
+            stop_rx,
+            closed_tx,
+        ));
+        Ok((
+            Bridge {
+                shared,
+                closed: closed_rx,
+                stop: stop_tx,
+                task: Some(task),
+                plain_sdp,
+                plain_addr,
+                webrtc_addr: ws_local,
+                plan,
+            },
+            answer,
+        ))
+    }
+
+    /// SDP of the plain side, to be used as if a SIP phone had sent it.
+    pub fn plain_sdp(&self) -> String {
+        self.plain_sdp.clone()
+    }
+
+    /// The plain RTP socket's address.
+    pub fn plain_addr(&self) -> SocketAddr {
+        self.plain_addr
+    }
+
+    /// The WebRTC socket's local address.
+    pub fn webrtc_addr(&self) -> SocketAddr {
+        self.webrtc_addr
+    }
+
+    /// Codec towards the browser and on the plain side.
+    pub fn codecs(&self) -> (Codec, Codec) {
+        (self.plan.browser, self.plan.plain)
+    }
+
+    /// Where decrypted RTP goes (the relay's port). Without it, the source of the first packet
+    /// on the plain socket is used.
+    pub fn set_plain_remote(&self, addr: SocketAddr) {
+        if let Ok(mut r) = self.shared.plain_remote.lock() {
+            *r = Some(addr);
+        }
+    }
+
+    /// Statistics of the browser side.
+    pub fn stats(&self) -> LegStats {
+        self.shared
+            .stats
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the bridge has stopped.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves when the bridge stops by itself (ICE/DTLS failed or timed out, browser gone)
+    /// or is closed.
+    pub fn on_closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed.clone();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Stops the task and returns the ports.
+    pub async fn close(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn plain_sdp(addr: SocketAddr, codec: Codec, events: bool) -> String {
+    let ip = addr.ip();
+    let fam = if ip.is_ipv6() { "IP6" } else { "IP4" };
+    let id: u32 = rand::random::<u32>() >> 1;
+    let pt = codec.default_pt();
+    let mut s = format!(
+        "v=0\r\no=- {id} {id} IN {fam} {ip}\r\ns=pbxd-webrtc\r\nc=IN {fam} {ip}\r\nt=0 0\r\n"
+    );
+    s.push_str(&format!("m=audio {} RTP/AVP {pt}", addr.port()));
+    if events {
+        s.push_str(&format!(" {PLAIN_EVENT_PT}"));
+    }
+    s.push_str("\r\n");
+    match codec {
+        Codec::Opus => s.push_str(&format!(
+            "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
+        )),
+        c => s.push_str(&format!("a=rtpmap:{pt} {}/8000\r\n", c.name())),
+    }
+    if events {
+        s.push_str(&format!(
+            "a=rtpmap:{PLAIN_EVENT_PT} telephone-event/8000\r\na=fmtp:{PLAIN_EVENT_PT} 0-16\r\n"
+        ));
+    }
+    s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    s
+}
+
+/// Payload conversion between the browser's and the plain side's codec.
+enum Conv {
+    Same,
+    /// Browser µ-law, plain A-law (or the other way round).
+    Law {
+        to_plain: &'static [u8; 256],
+        to_browser: &'static [u8; 256],
+    },
+    Opus {
+        dec: Box<OpusDecoder>,
+        enc: Box<OpusEncoder>,
+        law: Codec,
+        pcm: Vec<i16>,
+        pending: Vec<i16>,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Conv {
+    fn new(plan: Plan) -> Result<Conv, Error> {
+        Ok(match (plan.browser, plan.plain) {
+            (a, b) if a == b => Conv::Same,
+            (Codec::Pcmu, Codec::Pcma) => Conv::Law {
+                to_plain: &ULAW_TO_ALAW,
+                to_browser: &ALAW_TO_ULAW,
+            },
+            (Codec::Pcma, Codec::Pcmu) => Conv::Law {
+                to_plain: &ALAW_TO_ULAW,
+                to_browser: &ULAW_TO_ALAW,
+            },
+            (_, law) => Conv::Opus {
+                dec: Box::new(OpusDecoder::new()?),
+                enc: Box::new(OpusEncoder::new(OPUS_COMPLEXITY)?),
+                law,
+                pcm: Vec::with_capacity(960),
+                pending: Vec::with_capacity(960),
+                bytes: Vec::with_capacity(960),
+            },
+        })
+    }
+}
+
+/// Maps an incoming timestamp stream onto an outgoing one with another base (and clock ratio).
+#[derive(Debug, Default)]
+struct TsMap {
+    ext: Extender,
+    first: Option<u64>,
+    base: u32,
+}
+
+impl TsMap {
+    /// `ts` in the incoming clock, scaled by `num / den`, on a random base.
+    fn map(&mut self, ts: u32, num: u64, den: u64) -> u32 {
+        let ext = self.ext.extend(u64::from(ts), 32);
+        let first = *self.first.get_or_insert_with(|| {
+            self.base = rand::random::<u32>();
+            ext
+        });
+        let delta = ext.saturating_sub(first) * num / den;
+        self.base.wrapping_add(delta as u32)
+    }
+}
+
+/// Everything of the task but the `Rtc` and the WebRTC socket.
+struct Leg {
+    plan: Plan,
+    /// The browser's payload type of `plan.browser`.
+    audio_pt: u8,
+    /// The browser's telephone-event payload type, if negotiated.
+    event_pt: Option<u8>,
+    /// Its clock rate / 8000 (1, or 6 for telephone-event/48000 with Opus).
+    event_scale: u16,
+    plain_pt: u8,
+    tx_ssrc: Ssrc,
+    plain: UdpSocket,
+    shared: Arc<Shared>,
+    conv: Conv,
+    /// Extended sequence number of the next packet to the browser.
+    out_seq: u64,
+    /// SSRC on the plain side when transcoding.
+    own_ssrc: u32,
+    to_plain: TsMap,
+    to_browser: TsMap,
+    /// Last audio timestamp written to the browser / sent on the plain side.
+    last_browser_ts: u32,
+    last_plain_ts: u32,
+    /// Telephone-event being relayed: (incoming timestamp, outgoing timestamp).
+    event_in: Option<(u32, u32)>,
+    event_out: Option<(u32, u32)>,
+    connected: bool,
+    disconnected_since: Option<Instant>,
+    closing: bool,
+}
+
+impl Leg {
+    fn plain_remote(&self) -> Option<SocketAddr> {
+        self.shared.plain_remote.lock().ok().and_then(|r| *r)
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                self.shared.stats(|s| s.connected = true);
+            }
+            Event::IceConnectionStateChange(st) => match st {
+                IceConnectionState::Disconnected => {
+                    self.disconnected_since.get_or_insert_with(Instant::now);
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed => {
+                    self.disconnected_since = None;
+                }
+                _ => {}
+            },
+            Event::Closed => self.closing = true,
+            Event::RtpPacket(p) => self.on_browser_rtp(&p),
+            Event::MediaIngressStats(st) => {
+                let khz = (self.plan.browser.clock_rate() / 1000) as f32;
+                self.shared.stats(|s| {
+                    s.jitter_ms = st.jitter as f32 / khz;
+                    if let Some(l) = st.loss {
+                        s.loss = l;
+                    }
+                    if let Some(r) = st.rtt {
+                        s.rtt_ms = Some(r.as_secs_f32() * 1000.0);
+                    }
+                });
+            }
+            Event::MediaEgressStats(st) => self.shared.stats(|s| {
+                if let Some(l) = st.loss {
+                    s.remote_loss = l;
+                }
+                if let Some(r) = st.rtt {
+                    s.rtt_ms = Some(r.as_secs_f32() * 1000.0);
+                }
+            }),
+            Event::PeerStats(st) => {
+                if let Some(r) = st.rtt {
+                    self.shared
+                        .stats(|s| s.rtt_ms = Some(r.as_secs_f32() * 1000.0));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends one packet on the plain side.
+    fn send_plain(&mut self, h: &RtpHeader<'_>, payload: &[u8]) {
+        let Some(dst) = self.plain_remote() else {
+            return;
+        };
+        let mut buf = [0u8; 1500];
+        let Ok(n) = h.write(payload, 0, &mut buf) else {
+            return;
+        };
+        if self.plain.try_send_to(&buf[..n], dst).is_ok() {
+            let now = Instant::now();
+            self.shared.stats(|s| {
+                s.plain_out += 1;
+                s.first_plain_packet.get_or_insert(now);
+            });
+        }
+    }
+
+    /// An RTP packet from the browser to the plain side.
+    fn on_browser_rtp(&mut self, p: &RtpPacket) {
+        self.shared.stats(|s| s.packets_in += 1);
+        let pt = *p.header.payload_type;
+        let seq = p.header.sequence_number;
+        let ts = p.header.timestamp;
+        let marker = p.header.marker;
+        if pt == self.audio_pt {
+            let mut header = RtpHeader {
+                marker,
+                payload_type: self.plain_pt,
+                sequence: seq,
+                timestamp: ts,
+                ssrc: *p.header.ssrc,
+                csrcs: &[],
+                extension: None,
+            };
+            match &mut self.conv {
+                Conv::Same => {
+                    self.last_plain_ts = ts;
+                    self.send_plain(&header, &p.payload);
+                }
+                Conv::Law { to_plain, .. } => {
+                    let table = *to_plain;
+                    let out: Vec<u8> = p.payload.iter().map(|&b| table[usize::from(b)]).collect();
+                    self.last_plain_ts = ts;
+                    self.send_plain(&header, &out);
+                }
+                Conv::Opus {
+                    dec,
+                    law,
+                    pcm,
+                    bytes,
+                    ..
+                } => {
+                    pcm.clear();
+                    if !dec.decode(&p.payload, pcm) || pcm.is_empty() {
+                        return;
+                    }
+                    bytes.clear();
+                    audio::g711_encode(*law, pcm, bytes);
+                    let out = std::mem::take(bytes);
+                    header.timestamp = self.to_plain.map(ts, 1, 6);
+                    header.ssrc = self.own_ssrc;
+                    self.last_plain_ts = header.timestamp;
+                    self.send_plain(&header, &out);
+                    if let Conv::Opus { bytes, .. } = &mut self.conv {
+                        *bytes = out;
+                    }
+                }
+            }
+        } else if Some(pt) == self.event_pt {
+            let ssrc = match self.conv {
+                Conv::Opus { .. } => self.own_ssrc,
+                _ => *p.header.ssrc,
+            };
+            let timestamp = match self.conv {
+                Conv::Opus { .. } => match self.event_in {
+                    Some((i, o)) if i == ts => o,
+                    _ => {
+                        let o = self.last_plain_ts.wrapping_add(FRAME_8K as u32);
+                        self.event_in = Some((ts, o));
+                        o
+                    }
+                },
+                _ => ts,
+            };
+            let header = RtpHeader {
+                marker,
+                payload_type: PLAIN_EVENT_PT,
+                sequence: seq,
+                timestamp,
+                ssrc,
+                csrcs: &[],
+                extension: None,
+            };
+            let payload = rescale_event(&p.payload, |d| d / self.event_scale);
+            self.send_plain(&header, &payload);
+        }
+    }
+
+    /// Writes one packet to the browser through str0m.
+    fn write_browser(&mut self, rtc: &mut Rtc, pt: u8, ts: u32, marker: bool, payload: &[u8]) {
+        let mut api = rtc.direct_api();
+        let Some(stream) = api.stream_tx(&self.tx_ssrc) else {
+            return;
+        };
+        let w = RtpWrite::new(pt.into(), self.out_seq.into(), ts, Instant::now(), payload)
+            .marker(marker);
+        stream.write_rtp(w);
+        self.out_seq += 1;
+        self.shared.stats(|s| s.packets_out += 1);
+    }
+
+    /// A datagram on the plain socket.
+    fn on_plain_datagram(&mut self, rtc: &mut Rtc, buf: &[u8], src: SocketAddr) {
+        match self.shared.plain_remote.lock() {
+            Ok(mut r) => match *r {
+                None => *r = Some(src),
+                Some(a) if a.ip() != src.ip() => return,
+                Some(_) => {}
+            },
+            Err(_) => return,
+        }
+        if !self.connected {
+            return;
+        }
+        let Ok(p) = PlainPacket::parse(buf) else {
+            return;
+        };
+        let (pt, ts, marker) = (p.payload_type(), p.timestamp(), p.marker());
+        self.shared.stats(|s| s.plain_in += 1);
+        if pt == self.plain_pt {
+            let audio_pt = self.audio_pt;
+            match &mut self.conv {
+                Conv::Same => {
+                    self.last_browser_ts = ts;
+                    self.write_browser(rtc, audio_pt, ts, marker, p.payload());
+                }
+                Conv::Law { to_browser, .. } => {
+                    let table = *to_browser;
+                    let out: Vec<u8> = p.payload().iter().map(|&b| table[usize::from(b)]).collect();
+                    self.last_browser_ts = ts;
+                    self.write_browser(rtc, audio_pt, ts, marker, &out);
+                }
+                Conv::Opus { law, pending, .. } => {
+                    if pending.is_empty() {
+                        // Timestamp of the first pending sample, in the browser's 48 kHz clock.
+                        self.last_browser_ts = self.to_browser.map(ts, 6, 1);
+                    }
+                    audio::g711_decode(*law, p.payload(), pending);
+                    // Bounded: a flood of odd-sized packets cannot grow it.
+                    if pending.len() > 8 * FRAME_8K {
+                        pending.clear();
+                        return;
+                    }
+                    let mut frames = Vec::new();
+                    while let Conv::Opus { enc, pending, .. } = &mut self.conv {
+                        if pending.len() < FRAME_8K {
+                            break;
+                        }
+                        let Ok(pkt) = enc.encode(&pending[..FRAME_8K]) else {
+                            pending.clear();
+                            break;
+                        };
+                        frames.push(pkt.to_vec());
+                        pending.drain(..FRAME_8K);
+                    }
+                    for (i, f) in frames.iter().enumerate() {
+                        let t = self.last_browser_ts.wrapping_add(i as u32 * 960);
+                        self.write_browser(rtc, audio_pt, t, marker && i == 0, f);
+                    }
+                    self.last_browser_ts =
+                        self.last_browser_ts.wrapping_add(frames.len() as u32 * 960);
+                }
+            }
+        } else if pt == PLAIN_EVENT_PT {
+            let Some(event_pt) = self.event_pt else {
+                return;
+            };
+            let t = match self.conv {
+                Conv::Opus { .. } => match self.event_out {
+                    Some((i, o)) if i == ts => o,
+                    _ => {
+                        let o = self.last_browser_ts;
+                        self.event_out = Some((ts, o));
+                        o
+                    }
+                },
+                _ => ts,
+            };
+            let scale = self.event_scale;
+            let payload = rescale_event(p.payload(), |d| d.saturating_mul(scale));
+            self.write_browser(rtc, event_pt, t, marker, &payload);
+        }
+    }
+}
+
+/// An RFC 4733 payload with its duration field (octets 2-3) mapped by `f`.
+fn rescale_event(payload: &[u8], f: impl Fn(u16) -> u16) -> Vec<u8> {
+    let mut out = payload.to_vec();
+    if out.len() >= 4 {
+        let d = f(u16::from_be_bytes([out[2], out[3]]));
+        out[2..4].copy_from_slice(&d.to_be_bytes());
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    mut rtc: Rtc,
+    ws: UdpSocket,
+    destination: SocketAddr,
+    mut leg: Leg,
+    plain_rtcp: Option<UdpSocket>,
+    ports: Ports,
+    mut stop: watch::Receiver<bool>,
+    closed: watch::Sender<bool>,
+) {
+    let start = Instant::now();
+    let mut wbuf = vec![0u8; 2048];
+    let mut pbuf = vec![0u8; 2048];
+    let reason: String = loop {
+        let deadline = match rtc::drain(&mut rtc, &ws, |e| leg.on_event(e)) {
+            Ok(t) => t,
+            Err(e) => break format!("WebRTC-fout: {e}"),
+        };
+        if leg.closing || !rtc.is_alive() {
+            break "de browser heeft de verbinding gesloten".into();
+        }
+        let watchdog = if !leg.connected {
+            Some((start + ICE_TIMEOUT, "geen ICE-verbinding binnen 10 s"))
+        } else {
+            leg.disconnected_since.map(|t| {
+                (
+                    t + DISCONNECT_GRACE,
+                    "ICE-verbinding verbroken (browser weg)",
+                )
+            })
+        };
+        // str0m may ask for a wake-up far away; never sleep past the watchdog.
+        let wake = watchdog.map_or(deadline, |(w, _)| deadline.min(w));
+        let r: Result<(), String> = tokio::select! {
+            r = ws.recv_from(&mut wbuf) => match r {
+                Ok((n, src)) => rtc::feed(&mut rtc, src, destination, &wbuf[..n]),
+                Err(_) => Ok(()),
+            },
+            r = leg.plain.recv_from(&mut pbuf) => {
+                if let Ok((n, src)) = r {
+                    leg.on_plain_datagram(&mut rtc, &pbuf[..n], src);
+                }
+                Ok(())
+            },
+            _ = tokio::time::sleep_until(wake.into()) => {
+                if let Some((w, why)) = watchdog {
+                    if Instant::now() >= w {
+                        break why.to_string();
+                    }
+                }
+                rtc::tick(&mut rtc)
+            },
+            _ = stop.changed() => break "gesloten".to_string(),
+        };
+        if let Err(e) = r {
+            break format!("WebRTC-fout: {e}");
+        }
+    };
+    tracing::debug!(reden = %reason, "WebRTC-been gestopt");
+    rtc.disconnect();
+    leg.shared.stats(|s| {
+        s.connected = false;
+        s.closed = Some(reason);
+    });
+    drop(ws);
+    drop(plain_rtcp);
+    drop(leg);
+    drop(ports);
+    let _ = closed.send(true);
+}

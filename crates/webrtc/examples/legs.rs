@@ -192,6 +192,44 @@ async fn run(n: usize, transcode: bool, secs: u64, rate: f64) -> Row {
     }
 }
 
+/// Cost of one 20 ms frame through each transcoding step (µs), single thread.
+fn codec_cost() {
+    let frames: Vec<Vec<i16>> = (0..50u64)
+        .map(|f| tone(1000.0, 8000, 8000.0, f * 160, 160))
+        .collect();
+    let n = 2000;
+    let mut enc = OpusEncoder::new(5).expect("opus");
+    let t = Instant::now();
+    let mut packets = Vec::new();
+    for i in 0..n {
+        packets.push(enc.encode(&frames[i % 50]).expect("encode").to_vec());
+    }
+    let e = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let mut dec = audio::OpusDecoder::new().expect("opus");
+    let mut out = Vec::new();
+    let t = Instant::now();
+    for p in &packets {
+        out.clear();
+        dec.decode(p, &mut out);
+    }
+    let d = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let mut up = audio::Interpolator::new();
+    let mut down = audio::Decimator::new();
+    let mut buf48 = Vec::new();
+    let mut buf8 = Vec::new();
+    let t = Instant::now();
+    for i in 0..n {
+        buf48.clear();
+        buf8.clear();
+        up.process(&frames[i % 50], &mut buf48);
+        down.process(&buf48, &mut buf8);
+    }
+    let r = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "per 20 ms-frame: Opus-encode (incl. 8->48 kHz) {e:.0} µs, Opus-decode (incl. 48->8 kHz) {d:.0} µs, alleen resamplen heen+terug {r:.0} µs"
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let mut counts = Vec::new();
@@ -201,6 +239,9 @@ async fn main() {
     while let Some(a) = args.next() {
         if a == "--secs" {
             secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(10);
+        } else if a == "--codec-cost" {
+            codec_cost();
+            return;
         } else if a == "--rate" {
             rate = args.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
         } else if let Ok(n) = a.parse::<usize>() {

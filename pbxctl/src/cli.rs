@@ -168,6 +168,12 @@ pub struct TenantOpts {
     /// Langste buitengesprek in seconden (niet voor 112)
     #[arg(long, value_name = "SEC")]
     pub max_call_secs: Option<u32>,
+    /// Afcodering voor de softphone, als code=Naam (herhaalbaar; vervangt de lijst; "" maakt leeg)
+    #[arg(long = "afcodering", value_name = "CODE=NAAM")]
+    pub afcoderingen: Vec<String>,
+    /// Afrondtijd van de softphone in seconden (0: de agent zegt zelf wanneer)
+    #[arg(long, value_name = "SEC")]
+    pub afrondtijd: Option<u32>,
 }
 
 #[derive(Args, Debug)]

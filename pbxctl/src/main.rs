@@ -197,6 +197,32 @@ fn recording(lang: Lang, s: &Option<String>) -> R<Option<RecordingPolicy>> {
     }
 }
 
+/// `--afcodering code=Naam` (repeatable) as a list; `--afcodering ""` empties it.
+fn afcoderingen(
+    lang: Lang,
+    v: &[String],
+) -> Result<Option<Vec<pbx_model::tenant::Afcodering>>, Failure> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for item in v.iter().filter(|x| !x.is_empty()) {
+        let Some((code, naam)) = item.split_once('=') else {
+            return Err(Failure::new(
+                exit::USAGE,
+                Msg::new("ctl.afcodering_form")
+                    .arg("value", item)
+                    .render(lang),
+            ));
+        };
+        out.push(pbx_model::tenant::Afcodering {
+            code: code.trim().to_string(),
+            naam: naam.trim().to_string(),
+        });
+    }
+    Ok(Some(out))
+}
+
 /// `aan`/`uit` (or `on`/`off`) of a switch.
 fn on_off(lang: Lang, s: &Option<String>) -> R<Option<bool>> {
     match s.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -565,6 +591,8 @@ impl Ctx {
             max_international_per_hour: o.max_international_per_hour,
             max_betaalnummers_per_hour: o.max_betaalnummers_per_hour,
             max_call_secs: o.max_call_secs,
+            afcoderingen: afcoderingen(self.lang, &o.afcoderingen)?,
+            afrondtijd_s: o.afrondtijd,
         })
     }
 
@@ -603,6 +631,12 @@ impl Ctx {
                 }
                 if let Some(v) = opts.max_call_secs {
                     tf.max_call_secs = v;
+                }
+                if let Some(v) = afcoderingen(self.lang, &opts.afcoderingen)? {
+                    t.afcoderingen = v;
+                }
+                if let Some(v) = opts.afrondtijd {
+                    t.afrondtijd_s = v;
                 }
                 let s: TenantSummary = self
                     .send(Method::Post, Route::Tenants, &[], Some(&t))

@@ -538,6 +538,12 @@ impl App {
         if let Some(v) = p.max_call_secs {
             tf.max_call_secs = v;
         }
+        if let Some(v) = &p.afcoderingen {
+            t.afcoderingen = v.clone();
+        }
+        if let Some(v) = p.afrondtijd_s {
+            t.afrondtijd_s = v;
+        }
         t.validate()?;
         let count = self.store.count_extensions(slug).map_err(store_err)?;
         if (t.limits.max_extensions as usize) < count {

@@ -254,7 +254,6 @@ impl Phone {
         };
         let acct = ua::Account {
             tenant: who.tenant.clone(),
-            user: who.username.clone(),
             extension: ext,
             domain,
             realm: creds.realm.clone(),
@@ -289,10 +288,17 @@ impl Phone {
         };
         let (rtx, rrx) = tokio::sync::oneshot::channel();
         if tx.send(make(rtx)).await.is_err() {
-            return Err(Refusal::new("niet_beschikbaar", "de telefoon van de browser is gestopt"));
+            return Err(Refusal::new(
+                "niet_beschikbaar",
+                "de telefoon van de browser is gestopt",
+            ));
         }
-        rrx.await
-            .unwrap_or_else(|_| Err(Refusal::new("fout", "geen antwoord van de telefoon van de browser")))
+        rrx.await.unwrap_or_else(|_| {
+            Err(Refusal::new(
+                "fout",
+                "geen antwoord van de telefoon van de browser",
+            ))
+        })
     }
 
     /// The pbxd call id behind a page's call id (or the id itself: history items carry it).
@@ -587,6 +593,8 @@ impl Phone {
         let _ = out.try_send(p);
         if let Some(tx) = self.ensure_ua(who) {
             let _ = tx.try_send(ua::Cmd::Available(status == AgentStatus::Beschikbaar));
+            // A page that comes back gets the calls still in progress.
+            let _ = tx.try_send(ua::Cmd::Resend);
         }
         let agent: Arc<dyn Agent> = Arc::new(Session {
             phone: self.clone(),
@@ -673,21 +681,42 @@ impl Agent for Session {
                     r
                 }
                 Request::Dial { nummer, sdp } => {
-                    p.ask_ua(who, |reply| ua::Cmd::Dial { nummer, sdp, reply }).await
+                    p.ask_ua(who, |reply| ua::Cmd::Dial { nummer, sdp, reply })
+                        .await
                 }
                 Request::Answer { call, sdp } => {
-                    p.ask_ua(who, |reply| ua::Cmd::Answer { call, sdp, reply }).await
+                    p.ask_ua(who, |reply| ua::Cmd::Answer { call, sdp, reply })
+                        .await
                 }
-                Request::Reject { call } => p.ask_ua(who, |reply| ua::Cmd::Reject { call, reply }).await,
-                Request::Hangup { call } => p.ask_ua(who, |reply| ua::Cmd::Hangup { call, reply }).await,
+                Request::Reject { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Reject { call, reply }).await
+                }
+                Request::Hangup { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Hangup { call, reply }).await
+                }
                 Request::Hold { call } => {
-                    p.ask_ua(who, |reply| ua::Cmd::Hold { call, on: true, reply }).await
+                    p.ask_ua(who, |reply| ua::Cmd::Hold {
+                        call,
+                        on: true,
+                        reply,
+                    })
+                    .await
                 }
                 Request::Unhold { call } => {
-                    p.ask_ua(who, |reply| ua::Cmd::Hold { call, on: false, reply }).await
+                    p.ask_ua(who, |reply| ua::Cmd::Hold {
+                        call,
+                        on: false,
+                        reply,
+                    })
+                    .await
                 }
                 Request::Dtmf { call, digits } => {
-                    p.ask_ua(who, |reply| ua::Cmd::Dtmf { call, digits, reply }).await
+                    p.ask_ua(who, |reply| ua::Cmd::Dtmf {
+                        call,
+                        digits,
+                        reply,
+                    })
+                    .await
                 }
                 other => Err(Refusal::new(
                     "niet_beschikbaar",
@@ -754,7 +783,9 @@ impl ua::Pager for Pager {
     }
 
     fn ended(&self, pbx_id: Option<&str>, call: &str, answered: bool) {
-        let Some(p) = self.phone.upgrade() else { return };
+        let Some(p) = self.phone.upgrade() else {
+            return;
+        };
         if let Some(id) = pbx_id {
             let mut s = p.lock();
             if s.ids.len() > 10_000 {
@@ -769,7 +800,9 @@ impl ua::Pager for Pager {
         // Afronden: no new call rings until the afcodering is given, or the afrondtijd (when
         // the organisation has one) has passed.
         let key = (self.tenant.clone(), self.user.clone());
-        let Some(tx) = p.lock().uas.get(&key).cloned() else { return };
+        let Some(tx) = p.lock().uas.get(&key).cloned() else {
+            return;
+        };
         let _ = tx.try_send(ua::Cmd::Available(false));
         let secs = p
             .app

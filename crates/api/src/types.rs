@@ -385,6 +385,12 @@ pub struct TenantPatch {
     /// Longest outside call in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_call_secs: Option<u32>,
+    /// New list of afcoderingen (replaces the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afcoderingen: Option<Vec<pbx_model::tenant::Afcodering>>,
+    /// New afrondtijd in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afrondtijd_s: Option<u32>,
 }
 
 /// Query flags of destructive requests: `?dry_run=true&force=true`.

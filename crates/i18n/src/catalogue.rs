@@ -282,6 +282,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("ctl.scope_tenant", "alleen organisatie {tenant}", "organisation {tenant} only"),
     ("ctl.seeded", "organisatie {tenant} aangemaakt uit conf.d", "organisation {tenant} created from conf.d"),
     ("ctl.totp_on", "TOTP aan voor {user}. Geheim (wordt maar één keer getoond): {secret}\nVoor een QR-code: {uri}", "TOTP on for {user}. Secret (shown only once): {secret}\nFor a QR code: {uri}"),
+    ("ctl.afcodering_form", "--afcodering '{value}': schrijf code=Naam, bijvoorbeeld terugbellen=Terugbellen", "--afcodering '{value}': write code=Name, e.g. terugbellen=Call back"),
     ("ctl.totp_off", "TOTP uit voor {user}", "TOTP off for {user}"),
     ("ctl.tenant_added", "organisatie {tenant} aangemaakt", "organisation {tenant} created"),
     ("ctl.tenant_resumed", "organisatie {tenant} hervat", "organisation {tenant} resumed"),

@@ -120,6 +120,7 @@ impl Ports {
 /// (without waiting).
 pub struct Bridge {
     shared: Arc<Shared>,
+    dtmf: tokio::sync::mpsc::UnboundedSender<String>,
     closed: watch::Receiver<bool>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -258,7 +259,12 @@ impl Bridge {
             connected: false,
             disconnected_since: None,
             closing: false,
+            seq_offset: 0,
+            last_plain: None,
+            digits: std::collections::VecDeque::new(),
+            sending: None,
         };
+        let (dtmf_tx, dtmf_rx) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(run(
             rtc,
             ws,
@@ -268,10 +274,12 @@ impl Bridge {
             ports,
             stop_rx,
             closed_tx,
+            dtmf_rx,
         ));
         Ok((
             Bridge {
                 shared,
+                dtmf: dtmf_tx,
                 closed: closed_rx,
                 stop: stop_tx,
                 task: Some(task),
@@ -287,6 +295,13 @@ impl Bridge {
     /// SDP of the plain side, to be used as if a SIP phone had sent it.
     pub fn plain_sdp(&self) -> String {
         self.plain_sdp.clone()
+    }
+
+    /// Sends digits (`0-9*#A-D`) as RFC 4733 telephone-events on the plain side, as if the
+    /// browser had sent them: 100 ms per digit, 60 ms apart, the end packet three times.
+    /// Other characters are skipped.
+    pub fn send_dtmf(&self, digits: &str) {
+        let _ = self.dtmf.send(digits.to_string());
     }
 
     /// The plain RTP socket's address.
@@ -470,9 +485,79 @@ struct Leg {
     connected: bool,
     disconnected_since: Option<Instant>,
     closing: bool,
+    /// Added to every forwarded sequence number: one per packet this bridge made itself.
+    seq_offset: u16,
+    /// Sequence number, timestamp and SSRC of the last packet sent on the plain side.
+    last_plain: Option<(u16, u32, u32)>,
+    /// Telephone-events still to send (RFC 4733 event codes).
+    digits: std::collections::VecDeque<u8>,
+    /// The event being sent: (code, start timestamp, 20 ms ticks done).
+    sending: Option<(u8, u32, u32)>,
 }
 
+/// Ticks of 20 ms per generated digit (100 ms), then the end packet three times, then a pause.
+const DTMF_TICKS: u32 = 5;
+const DTMF_GAP_TICKS: u32 = 3;
+
 impl Leg {
+    /// One 20 ms step of the digits being generated.
+    fn dtmf_tick(&mut self) {
+        let (ts, ssrc) = self
+            .last_plain
+            .map(|(_, t, s)| (t, s))
+            .unwrap_or((0, self.own_ssrc));
+        if self.sending.is_none() {
+            let Some(code) = self.digits.pop_front() else {
+                return;
+            };
+            self.sending = Some((code, ts.wrapping_add(FRAME_8K as u32), 0));
+        }
+        let Some((code, start, n)) = self.sending else {
+            return;
+        };
+        let n = n + 1;
+        if n > DTMF_TICKS + 2 + DTMF_GAP_TICKS {
+            self.sending = None;
+            return;
+        }
+        self.sending = Some((code, start, n));
+        if n > DTMF_TICKS + 2 {
+            return; // the pause between digits
+        }
+        let end = n >= DTMF_TICKS;
+        let duration = (DTMF_TICKS.min(n) * FRAME_8K as u32) as u16;
+        let ev = pbx_media::dtmf::TelephoneEvent {
+            event: code,
+            end,
+            volume: 10,
+            duration,
+        };
+        let mut payload = [0u8; 4];
+        if ev.write(&mut payload).is_err() {
+            return;
+        }
+        let seq = self
+            .last_plain
+            .map(|(q, _, _)| q.wrapping_add(1))
+            .unwrap_or_else(rand::random);
+        self.seq_offset = self.seq_offset.wrapping_add(1);
+        let header = RtpHeader {
+            marker: n == 1,
+            payload_type: PLAIN_EVENT_PT,
+            sequence: seq,
+            timestamp: start,
+            ssrc,
+            csrcs: &[],
+            extension: None,
+        };
+        // Written without the offset: this packet is the one the offset makes room for.
+        self.write_plain(&header, &payload);
+    }
+
+    fn dtmf_busy(&self) -> bool {
+        self.sending.is_some() || !self.digits.is_empty()
+    }
+
     fn plain_remote(&self) -> Option<SocketAddr> {
         self.shared.plain_remote.lock().ok().and_then(|r| *r)
     }
@@ -524,8 +609,22 @@ impl Leg {
         }
     }
 
-    /// Sends one packet on the plain side.
+    /// Sends one forwarded packet on the plain side (its sequence number shifted past the
+    /// packets this bridge made itself).
     fn send_plain(&mut self, h: &RtpHeader<'_>, payload: &[u8]) {
+        let shifted = RtpHeader {
+            sequence: h.sequence.wrapping_add(self.seq_offset),
+            ..*h
+        };
+        self.write_plain(&shifted, payload);
+    }
+
+    fn write_plain(&mut self, h: &RtpHeader<'_>, payload: &[u8]) {
+        if h.payload_type != PLAIN_EVENT_PT || self.last_plain.is_none() {
+            self.last_plain = Some((h.sequence, h.timestamp, h.ssrc));
+        } else if let Some(l) = &mut self.last_plain {
+            l.0 = h.sequence;
+        }
         let Some(dst) = self.plain_remote() else {
             return;
         };
@@ -740,8 +839,10 @@ async fn run(
     ports: Ports,
     mut stop: watch::Receiver<bool>,
     closed: watch::Sender<bool>,
+    mut dtmf: tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
     let start = Instant::now();
+    let mut dtmf_tick = tokio::time::interval(Duration::from_millis(20));
     let mut wbuf = vec![0u8; 2048];
     let mut pbuf = vec![0u8; 2048];
     let reason: String = loop {
@@ -782,6 +883,17 @@ async fn run(
                     }
                 }
                 rtc::tick(&mut rtc)
+            },
+            d = dtmf.recv() => {
+                if let Some(d) = d {
+                    leg.digits.extend(d.chars().filter_map(pbx_media::dtmf::digit_to_event));
+                    dtmf_tick.reset();
+                }
+                Ok(())
+            },
+            _ = dtmf_tick.tick(), if leg.dtmf_busy() => {
+                leg.dtmf_tick();
+                Ok(())
             },
             _ = stop.changed() => break "gesloten".to_string(),
         };

@@ -70,8 +70,8 @@ pub enum Cmd {
         digits: String,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     },
-    /// The calls in progress, for `welcome` after a reconnect.
-    Calls(oneshot::Sender<Vec<Value>>),
+    /// Send `call:state` of every call in progress (a page that connected again).
+    Resend,
     /// The pbxd call id of a call (for notes and afcodering).
     PbxId(String, oneshot::Sender<Option<String>>),
 }
@@ -80,7 +80,6 @@ pub enum Cmd {
 #[derive(Clone, Debug)]
 pub struct Account {
     pub tenant: String,
-    pub user: String,
     pub extension: String,
     /// SIP domain of the organisation (the first one): the registrar finds the organisation by it.
     pub domain: String,
@@ -135,9 +134,8 @@ struct Call {
     /// Where in-dialog requests go (the other side's Contact).
     target: String,
     cseq: u32,
-    /// The INVITE that created an incoming call (for the answers) and its raw text.
+    /// The INVITE that created an incoming call (for the answers).
     invite: Option<Parsed>,
-    invite_text: Vec<u8>,
     /// Outgoing INVITE: its branch and CSeq (for CANCEL and the ACK of a failure).
     branch: String,
     invite_cseq: u32,
@@ -176,11 +174,17 @@ fn media_addr(sdp: &str) -> Option<SocketAddr> {
     let mut port = None;
     for l in sdp.lines() {
         let l = l.trim();
-        if let Some(c) = l.strip_prefix("c=IN IP4 ").or_else(|| l.strip_prefix("c=IN IP6 ")) {
+        if let Some(c) = l
+            .strip_prefix("c=IN IP4 ")
+            .or_else(|| l.strip_prefix("c=IN IP6 "))
+        {
             ip = c.split_whitespace().next().and_then(|a| a.parse().ok());
         }
         if let Some(m) = l.strip_prefix("m=audio ") {
-            port = m.split_whitespace().next().and_then(|p| p.parse::<u16>().ok());
+            port = m
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
         }
     }
     Some(SocketAddr::new(ip?, port?))
@@ -376,7 +380,7 @@ impl Ua {
                     None => break,
                 },
                 m = self.conn.from_pbx.recv() => match m {
-                    Some(bytes) => self.from_pbx(bytes).await,
+                    Some(bytes) => self.on_message(bytes).await,
                     None => break,
                 },
                 _ = tick.tick() => self.timers().await,
@@ -406,7 +410,11 @@ impl Ua {
 
     async fn register(&mut self) {
         self.reg_cseq += 1;
-        let expires = if self.want_registered { REGISTER_SECS } else { 0 };
+        let expires = if self.want_registered {
+            REGISTER_SECS
+        } else {
+            0
+        };
         let auth = self.reg_auth.take().unwrap_or_default();
         let text = format!(
             "REGISTER sip:{domain} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: <{aor}>;tag={tag}\r\nTo: <{aor}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: {contact}\r\nExpires: {expires}\r\n{auth}User-Agent: pbx-softphone\r\nContent-Length: 0\r\n\r\n",
@@ -423,8 +431,7 @@ impl Ua {
 
     /// Digest credentials answering the challenge in `p` (401 or 407) with the stored HA1.
     fn answer(&self, p: &Parsed, method: &str, uri: &str) -> Option<String> {
-        let (header, out) = if p.response().map(|r| u16::from(r.status_code.clone())) == Some(407)
-        {
+        let (header, out) = if p.response().map(|r| u16::from(r.status_code.clone())) == Some(407) {
             ("proxy-authenticate", "Proxy-Authorization")
         } else {
             ("www-authenticate", "Authorization")
@@ -478,7 +485,10 @@ impl Ua {
                         self.end(&call, 603, "geweigerd").await;
                         Ok(Map::new())
                     }
-                    Some(_) => Err(Refusal::new("ongeldig", "alleen een gesprek dat overgaat kan geweigerd worden")),
+                    Some(_) => Err(Refusal::new(
+                        "ongeldig",
+                        "alleen een gesprek dat overgaat kan geweigerd worden",
+                    )),
                     None => Err(not_found(&call)),
                 };
                 let _ = reply.send(r);
@@ -496,25 +506,34 @@ impl Ua {
                 let r = self.hold(&call, on).await;
                 let _ = reply.send(r);
             }
-            Cmd::Dtmf { call, digits, reply } => {
+            Cmd::Dtmf {
+                call,
+                digits,
+                reply,
+            } => {
                 let r = match self.calls.get(&call).and_then(|c| c.bridge.as_ref()) {
-                    Some(b) if self.calls.get(&call).is_some_and(|c| c.state == State::Connected) => {
+                    Some(b)
+                        if self
+                            .calls
+                            .get(&call)
+                            .is_some_and(|c| c.state == State::Connected) =>
+                    {
                         b.send_dtmf(&digits);
                         Ok(Map::new())
                     }
-                    Some(_) => Err(Refusal::new("ongeldig", "kiestoetsen kunnen alleen in een verbonden gesprek")),
+                    Some(_) => Err(Refusal::new(
+                        "ongeldig",
+                        "kiestoetsen kunnen alleen in een verbonden gesprek",
+                    )),
                     None => Err(not_found(&call)),
                 };
                 let _ = reply.send(r);
             }
-            Cmd::Calls(reply) => {
-                let list = self
-                    .calls
-                    .iter()
-                    .filter(|(_, c)| c.state != State::Ended)
-                    .map(|(id, c)| self.call_json(id, c))
-                    .collect();
-                let _ = reply.send(list);
+            Cmd::Resend => {
+                let ids: Vec<String> = self.calls.keys().cloned().collect();
+                for id in ids {
+                    self.page_state(&id);
+                }
             }
             Cmd::PbxId(call, reply) => {
                 let _ = reply.send(self.calls.get(&call).and_then(|c| c.pbx_id.clone()));
@@ -555,12 +574,19 @@ impl Ua {
         }
     }
 
-    async fn new_bridge(&self, browser_offer: &str, relay_offer: Option<&str>) -> Result<(Bridge, String), Refusal> {
+    async fn new_bridge(
+        &self,
+        browser_offer: &str,
+        relay_offer: Option<&str>,
+    ) -> Result<(Bridge, String), Refusal> {
         let mut cfg = self.bridge_cfg.clone();
         if let Some(o) = relay_offer {
             let codecs = plain_codecs(o);
             if codecs.is_empty() {
-                return Err(Refusal::new("niet_beschikbaar", "de andere kant biedt geen G.711 aan"));
+                return Err(Refusal::new(
+                    "niet_beschikbaar",
+                    "de andere kant biedt geen G.711 aan",
+                ));
             }
             cfg.plain_codecs = codecs;
         }
@@ -569,7 +595,12 @@ impl Ua {
             .map_err(|e| Refusal::invalid(format!("WebRTC-aanbod van de browser: {e}")))
     }
 
-    async fn dial(&mut self, nummer: String, sdp: String, reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>) {
+    async fn dial(
+        &mut self,
+        nummer: String,
+        sdp: String,
+        reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
+    ) {
         if self.calls.len() >= MAX_CALLS {
             let _ = reply.send(Err(Refusal::new("bezet", "te veel gesprekken tegelijk")));
             return;
@@ -597,7 +628,6 @@ impl Ua {
             target: format!("sip:{nummer}@{}", self.acct.domain),
             cseq: 1,
             invite: None,
-            invite_text: Vec::new(),
             branch,
             invite_cseq: 1,
             authorised: false,
@@ -615,12 +645,16 @@ impl Ua {
             deadline: Some(Instant::now() + ANSWER_TIMEOUT),
         };
         let text = self.invite_text(&mut call, &plain, None);
-        call.pending.push(("INVITE".into(), call.invite_cseq, Pending::Invite));
+        call.pending
+            .push(("INVITE".into(), call.invite_cseq, Pending::Invite));
         self.calls.insert(call_id.clone(), call);
         self.send(text).await;
         let mut m = Map::new();
         m.insert("call".into(), json!(call_id));
-        m.insert("sdp".into(), json!(self.calls.get(&call_id).and_then(|c| c.browser_sdp.clone())));
+        m.insert(
+            "sdp".into(),
+            json!(self.calls.get(&call_id).and_then(|c| c.browser_sdp.clone())),
+        );
         let _ = reply.send(Ok(m));
         self.page_state(&call_id);
     }
@@ -642,11 +676,24 @@ impl Ua {
     }
 
     /// An in-dialog request of ours.
-    fn in_dialog(&self, c: &mut Call, method: &str, extra: &str, body: Option<&str>) -> (String, u32) {
+    fn in_dialog(
+        &self,
+        c: &mut Call,
+        method: &str,
+        extra: &str,
+        body: Option<&str>,
+    ) -> (String, u32) {
         c.cseq += 1;
-        let to_tag = c.remote_tag.as_deref().map(|t| format!(";tag={t}")).unwrap_or_default();
+        let to_tag = c
+            .remote_tag
+            .as_deref()
+            .map(|t| format!(";tag={t}"))
+            .unwrap_or_default();
         let body_part = match body {
-            Some(b) => format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}", b.len()),
+            Some(b) => format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            ),
             None => "Content-Length: 0\r\n\r\n".to_string(),
         };
         let text = format!(
@@ -703,7 +750,14 @@ impl Ua {
     }
 
     /// A response to request `req` (its Via, From, To, Call-ID, CSeq), with our To tag.
-    fn response(&self, req: &Parsed, code: u16, reason: &str, tag: Option<&str>, sdp: Option<&str>) -> String {
+    fn response(
+        &self,
+        req: &Parsed,
+        code: u16,
+        reason: &str,
+        tag: Option<&str>,
+        sdp: Option<&str>,
+    ) -> String {
         let mut out = format!("SIP/2.0 {code} {reason}\r\n");
         for v in req.values("via") {
             out.push_str(&format!("Via: {v}\r\n"));
@@ -737,7 +791,9 @@ impl Ua {
     }
 
     async fn hangup(&mut self, id: &str) {
-        let Some(c) = self.calls.get_mut(id) else { return };
+        let Some(c) = self.calls.get_mut(id) else {
+            return;
+        };
         match (c.dir, c.state) {
             (Dir::In, State::Ringing) => {
                 self.respond_invite(id, 603, "Decline", None).await;
@@ -746,16 +802,18 @@ impl Ua {
             (Dir::Out, State::Dialling | State::Ringing) => {
                 // CANCEL the INVITE (same branch, CSeq number).
                 let text = format!(
-                    "CANCEL {target} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} CANCEL\r\nContent-Length: 0\r\n\r\n",
+                    "CANCEL {target} SIP/2.0\r\nVia: SIP/2.0/WS {host};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} CANCEL\r\nContent-Length: 0\r\n\r\n",
                     target = c.target,
-                    via = format!("SIP/2.0/WS {};branch={};rport", self.host, c.branch),
+                    host = self.host,
+                    branch = c.branch,
                     from = c.local_uri,
                     tag = c.local_tag,
                     to = c.remote_uri,
                     cid = c.call_id,
                     cseq = c.invite_cseq,
                 );
-                c.pending.push(("CANCEL".into(), c.invite_cseq, Pending::Cancel));
+                c.pending
+                    .push(("CANCEL".into(), c.invite_cseq, Pending::Cancel));
                 c.deadline = Some(Instant::now() + Duration::from_secs(8));
                 self.send(text).await;
             }
@@ -771,7 +829,13 @@ impl Ua {
         }
     }
 
-    fn in_dialog_of(&mut self, id: &str, method: &str, extra: &str, body: Option<&str>) -> (String, u32) {
+    fn in_dialog_of(
+        &mut self,
+        id: &str,
+        method: &str,
+        extra: &str,
+        body: Option<&str>,
+    ) -> (String, u32) {
         let Some(mut c) = self.calls.remove(id) else {
             return (String::new(), 0);
         };
@@ -783,19 +847,34 @@ impl Ua {
     async fn hold(&mut self, id: &str, on: bool) -> Result<Map<String, Value>, Refusal> {
         let (plain, version) = match self.calls.get_mut(id) {
             Some(c) if c.state == State::Connected => {
-                if c.pending.iter().any(|p| matches!(p.2, Pending::Reinvite(_))) {
-                    return Err(Refusal::new("ongeldig", "er loopt al een wijziging; probeer het zo opnieuw"));
+                if c.pending
+                    .iter()
+                    .any(|p| matches!(p.2, Pending::Reinvite(_)))
+                {
+                    return Err(Refusal::new(
+                        "ongeldig",
+                        "er loopt al een wijziging; probeer het zo opnieuw",
+                    ));
                 }
                 c.sdp_version += 1;
-                (c.bridge.as_ref().map(|b| b.plain_sdp()).unwrap_or_default(), c.sdp_version)
+                (
+                    c.bridge.as_ref().map(|b| b.plain_sdp()).unwrap_or_default(),
+                    c.sdp_version,
+                )
             }
-            Some(_) => return Err(Refusal::new("ongeldig", "alleen een verbonden gesprek kan in de wacht")),
+            Some(_) => {
+                return Err(Refusal::new(
+                    "ongeldig",
+                    "alleen een verbonden gesprek kan in de wacht",
+                ))
+            }
             None => return Err(not_found(id)),
         };
         let body = with_direction(&plain, if on { "sendonly" } else { "sendrecv" }, version);
         let (text, cseq) = self.in_dialog_of(id, "INVITE", "", Some(&body));
         if let Some(c) = self.calls.get_mut(id) {
-            c.pending.push(("INVITE".into(), cseq, Pending::Reinvite(on)));
+            c.pending
+                .push(("INVITE".into(), cseq, Pending::Reinvite(on)));
         }
         self.send(text).await;
         Ok(Map::new())
@@ -803,13 +882,18 @@ impl Ua {
 
     /// The call is over for the page (CDR and afronding follow).
     async fn end(&mut self, id: &str, code: u16, afloop: &str) {
-        let Some(mut c) = self.calls.remove(id) else { return };
+        let Some(mut c) = self.calls.remove(id) else {
+            return;
+        };
         if c.state == State::Ended {
             return;
         }
         c.state = State::Ended;
         if let Some(r) = c.dial_reply.take() {
-            let _ = r.send(Err(Refusal::new("mislukt", format!("gesprek mislukt ({code})"))));
+            let _ = r.send(Err(Refusal::new(
+                "mislukt",
+                format!("gesprek mislukt ({code})"),
+            )));
         }
         let duur = now_unix().saturating_sub(c.since);
         self.pager.page(json!({
@@ -821,7 +905,8 @@ impl Ua {
             "duur_s": duur,
             "gesprek": c.pbx_id,
         }));
-        self.pager.ended(c.pbx_id.as_deref(), id, afloop == "beantwoord");
+        self.pager
+            .ended(c.pbx_id.as_deref(), id, afloop == "beantwoord");
         if let Some(b) = c.bridge.take() {
             tokio::spawn(b.close());
         }
@@ -830,7 +915,7 @@ impl Ua {
 
     // ---- messages from pbxd ----------------------------------------------------------------
 
-    async fn from_pbx(&mut self, bytes: Vec<u8>) {
+    async fn on_message(&mut self, bytes: Vec<u8>) {
         let Ok(p) = msg::parse(&bytes, &self.limits) else {
             tracing::debug!("softphone: onleesbaar bericht van de SIP-dienst");
             return;
@@ -839,19 +924,27 @@ impl Ua {
             let code = u16::from(r.status_code.clone());
             self.on_response(&p, code).await;
         } else {
-            self.on_request(&p, &bytes).await;
+            self.on_request(&p).await;
         }
     }
 
     async fn on_response(&mut self, p: &Parsed, code: u16) {
-        let Some(cseq) = p.value("cseq").and_then(msg::parse_cseq) else { return };
+        let Some(cseq) = p.value("cseq").and_then(msg::parse_cseq) else {
+            return;
+        };
         let call_id = p.value("call-id").unwrap_or("").to_string();
         let method = cseq.method.to_string().to_ascii_uppercase();
         if call_id == self.reg_call_id && method == "REGISTER" {
             return self.on_register_response(p, code).await;
         }
-        let Some(c) = self.calls.get_mut(&call_id) else { return };
-        let Some(i) = c.pending.iter().position(|(m, n, _)| *m == method && *n == cseq.seq) else {
+        let Some(c) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(i) = c
+            .pending
+            .iter()
+            .position(|(m, n, _)| *m == method && *n == cseq.seq)
+        else {
             // A retransmitted 2xx of an INVITE: ACK again.
             if method == "INVITE" && (200..300).contains(&code) {
                 let ack = self.ack_text(&call_id, cseq.seq);
@@ -889,8 +982,14 @@ impl Ua {
     }
 
     fn ack_text(&self, id: &str, seq: u32) -> String {
-        let Some(c) = self.calls.get(id) else { return String::new() };
-        let to_tag = c.remote_tag.as_deref().map(|t| format!(";tag={t}")).unwrap_or_default();
+        let Some(c) = self.calls.get(id) else {
+            return String::new();
+        };
+        let to_tag = c
+            .remote_tag
+            .as_deref()
+            .map(|t| format!(";tag={t}"))
+            .unwrap_or_default();
         format!(
             "ACK {target} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}{to_tag}\r\nCall-ID: {cid}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n",
             target = c.target,
@@ -907,7 +1006,9 @@ impl Ua {
         if (200..300).contains(&code) {
             let sdp = String::from_utf8_lossy(&p_body(p)).to_string();
             let pbx_id = p.value("x-pbx-gesprek").map(str::to_string);
-            let Some(c) = self.calls.get_mut(id) else { return };
+            let Some(c) = self.calls.get_mut(id) else {
+                return;
+            };
             c.remote_tag = tag_of(&to).or(c.remote_tag.take());
             if let Some(t) = p.value("contact").and_then(contact_uri) {
                 c.target = t;
@@ -929,7 +1030,13 @@ impl Ua {
         }
         // A failure: ACK it (same branch as the INVITE, To with its tag).
         let (branch, target, from, ltag, cid) = match self.calls.get(id) {
-            Some(c) => (c.branch.clone(), c.target.clone(), c.local_uri.clone(), c.local_tag.clone(), c.call_id.clone()),
+            Some(c) => (
+                c.branch.clone(),
+                c.target.clone(),
+                c.local_uri.clone(),
+                c.local_tag.clone(),
+                c.call_id.clone(),
+            ),
             None => return,
         };
         let ack = format!(
@@ -937,18 +1044,26 @@ impl Ua {
             host = self.host
         );
         self.send(ack).await;
-        let retry = (code == 401 || code == 407) && self.calls.get(id).is_some_and(|c| !c.authorised);
+        let retry =
+            (code == 401 || code == 407) && self.calls.get(id).is_some_and(|c| !c.authorised);
         if retry {
-            let uri = self.calls.get(id).map(|c| c.target.clone()).unwrap_or_default();
+            let uri = self
+                .calls
+                .get(id)
+                .map(|c| c.target.clone())
+                .unwrap_or_default();
             if let Some(auth) = self.answer(p, "INVITE", &uri) {
-                let Some(mut c) = self.calls.remove(id) else { return };
+                let Some(mut c) = self.calls.remove(id) else {
+                    return;
+                };
                 c.authorised = true;
                 c.invite_cseq += 1;
                 c.cseq = c.invite_cseq;
                 c.branch = format!("z9hG4bK{}", hex(16));
                 let plain = c.bridge.as_ref().map(|b| b.plain_sdp()).unwrap_or_default();
                 let text = self.invite_text(&mut c, &plain, Some(&auth));
-                c.pending.push(("INVITE".into(), c.invite_cseq, Pending::Invite));
+                c.pending
+                    .push(("INVITE".into(), c.invite_cseq, Pending::Invite));
                 self.calls.insert(id.to_string(), c);
                 self.send(text).await;
                 return;
@@ -965,10 +1080,17 @@ impl Ua {
                 self.reg_tried_auth = false;
                 let expires = p
                     .value("contact")
-                    .and_then(|c| c.split(';').find_map(|x| x.trim().strip_prefix("expires=").map(str::to_string)))
+                    .and_then(|c| {
+                        c.split(';')
+                            .find_map(|x| x.trim().strip_prefix("expires=").map(str::to_string))
+                    })
                     .and_then(|e| e.parse::<u32>().ok())
                     .or_else(|| p.value("expires").and_then(|e| e.parse().ok()))
-                    .unwrap_or(if self.want_registered { REGISTER_SECS } else { 0 });
+                    .unwrap_or(if self.want_registered {
+                        REGISTER_SECS
+                    } else {
+                        0
+                    });
                 self.reg_expires = if self.want_registered { expires } else { 0 };
                 self.reg_refresh = (self.want_registered && expires > 0)
                     .then(|| Instant::now() + Duration::from_secs(u64::from(expires) * 4 / 5));
@@ -991,7 +1113,7 @@ impl Ua {
         }
     }
 
-    async fn on_request(&mut self, p: &Parsed, raw: &[u8]) {
+    async fn on_request(&mut self, p: &Parsed) {
         let method = p.method_name().to_ascii_uppercase();
         let call_id = p.value("call-id").unwrap_or("").to_string();
         match method.as_str() {
@@ -1022,7 +1144,6 @@ impl Ua {
                     target: p.value("contact").and_then(contact_uri).unwrap_or_default(),
                     cseq: 0,
                     invite: Some(p.clone()),
-                    invite_text: raw.to_vec(),
                     branch: String::new(),
                     invite_cseq: 0,
                     authorised: true,
@@ -1054,8 +1175,13 @@ impl Ua {
             "CANCEL" => {
                 let t = self.response(p, 200, "OK", None, None);
                 self.send(t).await;
-                if self.calls.get(&call_id).is_some_and(|c| c.dir == Dir::In && c.state == State::Ringing) {
-                    self.respond_invite(&call_id, 487, "Request Terminated", None).await;
+                if self
+                    .calls
+                    .get(&call_id)
+                    .is_some_and(|c| c.dir == Dir::In && c.state == State::Ringing)
+                {
+                    self.respond_invite(&call_id, 487, "Request Terminated", None)
+                        .await;
                     self.end(&call_id, 487, "geannuleerd").await;
                 }
             }
@@ -1102,7 +1228,11 @@ impl Ua {
             c.relay_sdp = Some(offer.clone());
         }
         c.sdp_version += 1;
-        let dir = if offer.is_empty() { "sendrecv" } else { mirror(&offer) };
+        let dir = if offer.is_empty() {
+            "sendrecv"
+        } else {
+            mirror(&offer)
+        };
         let body = with_direction(&plain, dir, c.sdp_version);
         let t = self.response(p, 200, "OK", None, Some(&body));
         self.send(t).await;
@@ -1130,7 +1260,9 @@ impl Ua {
         let gone: Vec<String> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.state == State::Connected && c.bridge.as_ref().is_some_and(|b| b.is_closed()))
+            .filter(|(_, c)| {
+                c.state == State::Connected && c.bridge.as_ref().is_some_and(|b| b.is_closed())
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
@@ -1150,6 +1282,9 @@ fn p_body(p: &Parsed) -> Vec<u8> {
 fn not_found(call: &str) -> Refusal {
     Refusal::new(
         "niet_gevonden",
-        format!("gesprek {} niet gevonden", call.chars().take(40).collect::<String>()),
+        format!(
+            "gesprek {} niet gevonden",
+            call.chars().take(40).collect::<String>()
+        ),
     )
 }

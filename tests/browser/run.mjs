@@ -243,6 +243,8 @@ async function twoBrowsers(args) {
   const B = await browser(args, hzB);
   await loggedIn(A, args, args.a);
   await loggedIn(B, args, args.b);
+  // Calls ring only for an agent who is beschikbaar.
+  await goAvailable(B.page);
   const sB = await pbxState(B.page);
   const nummer = String(args.nummer || sB.toestel || '');
   if (!nummer) throw new Fout('toestel van B onbekend; geef "nummer" mee');

@@ -12,8 +12,6 @@
 //!   lockout after wrong passwords, through the page.
 #![allow(clippy::unwrap_used)]
 
-mod web;
-
 use pbx_tests::*;
 use pbx_webrtc::audio::{energy, goertzel, tone};
 use pbx_webrtc::Codec;
@@ -24,7 +22,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use web::*;
 
 const PW: &str = "Zeer-Geheim-Wachtwoord-7";
 
@@ -107,6 +104,11 @@ struct SipMedia {
 
 impl SipMedia {
     fn start() -> SipMedia {
+        SipMedia::start_with(Codec::Pcmu)
+    }
+
+    /// With the codec the SIP side speaks (PCMU, payload type 0, or PCMA, 8).
+    fn start_with(codec: Codec) -> SipMedia {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(5)))
             .unwrap();
@@ -126,18 +128,20 @@ impl SipMedia {
                         relay = Some(src);
                         match buf[1] & 0x7f {
                             0 => pbx_webrtc::audio::g711_decode(Codec::Pcmu, &buf[12..n], &mut pcm),
+                            8 => pbx_webrtc::audio::g711_decode(Codec::Pcma, &buf[12..n], &mut pcm),
                             101 if n >= 16 => events.push(buf[12]),
                             _ => {}
                         }
                     }
                 }
                 if let (Some(r), true) = (relay, Instant::now() >= next) {
-                    let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x02, 0x10, 0x02];
+                    let pt = if codec == Codec::Pcma { 8 } else { 0 };
+                    let mut pkt = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0x10, 0x02, 0x10, 0x02];
                     pkt[2..4].copy_from_slice(&seq.to_be_bytes());
                     pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
                     let mut payload = Vec::new();
                     let t = tone(1000.0, 8000, 8000.0, u64::from(seq) * 160, 160);
-                    pbx_webrtc::audio::g711_encode(Codec::Pcmu, &t, &mut payload);
+                    pbx_webrtc::audio::g711_encode(codec, &t, &mut payload);
                     pkt.extend_from_slice(&payload);
                     let _ = sock.send_to(&pkt, r);
                     seq = seq.wrapping_add(1);
@@ -275,4 +279,134 @@ fn pbx_registrations(pbx: &Pbx) -> bool {
     pbx.ctl_json(&["registrations"])
         .as_array()
         .is_some_and(|l| l.iter().any(|r| r["extension"] == "1001"))
+}
+
+/// The agent dials 1002 (SIPp, A-law only, media at the test) from the dial field: the page
+/// hears the SIP side's 1 kHz, the SIP side hears the browser's 600 Hz (pbxd transcodes
+/// PCMU↔PCMA), the agent hangs up; the CDR says 1001 → 1002 beantwoord.
+#[test]
+fn chromium_agent_dials_a_sip_phone_and_both_hear_each_other() {
+    let (pbx, port, pw2) = setup();
+    let media = SipMedia::start_with(Codec::Pcma);
+    let sipp_port = free_udp_port();
+    register_phone(&pbx, "1002", &pw2, "acme.example", sipp_port);
+    let mut callee = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_1002_pcma_socket.xml",
+        "1002",
+        &pw2,
+        sipp_port,
+    );
+    callee.args(["-set", "mport", &media.port.to_string()]);
+    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(60)));
+    let (code, out, err) = scenario(
+        "dial",
+        &json!({
+            "base": format!("http://localhost:{port}"),
+            "organisatie": "acme",
+            "gebruiker": "anna",
+            "wachtwoord": PW,
+            "nummer": "1002",
+            "hz": 1000,
+            "mic_hz": 600,
+        }),
+    );
+    let callee = callee.join().unwrap();
+    let (pcm, _) = media.finish();
+    assert_eq!(
+        code,
+        0,
+        "browser: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    assert_eq!(callee.code, 0, "SIPp 1002: {}", callee.all());
+    let (p, e) = (goertzel(&pcm, 600.0, 8000), energy(&pcm));
+    assert!(
+        pcm.len() > 8000 && p / e > 0.3,
+        "600 Hz at the SIP side: {} samples, {p:.0}/{e:.0}",
+        pcm.len()
+    );
+    let cdr = last_cdr(&pbx);
+    assert_eq!(
+        (
+            cdr["caller"]["number"].as_str(),
+            cdr["callee"]["number"].as_str(),
+            cdr["afloop"].as_str()
+        ),
+        (Some("1001"), Some("1002"), Some("beantwoord")),
+        "{cdr}"
+    );
+}
+
+/// Two browsers: anna (1001) dials bert (1002); each hears the other's microphone tone.
+#[test]
+fn chromium_browser_calls_browser() {
+    let (pbx, port, _pw2) = setup();
+    pbx.ctl(&["extension", "set", "acme", "1002", "--owner", "bert"])
+        .ok();
+    let (code, out, err) = scenario(
+        "two-browsers",
+        &json!({
+            "base": format!("http://localhost:{port}"),
+            "organisatie": "acme",
+            "a": {"gebruiker": "anna", "wachtwoord": PW},
+            "b": {"gebruiker": "bert", "wachtwoord": PW},
+            "nummer": "1002",
+            "hz_a": 600,
+            "hz_b": 800,
+        }),
+    );
+    assert_eq!(
+        code,
+        0,
+        "browsers: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    assert!(
+        out["toon_bij_a"]["ratio"].as_f64().unwrap_or(0.0) >= 0.3,
+        "{out}"
+    );
+    assert!(
+        out["toon_bij_b"]["ratio"].as_f64().unwrap_or(0.0) >= 0.3,
+        "{out}"
+    );
+    let cdr = last_cdr(&pbx);
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+}
+
+/// Through the page's own paths: the WebSocket refuses a missing or forged session and a
+/// foreign Origin; garbage gets `error` events on a socket that stays open; five wrong
+/// passwords lock the user.
+#[test]
+fn chromium_security_garbage_and_lockout() {
+    let (pbx, port, _pw2) = setup();
+    let base = format!("http://localhost:{port}");
+    let (code, out, err) = scenario(
+        "ws-security",
+        &json!({"base": base, "organisatie": "acme", "gebruiker": "anna", "wachtwoord": PW}),
+    );
+    assert_eq!(code, 0, "ws-security: {out}\n{err}");
+    let (code, out, err) = scenario(
+        "malformed",
+        &json!({"base": base, "organisatie": "acme", "gebruiker": "anna", "wachtwoord": PW, "binair": true}),
+    );
+    assert_eq!(
+        code,
+        0,
+        "malformed: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    let (code, out, err) = scenario(
+        "login-fail",
+        &json!({"base": base, "organisatie": "acme", "gebruiker": "bert", "wachtwoord": PW, "pogingen": 5}),
+    );
+    assert_eq!(code, 0, "login-fail: {out}\n{err}");
+    let users = pbx.ctl_json(&["user", "list", "acme"]);
+    let bert = users
+        .as_array()
+        .and_then(|l| l.iter().find(|u| u["username"] == "bert"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(bert["state"], "locked", "{users}");
 }

@@ -611,7 +611,8 @@ async fn run(
                         Some(Ok(m)) => m,
                         Some(Err(e)) => {
                             // Too big a message is the one error the page can cause on purpose.
-                            let too_big = e.to_string().to_lowercase().contains("size");
+                            let text = e.to_string().to_lowercase();
+                            let too_big = text.contains("too long") || text.contains("size") || text.contains("capacity");
                             if too_big {
                                 let _ = socket.send(close(1009, "bericht te groot")).await;
                             }
@@ -739,7 +740,12 @@ mod tests {
         };
         let mut wanted = Vec::new();
         for part in text("index.html").split("/assets/").skip(1) {
-            wanted.push(part.split(['"', '\'', '?', '#']).next().unwrap_or("").to_string());
+            wanted.push(
+                part.split(['"', '\'', '?', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         for (name, _, _) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
             for part in text(name).split("from './").skip(1) {
@@ -748,12 +754,18 @@ mod tests {
         }
         assert!(wanted.len() >= 3, "{wanted:?}");
         for w in wanted {
-            assert!(ASSETS.iter().any(|(n, _, _)| *n == w), "{w} is not embedded");
+            assert!(
+                ASSETS.iter().any(|(n, _, _)| *n == w),
+                "{w} is not embedded"
+            );
         }
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            assert!(ASSETS.iter().any(|(a, _, _)| *a == n), "assets/{n} is not embedded");
+            assert!(
+                ASSETS.iter().any(|(a, _, _)| *a == n),
+                "assets/{n} is not embedded"
+            );
         }
     }
 

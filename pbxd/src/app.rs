@@ -308,6 +308,15 @@ impl App {
                 let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
                 ok(&sip.trunk_status(tenant.as_deref()))
             }
+            (R::Agents, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                let list = self
+                    .softphone
+                    .get()
+                    .map(|p| p.agents(tenant.as_deref()))
+                    .unwrap_or_default();
+                ok(&list)
+            }
             (R::TollFraud, Get) => {
                 let tenant = self.scoped_tenant(r)?;
                 let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;

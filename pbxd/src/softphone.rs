@@ -28,6 +28,12 @@ type Key = (String, String);
 struct AgentState {
     status: AgentStatus,
     reason: Option<String>,
+    /// Since when (Unix ms) in this status.
+    since_ms: u64,
+    name: String,
+    extension: Option<String>,
+    /// Calls in progress (page call ids).
+    calls: HashSet<String>,
     /// Open WebSockets: (socket id, events for the page).
     sockets: Vec<(u64, mpsc::Sender<Value>)>,
 }
@@ -61,6 +67,27 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| {
         pbx_model::secret::hash_password("geen-gebruiker-met-dit-wachtwoord").unwrap_or_default()
     })
+}
+
+impl AgentState {
+    fn new(who: &Identity, status: AgentStatus) -> AgentState {
+        AgentState {
+            status,
+            reason: None,
+            since_ms: now_ms(),
+            name: who.name.clone(),
+            extension: who.extension.clone(),
+            calls: HashSet::new(),
+            sockets: Vec::new(),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn now_secs() -> u64 {
@@ -155,7 +182,7 @@ impl Phone {
                     "naam": u.name,
                     "toestel": exts.iter().find(|e| e.owner.as_deref() == Some(&u.username)).map(|e| e.number.clone()),
                     "status": a.map(|a| a.status).unwrap_or(AgentStatus::Afgemeld).as_str(),
-                    "in_gesprek": false,
+                    "in_gesprek": a.is_some_and(|a| !a.calls.is_empty()),
                 })
             })
             .collect();
@@ -168,11 +195,10 @@ impl Phone {
             let a = s
                 .agents
                 .entry((who.tenant.clone(), who.username.clone()))
-                .or_insert(AgentState {
-                    status,
-                    reason: None,
-                    sockets: Vec::new(),
-                });
+                .or_insert_with(|| AgentState::new(who, status));
+            if a.status != status {
+                a.since_ms = now_ms();
+            }
             a.status = status;
             a.reason = if status == AgentStatus::Pauze {
                 reason
@@ -201,6 +227,51 @@ impl Phone {
         );
         let p = self.presence(&who.tenant);
         self.send(&who.tenant, None, p);
+    }
+
+    /// The agents of one organisation (or all), for `GET /v1/agents` and pbxtop.
+    pub fn agents(&self, tenant: Option<&str>) -> Vec<pbx_api::AgentInfo> {
+        let s = self.lock();
+        let mut out: Vec<pbx_api::AgentInfo> = s
+            .agents
+            .iter()
+            .filter(|((t, _), _)| tenant.is_none_or(|x| x == t))
+            .map(|((t, u), a)| pbx_api::AgentInfo {
+                tenant: t.clone(),
+                user: u.clone(),
+                name: a.name.clone(),
+                extension: a.extension.clone(),
+                status: a.status.as_str().to_string(),
+                reason: a.reason.clone(),
+                since_ms: a.since_ms,
+                pages: u32::try_from(a.sockets.len()).unwrap_or(u32::MAX),
+                calls: u32::try_from(a.calls.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.tenant, &a.user).cmp(&(&b.tenant, &b.user)));
+        out
+    }
+
+    /// Keeps the user's calls in progress from the events its phone sends the pages.
+    fn track(&self, tenant: &str, user: &str, ev: &Value) -> bool {
+        let Some(call) = ev["call"].as_str() else {
+            return false;
+        };
+        let mut s = self.lock();
+        let Some(a) = s.agents.get_mut(&(tenant.to_string(), user.to_string())) else {
+            return false;
+        };
+        let before = a.calls.len();
+        match ev["type"].as_str() {
+            Some("call:incoming") | Some("call:state") => {
+                a.calls.insert(call.to_string());
+            }
+            Some("call:ended") => {
+                a.calls.remove(call);
+            }
+            _ => {}
+        }
+        (before == 0) != a.calls.is_empty()
     }
 
     /// Status of a user (afgemeld when never seen).
@@ -429,6 +500,49 @@ impl Phone {
         Ok(Map::new())
     }
 
+    /// The lead panel of a ringing call: the contact with the caller's number (E.164) and the
+    /// last five calls with that number (`contact`, `eerder`).
+    fn lead(&self, tenant: &str, ev: &mut Value) {
+        let number = ev["van"].as_str().unwrap_or("").to_string();
+        let contact = pbx_model::E164::parse(&number)
+            .ok()
+            .and_then(|n| self.app.store.find_contacts_by_phone(tenant, &n).ok())
+            .and_then(|l| l.into_iter().next())
+            .map(|c| contact_json(&c))
+            .unwrap_or(Value::Null);
+        let f = pbx_store::CdrFilter {
+            tenant: Some(tenant.to_string()),
+            number: Some(number.clone()),
+            limit: 50,
+            ..Default::default()
+        };
+        let eerder: Vec<Value> = if number.is_empty() {
+            Vec::new()
+        } else {
+            self.app
+                .store
+                .cdrs(&f)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .filter(|c| c.caller.number == number || c.callee.number == number)
+                .take(5)
+                .map(|c| {
+                    let own = if c.caller.number == number {
+                        c.callee.number.clone()
+                    } else {
+                        c.caller.number.clone()
+                    };
+                    cdr_json(c, &own)
+                })
+                .collect()
+        };
+        if let Some(m) = ev.as_object_mut() {
+            m.insert("contact".into(), contact);
+            m.insert("eerder".into(), Value::Array(eerder));
+        }
+    }
+
     /// Notes and afcodering given during a call, for its CDR.
     pub fn take_pending(
         &self,
@@ -557,11 +671,7 @@ impl Phone {
             let a = s
                 .agents
                 .entry((who.tenant.clone(), who.username.clone()))
-                .or_insert(AgentState {
-                    status: AgentStatus::Afgemeld,
-                    reason: None,
-                    sockets: Vec::new(),
-                });
+                .or_insert_with(|| AgentState::new(who, AgentStatus::Afgemeld));
             a.sockets.push((id, out.clone()));
             (a.status, a.reason.clone())
         };
@@ -776,9 +886,19 @@ struct Pager {
 }
 
 impl ua::Pager for Pager {
-    fn page(&self, ev: Value) {
-        if let Some(p) = self.phone.upgrade() {
-            p.send(&self.tenant, Some(&self.user), ev);
+    fn page(&self, mut ev: Value) {
+        let Some(p) = self.phone.upgrade() else {
+            return;
+        };
+        if ev["type"] == "call:incoming" {
+            p.lead(&self.tenant, &mut ev);
+        }
+        // In a call or not any more: the colleagues see it in their presence list.
+        let changed = p.track(&self.tenant, &self.user, &ev);
+        p.send(&self.tenant, Some(&self.user), ev);
+        if changed {
+            let pres = p.presence(&self.tenant);
+            p.send(&self.tenant, None, pres);
         }
     }
 

@@ -3,7 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pbx_api::{
-    AlarmInfo, CallInfo, Event, HistoryPoint, Status, TenantSummary, TraceView, TrunkStatus,
+    AgentInfo, AlarmInfo, CallInfo, Event, HistoryPoint, Status, TenantSummary, TraceView,
+    TrunkStatus,
 };
 use pbx_i18n::{tr, Lang, Msg};
 use pbx_model::Registration;
@@ -136,6 +137,8 @@ pub enum Update {
         trunks: Vec<TrunkStatus>,
         /// Alarms.
         alarms: Vec<AlarmInfo>,
+        /// Softphone agents.
+        agents: Vec<AgentInfo>,
     },
     /// History of a span.
     History(Span, Vec<HistoryPoint>),
@@ -160,6 +163,8 @@ pub struct Data {
     pub trunks: Vec<TrunkStatus>,
     /// Alarms.
     pub alarms: Vec<AlarmInfo>,
+    /// Softphone agents.
+    pub agents: Vec<AgentInfo>,
     /// History of `history_span`.
     pub history: Vec<HistoryPoint>,
     /// The span `history` belongs to.
@@ -323,6 +328,27 @@ impl App {
     }
 
     /// Alarms shown: firing first, then newest first.
+    /// The agents shown: filtered, by organisation and login name (pbxd sends them sorted), so
+    /// a row stays where the eye left it.
+    pub fn agents(&self) -> Vec<&AgentInfo> {
+        self.data
+            .agents
+            .iter()
+            .filter(|a| {
+                self.passes(
+                    &a.tenant,
+                    &format!(
+                        "{} {} {} {}",
+                        a.user,
+                        a.name,
+                        a.extension.as_deref().unwrap_or(""),
+                        a.status
+                    ),
+                )
+            })
+            .collect()
+    }
+
     pub fn alarms(&self) -> Vec<&AlarmInfo> {
         let mut v: Vec<&AlarmInfo> = self
             .data
@@ -346,6 +372,7 @@ impl App {
             Tab::Registraties => self.registrations().len(),
             Tab::Trunks => self.trunks().len(),
             Tab::Alarmen => self.alarms().len(),
+            Tab::Agenten => self.agents().len(),
             _ => 0,
         }
     }
@@ -575,6 +602,7 @@ impl App {
                 registrations,
                 trunks,
                 alarms,
+                agents,
             } => {
                 self.connected = true;
                 self.error = None;
@@ -582,6 +610,7 @@ impl App {
                 self.data.registrations = registrations;
                 self.data.trunks = trunks;
                 self.data.alarms = alarms;
+                self.data.agents = agents;
                 let n = self.rows();
                 if self.selected >= n {
                     self.selected = n.saturating_sub(1);

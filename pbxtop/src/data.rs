@@ -109,6 +109,7 @@ pub fn spawn_poller(
                     registrations: list(&client, Route::Registrations).await?,
                     trunks: list(&client, Route::TrunkStatus).await?,
                     alarms: list(&client, Route::Alarms).await?,
+                    agents: list(&client, Route::Agents).await?,
                 })
             }
             .await;

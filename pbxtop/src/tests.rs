@@ -148,6 +148,27 @@ fn history() -> Vec<HistoryPoint> {
         .collect()
 }
 
+fn agent(
+    tenant: &str,
+    user: &str,
+    ext: Option<&str>,
+    status: &str,
+    reason: Option<&str>,
+    calls: u32,
+) -> pbx_api::AgentInfo {
+    pbx_api::AgentInfo {
+        tenant: tenant.into(),
+        user: user.into(),
+        name: format!("{user} de Vries"),
+        extension: ext.map(str::to_string),
+        status: status.into(),
+        reason: reason.map(str::to_string),
+        since_ms: NOW - 125_000,
+        pages: u32::from(status != "afgemeld"),
+        calls,
+    }
+}
+
 fn board() -> App {
     let mut app = App::new(Lang::Nl);
     app.now_ms = NOW;
@@ -157,6 +178,11 @@ fn board() -> App {
         trunks: vec![
             trunk("acme", "kpn", "geregistreerd", Some(true), Some(18)),
             trunk("demo", "voys", "mislukt", Some(false), None),
+        ],
+        agents: vec![
+            agent("acme", "anna", Some("1001"), "beschikbaar", None, 1),
+            agent("acme", "bert", Some("1002"), "pauze", Some("lunch"), 0),
+            agent("demo", "carla", None, "afgemeld", None, 0),
         ],
         alarms: vec![
             alarm("lage_mos:acme", "resolved", "waarschuwing", 3_600_000, true),
@@ -434,6 +460,7 @@ fn reconnect_keeps_tab_sort_and_filter() {
         registrations: Vec::new(),
         trunks: Vec::new(),
         alarms: Vec::new(),
+        agents: Vec::new(),
     });
     assert!(app.connected);
     assert_eq!(app.tab, Tab::Gesprekken);
@@ -595,4 +622,16 @@ fn snapshot_ladder_and_raw_message() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.detail, None);
     assert_eq!(app.refresh_trace(), None);
+}
+
+#[test]
+fn snapshot_agenten() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('6'));
+    snapshot("agenten", &render(&app));
+    // The filter works on this tab too.
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "pauze");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.agents().len(), 1);
 }

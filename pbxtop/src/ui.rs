@@ -96,7 +96,8 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
             Tab::Gesprekken => draw_calls(f, app, body),
             Tab::Registraties => draw_registrations(f, app, body),
             Tab::Trunks => draw_trunks(f, app, body),
-            Tab::Wachtrijen | Tab::Agenten => {
+            Tab::Agenten => draw_agents(f, app, body),
+            Tab::Wachtrijen => {
                 f.render_widget(
                     Paragraph::new(tr(lang, "top.queues_later"))
                         .wrap(Wrap { trim: true })
@@ -782,6 +783,113 @@ fn draw_trunks(f: &mut Frame<'_>, app: &App, area: Rect) {
         Some(app.selected)
     });
     f.render_stateful_widget(table, area, &mut st);
+}
+
+fn draw_agents(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let lang = app.lang;
+    let agents = app.agents();
+    let now = app.now_ms;
+    let wide = area.width >= 100;
+    let rows: Vec<Row<'_>> = agents
+        .iter()
+        .map(|a| {
+            let style = match a.status.as_str() {
+                "beschikbaar" => Style::default(),
+                "afgemeld" => Style::default().add_modifier(Modifier::DIM),
+                _ => bold(),
+            };
+            let status = match &a.reason {
+                Some(r) if !r.is_empty() => format!("{} ({r})", status_word(lang, &a.status)),
+                _ => status_word(lang, &a.status),
+            };
+            let mut cells = vec![
+                Cell::from(a.tenant.clone()),
+                Cell::from(a.user.clone()),
+                Cell::from(a.extension.clone().unwrap_or_default()),
+                Cell::from(status).style(style),
+                Cell::from(duration(now.saturating_sub(a.since_ms))),
+                Cell::from(if a.calls > 0 {
+                    a.calls.to_string()
+                } else {
+                    String::new()
+                }),
+            ];
+            if wide {
+                cells.insert(2, Cell::from(a.name.clone()));
+                cells.push(Cell::from(if a.pages == 0 {
+                    tr(lang, "top.agent.no_page")
+                } else {
+                    String::new()
+                }));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let h = |k: &'static str| tr(lang, k);
+    let mut header = vec![
+        h("top.col.org"),
+        h("top.col.user"),
+        h("top.col.extension"),
+        h("top.col.state"),
+        h("top.col.since"),
+        h("top.col.calls"),
+    ];
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Min(14),
+        Constraint::Length(8),
+        Constraint::Length(9),
+    ];
+    if wide {
+        header.insert(2, h("top.col.name"));
+        widths.insert(2, Constraint::Length(18));
+        header.push(String::new());
+        widths.push(Constraint::Length(12));
+    }
+    let title = Msg::new("top.agents_title")
+        .arg("n", agents.len())
+        .arg(
+            "free",
+            agents
+                .iter()
+                .filter(|a| a.status == "beschikbaar" && a.calls == 0)
+                .count(),
+        )
+        .render(lang);
+    let empty = agents.is_empty();
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(bold().add_modifier(Modifier::UNDERLINED)))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .block(block(title));
+    if empty {
+        f.render_widget(
+            Paragraph::new(tr(lang, "top.no_agents"))
+                .wrap(Wrap { trim: true })
+                .block(block(
+                    Msg::new("top.agents_title")
+                        .arg("n", 0)
+                        .arg("free", 0)
+                        .render(lang),
+                )),
+            area,
+        );
+        return;
+    }
+    let mut st = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table, area, &mut st);
+}
+
+/// An agent status in the board's language.
+fn status_word(lang: Lang, s: &str) -> String {
+    match s {
+        "beschikbaar" => tr(lang, "top.agent.beschikbaar"),
+        "pauze" => tr(lang, "top.agent.pauze"),
+        "niet_storen" => tr(lang, "top.agent.niet_storen"),
+        "afgemeld" => tr(lang, "top.agent.afgemeld"),
+        other => other.to_string(),
+    }
 }
 
 fn draw_alarms(f: &mut Frame<'_>, app: &App, area: Rect) {

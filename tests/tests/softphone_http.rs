@@ -231,6 +231,23 @@ fn login_lockout_totp_and_the_websocket() {
             "{p}"
         );
 
+        // pbxtop's Agenten tab reads the same state from the control API.
+        let agents: Value =
+            serde_json::from_str(&pbx.ctl(&["api", "/v1/agents"]).ok().stdout).unwrap();
+        let anna = agents
+            .as_array()
+            .and_then(|l| l.iter().find(|a| a["user"] == "anna"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (
+                anna["status"].as_str(),
+                anna["reason"].as_str(),
+                anna["extension"].as_str()
+            ),
+            (Some("pauze"), Some("lunch"), Some("1001")),
+            "{agents}"
+        );
         let c = ask(
             &mut s,
             "3",

@@ -97,6 +97,8 @@ pub enum Route {
     TrunkStatus,
     /// `GET /v1/toll-fraud?tenant`: the toll-fraud guard's counters per organisation
     TollFraud,
+    /// `GET /v1/agents?tenant`: softphone agents with their status
+    Agents,
     /// `GET /v1/alarms?tenant`: the alarms
     Alarms,
     /// `GET /v1/history?per&tenant&trunk&from_ms&to_ms`: roll-ups
@@ -169,6 +171,7 @@ impl Route {
             ["registrations"] => Route::Registrations,
             ["trunk-status"] => Route::TrunkStatus,
             ["toll-fraud"] => Route::TollFraud,
+            ["agents"] => Route::Agents,
             ["alarms"] => Route::Alarms,
             ["history"] => Route::History,
             ["alarms", _, "ack"] => Route::AlarmAck(s(1)),
@@ -220,6 +223,7 @@ impl Route {
             Route::Registrations => "/v1/registrations".into(),
             Route::TrunkStatus => "/v1/trunk-status".into(),
             Route::TollFraud => "/v1/toll-fraud".into(),
+            Route::Agents => "/v1/agents".into(),
             Route::Alarms => "/v1/alarms".into(),
             Route::History => "/v1/history".into(),
             Route::AlarmAck(id) => format!("/v1/alarms/{}/ack", encode_segment(id)),
@@ -392,6 +396,7 @@ mod tests {
             Route::Registrations,
             Route::TrunkStatus,
             Route::TollFraud,
+            Route::Agents,
             Route::Alarms,
             Route::History,
             Route::AlarmAck("lage_mos:acme".into()),

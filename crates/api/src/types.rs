@@ -285,6 +285,32 @@ pub struct TraceView {
     pub messages: Vec<TraceMessage>,
 }
 
+/// A softphone agent (`GET /v1/agents`): a user who logged in on the softphone since pbxd
+/// started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Organisation.
+    pub tenant: String,
+    /// Login name.
+    pub user: String,
+    /// Full name.
+    pub name: String,
+    /// Extension, if the user owns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    /// `beschikbaar`, `pauze`, `niet_storen` or `afgemeld`.
+    pub status: String,
+    /// Reason of a pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Since when (Unix ms) in this status.
+    pub since_ms: u64,
+    /// Open softphone pages.
+    pub pages: u32,
+    /// Calls in progress on the softphone.
+    pub calls: u32,
+}
+
 /// One message of a trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceMessage {

@@ -784,6 +784,74 @@ impl Service {
         self.drain_calls(Instant::now());
     }
 
+    /// Blind transfer by the B side (the softphone's `call:transfer`): `number` is routed with
+    /// the rights of `extension` (belplan, belrechten, toll fraud as when it dialled itself);
+    /// the relay goes into local mode for A (which keeps its dialog, codec and port) and offers
+    /// the new B the media A already has.
+    fn blind_transfer(
+        &mut self,
+        b_call_id: &str,
+        extension: &str,
+        number: &str,
+        now: Instant,
+    ) -> Result<(), String> {
+        let leg = self
+            .calls
+            .by_b_call_id
+            .get(b_call_id)
+            .cloned()
+            .ok_or_else(|| "gesprek niet gevonden".to_string())?;
+        let call = leg.call.clone();
+        if self.calls.winner.get(&call) != Some(&leg) {
+            return Err("alleen een verbonden gesprek kan doorverbonden worden".into());
+        }
+        let view = self
+            .calls
+            .core
+            .get(&call)
+            .ok_or_else(|| "gesprek niet gevonden".to_string())?;
+        let ext = self
+            .app
+            .store
+            .extension(&view.tenant, extension)
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("toestel {extension} bestaat niet"))?;
+        let routed = self.route_dialled(&view.tenant, &ext, number, false, &call, now);
+        if routed.app.is_some() || matches!(routed.target, pbx_engine::call::Target::Local) {
+            return Err(format!(
+                "{number} is geen toestel of buitennummer: doorverbinden naar een keuzemenu of aankondiging kan niet"
+            ));
+        }
+        if let pbx_engine::call::Target::Reject(code) = routed.target {
+            return Err(format!("doorverbinden naar {number} geweigerd ({code})"));
+        }
+        let a_offer = self
+            .calls
+            .a
+            .get(&call)
+            .map(|a| String::from_utf8_lossy(&a.invite.body).into_owned())
+            .unwrap_or_default();
+        let offer = self.calls.relays.get_mut(&call).and_then(|r| {
+            r.answer_locally(&a_offer)?;
+            r.connect_b()
+        });
+        if offer.is_none() {
+            return Err("doorverbinden kan niet: de beller spreekt geen G.711".into());
+        }
+        tracing::info!(tenant = %view.tenant, %call, by = %extension, "gesprek doorverbonden (direct)");
+        self.calls
+            .core
+            .handle_blind_transfer(&call, routed.target, offer, number, clock())
+            .map_err(|_| "alleen een verbonden gesprek kan doorverbonden worden".to_string())?;
+        self.drain_calls(now);
+        // The BYE to the old B went out above; the next answer is the new winner.
+        if self.calls.winner.get(&call) == Some(&leg) {
+            self.calls.winner.remove(&call);
+        }
+        Ok(())
+    }
+
     /// Drives the call core's timers.
     /// A request of the control API: list the calls, or hang one up.
     pub(crate) async fn on_control(&mut self, c: crate::sip::Control, now: Instant) {
@@ -802,6 +870,15 @@ impl Service {
                     })
                     .collect();
                 let _ = reply.send(infos);
+            }
+            crate::sip::Control::Transfer {
+                b_call_id,
+                extension,
+                number,
+                reply,
+            } => {
+                let r = self.blind_transfer(&b_call_id, &extension, &number, now);
+                let _ = reply.send(r);
             }
             crate::sip::Control::Hangup(id, reply) => {
                 let call = CallRef(id);

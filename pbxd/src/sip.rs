@@ -310,6 +310,14 @@ pub enum Control {
     ),
     /// End a call; the answer says whether it existed.
     Hangup(String, tokio::sync::oneshot::Sender<bool>),
+    /// Blind transfer by the B side: the B leg with this Call-ID (of `extension`, whose
+    /// rights the number is dialled with) hands the call to `number`; a Dutch reason when not.
+    Transfer {
+        b_call_id: String,
+        extension: String,
+        number: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// Live bindings by (organisation, extension, contact).
@@ -320,6 +328,16 @@ fn live_key(r: &Registration) -> (String, String, String) {
 }
 
 impl SipHandle {
+    /// Asks the SIP task from async code (the softphone); `None` when it is gone.
+    pub async fn ask_async<T>(
+        &self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Control,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.control.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
     /// The address the media relay binds.
     pub fn sip_ip(&self) -> std::net::IpAddr {
         self.sip_ip

@@ -337,7 +337,7 @@ impl Phone {
             user: who.username.clone(),
         });
         let (tx, rx) = mpsc::channel(64);
-        let agent = ua::Ua::new(acct, sip.attach(), bridge, pager);
+        let agent = ua::Ua::new(acct, sip.clone(), sip.attach(), bridge, pager);
         tokio::spawn(agent.run(rx));
         self.lock()
             .uas
@@ -816,6 +816,14 @@ impl Agent for Session {
                     p.ask_ua(who, |reply| ua::Cmd::Hold {
                         call,
                         on: false,
+                        reply,
+                    })
+                    .await
+                }
+                Request::Transfer { call, nummer } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Transfer {
+                        call,
+                        nummer,
                         reply,
                     })
                     .await

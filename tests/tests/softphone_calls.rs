@@ -407,3 +407,134 @@ fn the_browser_agent_dials_holds_resumes_and_hangs_up() {
         "{cdr}"
     );
 }
+
+/// Direct doorverbinden: SIPp (1002) calls the agent (1001), the agent answers and transfers
+/// to 1003 (SIPp, A-law, media at the test). 1002 keeps its dialog (no re-INVITE: pbxd's relay
+/// moves its media), 1003 answers and hears 1002's tone, the browser gets BYE; 1002 hangs up
+/// later and 1003 gets the BYE. The CDR names 1003 among the forwards.
+#[test]
+fn the_browser_agent_transfers_a_caller_to_another_extension() {
+    let (pbx, port, pw2, cookie) = setup();
+    let pw3 = pbx.ctl_json(&["extension", "add", "acme", "1003", "--name", "Kees"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_media = web::SipMedia::start_with(Codec::Pcma);
+    let uas_port = free_udp_port();
+    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
+    let mut target = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_1002_pcma_socket.xml",
+        "1003",
+        &pw3,
+        uas_port,
+    );
+    target.args(["-set", "mport", &target_media.port.to_string()]);
+    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let own = format!("http://localhost:{port}");
+    let mut s = rt.block_on(ws(port, Some(&cookie), &own)).unwrap();
+    rt.block_on(next_of(&mut s, "welcome"));
+    let a = rt.block_on(ask(&mut s, "1", json!({"type": "agent:login"})));
+    assert_eq!(a["type"], "ok", "{a}");
+    wait_registered(&pbx, true);
+
+    let caller_media = web::SipMedia::start();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_1001_pcmu_socket_8s.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &caller_media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
+
+    rt.block_on(async {
+        let inc = next_of(&mut s, "call:incoming").await;
+        let call = inc["call"].as_str().unwrap().to_string();
+        let (mut client, offer) = Client::offer("127.0.0.1".parse().unwrap(), &[Codec::Pcmu])
+            .await
+            .unwrap();
+        let a = ask(
+            &mut s,
+            "2",
+            json!({"type": "call:answer", "call": call, "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        client.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            client.connected(Duration::from_secs(5)).await,
+            "ICE/DTLS up"
+        );
+        // The agent says something first, so 1002's phone hears pbxd and talks back (its
+        // socket answers where the relay's packets come from).
+        for f in 0..25u64 {
+            client
+                .send_audio(&tone(600.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // An extension that does not exist is refused; the call stays.
+        let a = ask(
+            &mut s,
+            "3",
+            json!({"type": "call:transfer", "call": call, "nummer": "1999"}),
+        )
+        .await;
+        assert_eq!(a["type"], "error", "{a}");
+        let a = ask(
+            &mut s,
+            "4",
+            json!({"type": "call:transfer", "call": call, "nummer": "1003"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let end = next_of(&mut s, "call:ended").await;
+        assert_eq!(end["call"], call.as_str(), "{end}");
+        client.close().await;
+    });
+    let caller = caller.join().unwrap();
+    let target = target.join().unwrap();
+    let (heard, _) = target_media.finish();
+    let _ = caller_media.finish();
+    assert_eq!(caller.code, 0, "1002: {}\n{}", caller.all(), pbx.log_text());
+    assert_eq!(target.code, 0, "1003: {}", target.all());
+    let (p, e) = (goertzel(&heard, 1000.0, 8000), energy(&heard));
+    assert!(
+        heard.len() > 8000 && p / e > 0.3,
+        "1002's 1 kHz at 1003: {} samples, {p:.0}/{e:.0}",
+        heard.len()
+    );
+    let cdr = the_cdr(&pbx);
+    assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+    assert!(
+        cdr["forwarded_to"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|n| n == "1003")),
+        "{cdr}"
+    );
+}

@@ -887,6 +887,37 @@ impl Calls {
         })
     }
 
+    /// Blind transfer by B (direct doorverbinden): an answered call goes on to `target`
+    /// without its B side. B gets a BYE; A keeps its dialog and its media port and hears the
+    /// relay (pbxd's local mode) until a new B answers `offer` (the relay's offer for the media
+    /// A already has). `to` is what B dialled, kept with the call's forwards for the CDR. When
+    /// nobody answers, A gets a BYE, as after a keuzemenu.
+    pub fn handle_blind_transfer(
+        &mut self,
+        call: &CallRef,
+        target: Target,
+        offer: Option<String>,
+        to: &str,
+        now: Clock,
+    ) -> Result<(), CallError> {
+        self.with_call(call, |s, c| {
+            if c.state != CallState::Answered || c.winner.is_none() {
+                return Err(CallError::WrongState);
+            }
+            s.actions.push_back(Action::Bye {
+                call: c.id.clone(),
+                to: Side::B,
+            });
+            c.winner = None;
+            c.local = true;
+            c.offer = offer;
+            c.state = CallState::Ringing;
+            c.chain.push(to.to_string());
+            s.route(c, target, now);
+            Ok(())
+        })
+    }
+
     /// The forward after [`Action::ForwardOutside`] (or a lookup) failed: reject A with `code`.
     pub fn handle_forward_failed(
         &mut self,

@@ -64,6 +64,12 @@ pub enum Cmd {
         on: bool,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     },
+    /// Blind transfer of a call to a number.
+    Transfer {
+        call: String,
+        nummer: String,
+        reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
+    },
     /// Digits, as RFC 4733 on the call's media.
     Dtmf {
         call: String,
@@ -315,6 +321,7 @@ fn afloop_of(code: u16) -> &'static str {
 pub struct Ua {
     acct: Account,
     conn: Attached,
+    sip: crate::sip::SipHandle,
     host: String,
     bridge_cfg: BridgeConfig,
     pager: Arc<dyn Pager>,
@@ -335,6 +342,7 @@ impl Ua {
     /// A new agent on an attached connection.
     pub fn new(
         acct: Account,
+        sip: crate::sip::SipHandle,
         conn: Attached,
         bridge_cfg: BridgeConfig,
         pager: Arc<dyn Pager>,
@@ -342,6 +350,7 @@ impl Ua {
         Ua {
             acct,
             conn,
+            sip,
             host: format!("{}.invalid", hex(12)),
             bridge_cfg,
             pager,
@@ -504,6 +513,14 @@ impl Ua {
             }
             Cmd::Hold { call, on, reply } => {
                 let r = self.hold(&call, on).await;
+                let _ = reply.send(r);
+            }
+            Cmd::Transfer {
+                call,
+                nummer,
+                reply,
+            } => {
+                let r = self.transfer(&call, &nummer).await;
                 let _ = reply.send(r);
             }
             Cmd::Dtmf {
@@ -842,6 +859,40 @@ impl Ua {
         let r = self.in_dialog(&mut c, method, extra, body);
         self.calls.insert(id.to_string(), c);
         r
+    }
+
+    /// Direct doorverbinden: pbxd hands the other side to `nummer` and sends this phone a BYE.
+    async fn transfer(&mut self, id: &str, nummer: &str) -> Result<Map<String, Value>, Refusal> {
+        match self.calls.get(id) {
+            Some(c) if c.state == State::Connected && c.dir == Dir::In => {}
+            Some(c) if c.dir == Dir::Out => {
+                return Err(Refusal::new(
+                    "niet_beschikbaar",
+                    "doorverbinden kan nu alleen bij een binnengekomen gesprek; een gesprek dat je zelf begon nog niet",
+                ))
+            }
+            Some(_) => return Err(Refusal::new("ongeldig", "alleen een verbonden gesprek kan doorverbonden worden")),
+            None => return Err(not_found(id)),
+        }
+        let (call_id, ext, number) = (
+            id.to_string(),
+            self.acct.extension.clone(),
+            nummer.to_string(),
+        );
+        let r = self
+            .sip
+            .ask_async(|reply| crate::sip::Control::Transfer {
+                b_call_id: call_id,
+                extension: ext,
+                number,
+                reply,
+            })
+            .await;
+        match r {
+            Some(Ok(())) => Ok(Map::new()),
+            Some(Err(why)) => Err(Refusal::new("geweigerd", why)),
+            None => Err(Refusal::new("fout", "de SIP-dienst antwoordt niet")),
+        }
     }
 
     async fn hold(&mut self, id: &str, on: bool) -> Result<Map<String, Value>, Refusal> {

@@ -3,10 +3,16 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};
+use pbx_webrtc::audio::tone;
+use pbx_webrtc::Codec;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 pub struct Http {
@@ -143,5 +149,70 @@ pub async fn ask(s: &mut Ws, id: &str, mut msg: Value) -> Value {
             }
             SEEN.with(|b| b.borrow_mut().push(v));
         }
+    }
+}
+
+/// The SIP side's media: sends a 1 kHz PCMU tone to the relay (once it knows where from the
+/// relay's first packet) and keeps what arrives: PCMU samples and telephone-event codes.
+pub struct SipMedia {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<i16>, Vec<u8>)>,
+}
+
+impl SipMedia {
+    pub fn start() -> SipMedia {
+        SipMedia::start_with(Codec::Pcmu)
+    }
+
+    /// With the codec the SIP side speaks (PCMU, payload type 0, or PCMA, 8).
+    pub fn start_with(codec: Codec) -> SipMedia {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut pcm, mut events) = (Vec::new(), Vec::new());
+            let mut relay: Option<SocketAddr> = None;
+            let mut next = Instant::now();
+            let mut seq: u16 = 1;
+            let mut buf = [0u8; 2048];
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !s2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if let Ok((n, src)) = sock.recv_from(&mut buf) {
+                    if n >= 12 && buf[0] >> 6 == 2 {
+                        relay = Some(src);
+                        match buf[1] & 0x7f {
+                            0 => pbx_webrtc::audio::g711_decode(Codec::Pcmu, &buf[12..n], &mut pcm),
+                            8 => pbx_webrtc::audio::g711_decode(Codec::Pcma, &buf[12..n], &mut pcm),
+                            101 if n >= 16 => events.push(buf[12]),
+                            _ => {}
+                        }
+                    }
+                }
+                if let (Some(r), true) = (relay, Instant::now() >= next) {
+                    let pt = if codec == Codec::Pcma { 8 } else { 0 };
+                    let mut pkt = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0x10, 0x02, 0x10, 0x02];
+                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+                    let mut payload = Vec::new();
+                    let t = tone(1000.0, 8000, 8000.0, u64::from(seq) * 160, 160);
+                    pbx_webrtc::audio::g711_encode(codec, &t, &mut payload);
+                    pkt.extend_from_slice(&payload);
+                    let _ = sock.send_to(&pkt, r);
+                    seq = seq.wrapping_add(1);
+                    next += Duration::from_millis(20);
+                }
+            }
+            (pcm, events)
+        });
+        SipMedia { port, stop, thread }
+    }
+
+    pub fn finish(self) -> (Vec<i16>, Vec<u8>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
     }
 }

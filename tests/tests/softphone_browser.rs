@@ -345,3 +345,98 @@ fn chromium_security_garbage_and_lockout() {
         .unwrap_or_default();
     assert_eq!(bert["state"], "locked", "{users}");
 }
+
+/// Direct doorverbinden from the page: SIPp 1002 calls the agent, the agent answers (and hears
+/// 1002's tone), types 1003 and transfers; 1003 (SIPp) answers and hears 1002; the page has no
+/// call left. 1002 hangs up later, 1003 gets the BYE.
+#[test]
+fn chromium_agent_transfers_a_caller_directly() {
+    let (pbx, port, pw2) = setup();
+    let pw3 = pbx.ctl_json(&["extension", "add", "acme", "1003", "--name", "Kees"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_media = SipMedia::start_with(Codec::Pcma);
+    let uas_port = free_udp_port();
+    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
+    let mut target = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_1002_pcma_socket.xml",
+        "1003",
+        &pw3,
+        uas_port,
+    );
+    target.args(["-set", "mport", &target_media.port.to_string()]);
+    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(60)));
+    let caller_media = SipMedia::start();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_1001_pcmu_socket_8s.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &caller_media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !pbx_registrations(&pbx) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = run_for(&mut caller, None, Duration::from_secs(60));
+        (pbx, r)
+    });
+    let (code, out, err) = scenario(
+        "transfer",
+        &json!({
+            "base": format!("http://localhost:{port}"),
+            "organisatie": "acme",
+            "gebruiker": "anna",
+            "wachtwoord": PW,
+            "doel": "1003",
+            "hz": 1000,
+            "meet_ms": 1000,
+        }),
+    );
+    let (pbx, caller) = caller.join().unwrap();
+    let target = target.join().unwrap();
+    let (heard, _) = target_media.finish();
+    let _ = caller_media.finish();
+    assert_eq!(
+        code,
+        0,
+        "browser: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    assert_eq!(caller.code, 0, "1002: {}", caller.all());
+    assert_eq!(target.code, 0, "1003: {}", target.all());
+    let (p, e) = (goertzel(&heard, 1000.0, 8000), energy(&heard));
+    assert!(
+        heard.len() > 8000 && p / e > 0.3,
+        "1002's 1 kHz at 1003: {} samples, {p:.0}/{e:.0}",
+        heard.len()
+    );
+    let cdr = last_cdr(&pbx);
+    assert!(
+        cdr["forwarded_to"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|n| n == "1003")),
+        "{cdr}"
+    );
+}

@@ -820,6 +820,31 @@ impl Agent for Session {
                     })
                     .await
                 }
+                Request::Consult { call, nummer, sdp } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Consult {
+                        call,
+                        nummer,
+                        sdp,
+                        reply,
+                    })
+                    .await
+                }
+                Request::ConsultComplete { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::ConsultEnd {
+                        call,
+                        complete: true,
+                        reply,
+                    })
+                    .await
+                }
+                Request::ConsultCancel { call } => {
+                    p.ask_ua(who, |reply| ua::Cmd::ConsultEnd {
+                        call,
+                        complete: false,
+                        reply,
+                    })
+                    .await
+                }
                 Request::Transfer { call, nummer } => {
                     p.ask_ua(who, |reply| ua::Cmd::Transfer {
                         call,
@@ -836,10 +861,6 @@ impl Agent for Session {
                     })
                     .await
                 }
-                other => Err(Refusal::new(
-                    "niet_beschikbaar",
-                    format!("{} kan nog niet vanuit de browser", other.kind()),
-                )),
             }
         })
     }

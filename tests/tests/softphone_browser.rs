@@ -440,3 +440,99 @@ fn chromium_agent_transfers_a_caller_directly() {
         "{cdr}"
     );
 }
+
+/// Doorverbinden met ruggespraak: SIPp 1002 calls the agent; the agent answers, consults 1003
+/// (1002 is held: sendonly), talks to 1003, and completes: 1002 and 1003 get re-INVITEs
+/// (sendrecv) that point their media at each other's relay, the page has no call left, and
+/// 1003 hears 1002's tone (not the browser's any more). 1003 hangs up; 1002 gets the BYE.
+#[test]
+fn chromium_agent_consults_and_transfers() {
+    let (pbx, port, pw2) = setup();
+    let pw3 = pbx.ctl_json(&["extension", "add", "acme", "1003", "--name", "Kees"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_media = SipMedia::start_with(Codec::Pcma);
+    let uas_port = free_udp_port();
+    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
+    let mut target = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_consulted.xml",
+        "1003",
+        &pw3,
+        uas_port,
+    );
+    target.args(["-set", "mport", &target_media.port.to_string()]);
+    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(60)));
+    let caller_media = SipMedia::start();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_to_browser_held.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &caller_media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !pbx_registrations(&pbx) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = run_for(&mut caller, None, Duration::from_secs(60));
+        (pbx, r)
+    });
+    let (code, out, err) = scenario(
+        "consult",
+        &json!({
+            "base": format!("http://localhost:{port}"),
+            "organisatie": "acme",
+            "gebruiker": "anna",
+            "wachtwoord": PW,
+            "doel": "1003",
+            "hz": 1000,
+            "hz_doel": 1000,
+            "meet_ms": 1000,
+        }),
+    );
+    let (pbx, caller) = caller.join().unwrap();
+    let target = target.join().unwrap();
+    let (heard, _) = target_media.finish();
+    let _ = caller_media.finish();
+    assert_eq!(
+        code,
+        0,
+        "browser: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    assert_eq!(caller.code, 0, "1002: {}", caller.all());
+    assert_eq!(target.code, 0, "1003: {}", target.all());
+    // The last two seconds at 1003: 1002's 1 kHz, not the browser's 600 Hz.
+    let tail = &heard[heard.len().saturating_sub(16_000)..];
+    let (p1k, p600, e) = (
+        goertzel(tail, 1000.0, 8000),
+        goertzel(tail, 600.0, 8000),
+        energy(tail),
+    );
+    assert!(
+        tail.len() >= 8000 && p1k / e > 0.3 && p600 < p1k / 10.0,
+        "1002's tone at 1003 after the transfer: {} samples, 1 kHz {p1k:.0}, 600 Hz {p600:.0}, {e:.0}",
+        tail.len()
+    );
+}

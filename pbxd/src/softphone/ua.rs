@@ -64,6 +64,19 @@ pub enum Cmd {
         on: bool,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     },
+    /// Ruggespraak: hold `call`, call `nummer` with the page's offer.
+    Consult {
+        call: String,
+        nummer: String,
+        sdp: String,
+        reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
+    },
+    /// Connect the first call with the consulted party (attended transfer), or go back.
+    ConsultEnd {
+        call: String,
+        complete: bool,
+        reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
+    },
     /// Blind transfer of a call to a number.
     Transfer {
         call: String,
@@ -122,6 +135,8 @@ enum State {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Pending {
     Invite,
+    /// The re-INVITE that points a transferred call's media at the other call's relay.
+    Hairpin,
     Reinvite(bool),
     Bye,
     Cancel,
@@ -159,6 +174,13 @@ struct Call {
     pbx_id: Option<String>,
     dial_reply: Option<oneshot::Sender<Result<Map<String, Value>, Refusal>>>,
     deadline: Option<Instant>,
+    /// The second call of a ruggespraak started from this one / the first call of this one.
+    consult: Option<String>,
+    consult_of: Option<String>,
+    /// After a transfer with ruggespraak: the call whose relay this one's media goes to (the
+    /// browser is out; the two dialogs stay until one side hangs up), and the SDP it uses.
+    paired: Option<String>,
+    hairpin_sdp: Option<String>,
 }
 
 fn now_unix() -> u64 {
@@ -247,6 +269,19 @@ fn with_direction(sdp: &str, dir: &str, version: u64) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// The SDP that points a transferred call's media at `to` (the other call's relay), one codec
+/// and telephone-event.
+fn hairpin_sdp(to: SocketAddr, codec: pbx_webrtc::Codec, version: u64) -> String {
+    let ip = to.ip();
+    let fam = if ip.is_ipv6() { "IP6" } else { "IP4" };
+    let pt = codec.default_pt();
+    format!(
+        "v=0\r\no=- 1 {version} IN {fam} {ip}\r\ns=-\r\nc=IN {fam} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+        port = to.port(),
+        name = codec.name(),
+    )
 }
 
 /// The direction we answer to an offer with `dir` (RFC 3264 §6.1).
@@ -382,11 +417,29 @@ impl Ua {
     /// Runs until `cmds` closes (the user has no page open and no calls).
     pub async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut open = true;
         loop {
             tokio::select! {
-                c = cmds.recv() => match c {
+                c = cmds.recv(), if open => match c {
                     Some(c) => self.command(c).await,
-                    None => break,
+                    None => {
+                        // Nobody left: hang up the browser's own calls and un-register; calls
+                        // transferred after a ruggespraak go on until one side hangs up.
+                        open = false;
+                        let own: Vec<String> = self
+                            .calls
+                            .iter()
+                            .filter(|(_, c)| c.paired.is_none())
+                            .map(|(id, _)| id.clone())
+                            .collect();
+                        for id in own {
+                            self.hangup(&id).await;
+                        }
+                        if self.reg_expires > 0 {
+                            self.want_registered = false;
+                            self.register().await;
+                        }
+                    }
                 },
                 m = self.conn.from_pbx.recv() => match m {
                     Some(bytes) => self.on_message(bytes).await,
@@ -394,8 +447,10 @@ impl Ua {
                 },
                 _ = tick.tick() => self.timers().await,
             }
+            if !open && self.calls.values().all(|c| c.paired.is_none()) {
+                break;
+            }
         }
-        // Nobody left: hang up what is still up and un-register.
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for id in ids {
             self.hangup(&id).await;
@@ -515,6 +570,23 @@ impl Ua {
                 let r = self.hold(&call, on).await;
                 let _ = reply.send(r);
             }
+            Cmd::Consult {
+                call,
+                nummer,
+                sdp,
+                reply,
+            } => {
+                let r = self.consult(&call, nummer, sdp).await;
+                let _ = reply.send(r);
+            }
+            Cmd::ConsultEnd {
+                call,
+                complete,
+                reply,
+            } => {
+                let r = self.consult_end(&call, complete).await;
+                let _ = reply.send(r);
+            }
             Cmd::Transfer {
                 call,
                 nummer,
@@ -581,7 +653,7 @@ impl Ua {
     }
 
     fn page_state(&self, id: &str) {
-        if let Some(c) = self.calls.get(id) {
+        if let Some(c) = self.calls.get(id).filter(|c| c.paired.is_none()) {
             let mut v = self.call_json(id, c);
             if let Some(m) = v.as_object_mut() {
                 m.insert("type".into(), json!("call:state"));
@@ -618,17 +690,27 @@ impl Ua {
         sdp: String,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     ) {
-        if self.calls.len() >= MAX_CALLS {
-            let _ = reply.send(Err(Refusal::new("bezet", "te veel gesprekken tegelijk")));
-            return;
+        let r = self.start_dial(nummer, sdp).await;
+        let id = r
+            .as_ref()
+            .ok()
+            .and_then(|m| m["call"].as_str().map(str::to_string));
+        let _ = reply.send(r);
+        if let Some(id) = id {
+            self.page_state(&id);
         }
-        let (bridge, answer) = match self.new_bridge(&sdp, None).await {
-            Ok(x) => x,
-            Err(r) => {
-                let _ = reply.send(Err(r));
-                return;
-            }
-        };
+    }
+
+    /// Starts an outgoing call; the `ok` fields (`call`, `sdp`).
+    async fn start_dial(
+        &mut self,
+        nummer: String,
+        sdp: String,
+    ) -> Result<Map<String, Value>, Refusal> {
+        if self.calls.len() >= MAX_CALLS {
+            return Err(Refusal::new("bezet", "te veel gesprekken tegelijk"));
+        }
+        let (bridge, answer) = self.new_bridge(&sdp, None).await?;
         let call_id = format!("{}@softphone", hex(20));
         let plain = bridge.plain_sdp();
         let branch = format!("z9hG4bK{}", hex(16));
@@ -660,6 +742,10 @@ impl Ua {
             pbx_id: None,
             dial_reply: None,
             deadline: Some(Instant::now() + ANSWER_TIMEOUT),
+            consult: None,
+            consult_of: None,
+            paired: None,
+            hairpin_sdp: None,
         };
         let text = self.invite_text(&mut call, &plain, None);
         call.pending
@@ -672,8 +758,140 @@ impl Ua {
             "sdp".into(),
             json!(self.calls.get(&call_id).and_then(|c| c.browser_sdp.clone())),
         );
-        let _ = reply.send(Ok(m));
-        self.page_state(&call_id);
+        Ok(m)
+    }
+
+    /// Ruggespraak: the first call goes on hold, a second one starts.
+    async fn consult(
+        &mut self,
+        first: &str,
+        nummer: String,
+        sdp: String,
+    ) -> Result<Map<String, Value>, Refusal> {
+        match self.calls.get(first) {
+            Some(c)
+                if c.state == State::Connected && c.consult.is_none() && c.consult_of.is_none() => {
+            }
+            Some(_) => {
+                return Err(Refusal::new(
+                    "ongeldig",
+                    "ruggespraak kan alleen vanuit een verbonden gesprek zonder andere ruggespraak",
+                ))
+            }
+            None => return Err(not_found(first)),
+        }
+        if !self.calls.get(first).is_some_and(|c| c.held) {
+            self.hold(first, true).await?;
+        }
+        let m = self.start_dial(nummer, sdp).await?;
+        let second = m["call"].as_str().unwrap_or_default().to_string();
+        if let Some(c) = self.calls.get_mut(first) {
+            c.consult = Some(second.clone());
+        }
+        if let Some(c) = self.calls.get_mut(&second) {
+            c.consult_of = Some(first.to_string());
+        }
+        self.page_state(&second);
+        Ok(m)
+    }
+
+    /// The end of a ruggespraak: connect the first call's other side with the consulted party
+    /// (`complete`), or hang up the second call and take the first back.
+    ///
+    /// Connecting happens at the media: each dialog gets a re-INVITE that points it at the
+    /// other call's relay, so the caller and the consulted party talk relay to relay and the
+    /// browser is out. Both dialogs stay (pbxd sees two answered calls) until one side hangs
+    /// up; this agent then ends the other. It works whichever way each call went.
+    async fn consult_end(
+        &mut self,
+        first: &str,
+        complete: bool,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let second = match self.calls.get(first) {
+            Some(c) => c
+                .consult
+                .clone()
+                .ok_or_else(|| Refusal::new("ongeldig", "er loopt geen ruggespraak"))?,
+            None => return Err(not_found(first)),
+        };
+        if !complete {
+            if self.calls.contains_key(&second) {
+                self.hangup(&second).await;
+            }
+            if let Some(c) = self.calls.get_mut(first) {
+                c.consult = None;
+            }
+            self.hold(first, false).await?;
+            return Ok(Map::new());
+        }
+        let (s1, s2) = match (self.calls.get(first), self.calls.get(&second)) {
+            (Some(a), Some(b)) if a.state == State::Connected && b.state == State::Connected => (
+                a.relay_sdp.clone().unwrap_or_default(),
+                b.relay_sdp.clone().unwrap_or_default(),
+            ),
+            _ => {
+                return Err(Refusal::new(
+                    "ongeldig",
+                    "doorverbinden kan als de ruggespraak is opgenomen",
+                ))
+            }
+        };
+        let codecs = |sdp: &str| plain_codecs(sdp);
+        let (c1, c2) = (codecs(&s1), codecs(&s2));
+        let Some(codec) = [pbx_webrtc::Codec::Pcmu, pbx_webrtc::Codec::Pcma]
+            .into_iter()
+            .find(|c| c1.contains(c) && c2.contains(c))
+        else {
+            return Err(Refusal::new(
+                "niet_beschikbaar",
+                "de twee gesprekken hebben geen gemeenschappelijke G.711-codec",
+            ));
+        };
+        let (Some(to1), Some(to2)) = (media_addr(&s2), media_addr(&s1)) else {
+            return Err(Refusal::new("fout", "adres van de spraak onbekend"));
+        };
+        for (id, other, to) in [
+            (first.to_string(), second.clone(), to1),
+            (second.clone(), first.to_string(), to2),
+        ] {
+            let Some(c) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            c.sdp_version += 1;
+            let body = hairpin_sdp(to, codec, c.sdp_version);
+            c.hairpin_sdp = Some(body.clone());
+            c.paired = Some(other);
+            c.consult = None;
+            c.consult_of = None;
+            c.held = false;
+            let (text, cseq) = self.in_dialog_of(&id, "INVITE", "", Some(&body));
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.pending.push(("INVITE".into(), cseq, Pending::Hairpin));
+            }
+            self.send(text).await;
+        }
+        tracing::info!(tenant = %self.acct.tenant, extension = %self.acct.extension, "gesprek doorverbonden na ruggespraak");
+        // The browser is out: its legs end for the page (the first one with its wrap-up).
+        for id in [first.to_string(), second.clone()] {
+            let Some(c) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            if let Some(b) = c.bridge.take() {
+                tokio::spawn(b.close());
+            }
+            let (pbx_id, since) = (c.pbx_id.clone(), c.since);
+            self.pager.page(json!({
+                "v": 1,
+                "type": "call:ended",
+                "call": id,
+                "afloop": "doorverbonden",
+                "oorzaak": 200,
+                "duur_s": now_unix().saturating_sub(since),
+                "gesprek": pbx_id,
+            }));
+            self.pager.ended(pbx_id.as_deref(), &id, id == first);
+        }
+        Ok(Map::new())
     }
 
     fn invite_text(&self, c: &mut Call, sdp: &str, auth: Option<&str>) -> String {
@@ -1028,8 +1246,31 @@ impl Ua {
                     self.pager.page(json!({"v":1,"type":"error","code":"mislukt","message": format!("in de wacht zetten mislukt ({code})"), "call": call_id}));
                 }
             }
+            Pending::Hairpin => {
+                if (200..300).contains(&code) {
+                    let ack = self.ack_text(&call_id, cseq.seq);
+                    self.send(ack).await;
+                } else {
+                    tracing::warn!(tenant = %self.acct.tenant, code, "doorverbinden na ruggespraak mislukt: beide gesprekken opgehangen");
+                    let partner = self.calls.get(&call_id).and_then(|c| c.paired.clone());
+                    self.drop_paired(&call_id).await;
+                    if let Some(p) = partner {
+                        self.drop_paired(&p).await;
+                    }
+                }
+            }
             Pending::Bye | Pending::Cancel => {}
         }
+    }
+
+    /// Ends one dialog of a transferred pair with BYE, without telling the page (it was told).
+    async fn drop_paired(&mut self, id: &str) {
+        if !self.calls.contains_key(id) {
+            return;
+        }
+        let (text, _) = self.in_dialog_of(id, "BYE", "", None);
+        self.calls.remove(id);
+        self.send(text).await;
     }
 
     fn ack_text(&self, id: &str, seq: u32) -> String {
@@ -1210,6 +1451,10 @@ impl Ua {
                     pbx_id: p.value("x-pbx-gesprek").map(str::to_string),
                     dial_reply: None,
                     deadline: None,
+                    consult: None,
+                    consult_of: None,
+                    paired: None,
+                    hairpin_sdp: None,
                 };
                 self.calls.insert(call_id.clone(), call);
                 self.respond_invite(&call_id, 180, "Ringing", None).await;
@@ -1244,7 +1489,12 @@ impl Ua {
                     self.response(p, 481, "Call/Transaction Does Not Exist", None, None)
                 };
                 self.send(t).await;
-                if known {
+                let partner = self.calls.get(&call_id).and_then(|c| c.paired.clone());
+                if let Some(partner) = partner {
+                    // One side of a transferred pair hung up: the other one ends too.
+                    self.calls.remove(&call_id);
+                    self.drop_paired(&partner).await;
+                } else if known {
                     self.end(&call_id, 200, "beantwoord").await;
                 }
             }
@@ -1268,7 +1518,20 @@ impl Ua {
             return self.send(t).await;
         };
         let Some(b) = c.bridge.as_ref() else {
-            let t = self.response(p, 491, "Request Pending", None, None);
+            // A transferred pair: its media stays relay to relay.
+            let t = match c.hairpin_sdp.clone() {
+                Some(h) => {
+                    c.sdp_version += 1;
+                    let dir = if offer.is_empty() {
+                        "sendrecv"
+                    } else {
+                        mirror(&offer)
+                    };
+                    let body = with_direction(&h, dir, c.sdp_version);
+                    self.response(p, 200, "OK", None, Some(&body))
+                }
+                None => self.response(p, 491, "Request Pending", None, None),
+            };
             return self.send(t).await;
         };
         let plain = b.plain_sdp();

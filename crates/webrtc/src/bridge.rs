@@ -495,6 +495,53 @@ struct Leg {
     sending: Option<(u8, u32, u32)>,
 }
 
+/// How often the browser side's quality goes to the relay as RTCP XR.
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+
+/// An RTCP compound packet (empty RR + XR with one VoIP Metrics block, RFC 3611 §4.7) that
+/// tells the relay how the browser's stream arrives here: loss, round trip, R and MOS. pbxd's
+/// relay takes a phone's MOS from XR over its own estimate, so the browser leg's quality (the
+/// WebRTC stack's statistics) shows in pbxtop and the CDR, not the perfect loopback hop.
+pub fn quality_report(
+    ssrc: u32,
+    about: u32,
+    loss: f32,
+    jitter_ms: f32,
+    rtt_ms: Option<f32>,
+    codec: Codec,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(52);
+    // An RR of a sender with no report blocks: 8 bytes; cannot fail.
+    let _ = pbx_media::rtcp::write_rr(&mut out, ssrc, &[]);
+    let loss_pct = f64::from(loss.clamp(0.0, 1.0)) * 100.0;
+    let imp = pbx_media::emodel::Impairments {
+        loss_percent: loss_pct,
+        jitter_ms: f64::from(jitter_ms.max(0.0)),
+        rtt_ms: rtt_ms.map(f64::from),
+    };
+    let name = if codec == Codec::Opus { "opus" } else { "PCMU" };
+    let r = pbx_media::emodel::r_factor(pbx_media::emodel::CodecImpairment::of(name), &imp);
+    let mos = pbx_media::emodel::mos_from_r(r).max(1.0);
+    let rtt = rtt_ms.map(|r| r.clamp(0.0, 65535.0) as u16).unwrap_or(0);
+    // XR header: V=2, PT 207, length 10 (11 words: sender SSRC + a 9-word block).
+    out.extend_from_slice(&[0x80, 207, 0, 10]);
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.extend_from_slice(&[7, 0, 0, 8]);
+    out.extend_from_slice(&about.to_be_bytes());
+    out.push((f64::from(loss.clamp(0.0, 1.0)) * 256.0).min(255.0) as u8);
+    out.push(0); // discard rate
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // burst/gap density and duration
+    out.extend_from_slice(&rtt.to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // end system delay unknown
+    out.extend_from_slice(&[127, 127, 127, 127]); // signal, noise, RERL, Gmin unknown
+    out.push(r.clamp(0.0, 100.0) as u8);
+    out.push(127); // external R unknown
+    let m = (mos * 10.0).round().clamp(10.0, 50.0) as u8;
+    out.extend_from_slice(&[m, m, 0, 0]); // MOS-LQ, MOS-CQ, RX config, reserved
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // jitter buffer unknown
+    out
+}
+
 /// Ticks of 20 ms per generated digit (100 ms), then the end packet three times, then a pause.
 const DTMF_TICKS: u32 = 5;
 const DTMF_GAP_TICKS: u32 = 3;
@@ -552,6 +599,23 @@ impl Leg {
         };
         // Written without the offset: this packet is the one the offset makes room for.
         self.write_plain(&header, &payload);
+    }
+
+    /// Sends the browser side's quality to the relay's RTCP port (RTP port + 1).
+    fn report_quality(&self, sock: &UdpSocket) {
+        let Some(remote) = self.plain_remote() else {
+            return;
+        };
+        let Ok(st) = self.shared.stats.lock().map(|s| s.clone()) else {
+            return;
+        };
+        if !self.connected || st.packets_in == 0 {
+            return;
+        }
+        let ssrc = self.last_plain.map(|(_, _, s)| s).unwrap_or(self.own_ssrc);
+        let pkt = quality_report(ssrc, 0, st.loss, st.jitter_ms, st.rtt_ms, self.plan.browser);
+        let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
+        let _ = sock.try_send_to(&pkt, to);
     }
 
     fn dtmf_busy(&self) -> bool {
@@ -843,6 +907,7 @@ async fn run(
 ) {
     let start = Instant::now();
     let mut dtmf_tick = tokio::time::interval(Duration::from_millis(20));
+    let mut report = tokio::time::interval(REPORT_EVERY);
     let mut wbuf = vec![0u8; 2048];
     let mut pbuf = vec![0u8; 2048];
     let reason: String = loop {
@@ -891,6 +956,12 @@ async fn run(
                 }
                 Ok(())
             },
+            _ = report.tick() => {
+                if let Some(sock) = &plain_rtcp {
+                    leg.report_quality(sock);
+                }
+                Ok(())
+            },
             _ = dtmf_tick.tick(), if leg.dtmf_busy() => {
                 leg.dtmf_tick();
                 Ok(())
@@ -912,4 +983,31 @@ async fn run(
     drop(leg);
     drop(ports);
     let _ = closed.send(true);
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    /// The report is a valid RTCP compound that pbxd's relay reads: its MOS follows the
+    /// browser side's loss and round trip (E-model), R and loss are carried.
+    #[test]
+    fn quality_report_is_read_by_the_relay_parser() {
+        let clean = quality_report(0x1234, 0, 0.0, 2.0, Some(20.0), Codec::Pcmu);
+        assert!(pbx_media::rtcp::validate_compound(&clean).is_ok());
+        let xr_body = |pkt: &[u8]| -> Vec<u8> {
+            // RR is 8 bytes; the XR body starts after its 4-byte header.
+            pkt[12..].to_vec()
+        };
+        let m = pbx_media::rtcp::xr_voip_metrics(&xr_body(&clean));
+        assert_eq!(m.len(), 1);
+        let good = m[0].mos().unwrap_or(0.0);
+        assert!(good > 4.2, "unimpaired G.711: {good}");
+        assert_eq!(m[0].round_trip_delay_ms, 20);
+        let lossy = quality_report(0x1234, 0, 0.1, 15.0, Some(80.0), Codec::Pcmu);
+        let m = pbx_media::rtcp::xr_voip_metrics(&xr_body(&lossy));
+        let bad = m[0].mos().unwrap_or(5.0);
+        assert!(bad < 3.9 && bad > 2.5, "10 % loss: {bad}");
+        assert_eq!(m[0].loss_rate, 25);
+    }
 }

@@ -1684,7 +1684,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant__subcmd__add)
-            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --help --json --lang --socket --config"
+            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --afcodering --afrondtijd --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1735,6 +1735,14 @@ _pbxctl() {
                     return 0
                     ;;
                 --max-call-secs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afcodering)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afrondtijd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1836,7 +1844,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__tenant__subcmd__set)
-            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --help --json --lang --socket --config"
+            opts="-h --name --domain --max-extensions --max-calls --max-outside-calls --recording --retention-days --international --betaalnummers --max-international-per-hour --max-betaalnummers-per-hour --max-call-secs --afcodering --afrondtijd --help --json --lang --socket --config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +1895,14 @@ _pbxctl() {
                     return 0
                     ;;
                 --max-call-secs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afcodering)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --afrondtijd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

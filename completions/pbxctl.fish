@@ -84,6 +84,8 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-international-per-hour -d 'Maximum internationale gesprekken per uur' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-betaalnummers-per-hour -d 'Maximum gesprekken naar betaalnummers per uur' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l max-call-secs -d 'Langste buitengesprek in seconden (niet voor 112)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l afcodering -d 'Afcodering voor de softphone, als code=Naam (herhaalbaar; vervangt de lijst; "" maakt leeg)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l afrondtijd -d 'Afrondtijd van de softphone in seconden (0: de agent zegt zelf wanneer)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from add" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
@@ -111,6 +113,8 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_su
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-international-per-hour -d 'Maximum internationale gesprekken per uur' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-betaalnummers-per-hour -d 'Maximum gesprekken naar betaalnummers per uur' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l max-call-secs -d 'Langste buitengesprek in seconden (niet voor 112)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l afcodering -d 'Afcodering voor de softphone, als code=Naam (herhaalbaar; vervangt de lijst; "" maakt leeg)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l afrondtijd -d 'Afrondtijd van de softphone in seconden (0: de agent zegt zelf wanneer)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand tenant; and __fish_seen_subcommand_from set" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F

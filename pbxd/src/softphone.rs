@@ -169,6 +169,22 @@ impl Phone {
         }
     }
 
+    /// One user's line of the presence list, sent as a change (`"wijziging": true`) to the
+    /// organisation's pages: with many agents logged in, the full list to every page on every
+    /// change grows with the square of their number.
+    fn presence_change(&self, tenant: &str, user: &str) -> Value {
+        let s = self.lock();
+        let a = s.agents.get(&(tenant.to_string(), user.to_string()));
+        let line = json!({
+            "gebruiker": user,
+            "naam": a.map(|a| a.name.clone()).unwrap_or_default(),
+            "toestel": a.and_then(|a| a.extension.clone()),
+            "status": a.map(|a| a.status).unwrap_or(AgentStatus::Afgemeld).as_str(),
+            "in_gesprek": a.is_some_and(|a| !a.calls.is_empty()),
+        });
+        pbx_softphone::protocol::event("presence", json!({ "gebruikers": [line], "wijziging": true }))
+    }
+
     fn presence(&self, tenant: &str) -> Value {
         let users = self.app.store.users(tenant).unwrap_or_default();
         let exts = self.app.store.extensions(tenant).unwrap_or_default();
@@ -225,7 +241,7 @@ impl Phone {
                 json!({"status": status.as_str(), "reden": reason}),
             ),
         );
-        let p = self.presence(&who.tenant);
+        let p = self.presence_change(&who.tenant, &who.username);
         self.send(&who.tenant, None, p);
     }
 
@@ -926,7 +942,7 @@ impl ua::Pager for Pager {
         let changed = p.track(&self.tenant, &self.user, &ev);
         p.send(&self.tenant, Some(&self.user), ev);
         if changed {
-            let pres = p.presence(&self.tenant);
+            let pres = p.presence_change(&self.tenant, &self.user);
             p.send(&self.tenant, None, pres);
         }
     }

@@ -152,14 +152,20 @@ const AGENT = ['beschikbaar', 'pauze', 'niet_storen', 'afgemeld'];
 /**
  * Waits for a state. `want` is a call state (`'verbonden'`, `'in_de_wacht'`, …) or an object:
  * {verbinding}, {status}, {inkomend: true}, {afronden: true|false}, {gesprekken: n},
- * {call: state, consult?: bool}, {media: 'connected'}.
+ * {call: state, consult?: bool}, {media: 'connected'}. An `error` from pbxd during the wait fails
+ * at once, unless `negeerFouten: true`.
  */
 export async function waitState(page, want, timeout = 15000) {
   if (typeof want === 'string') want = AGENT.includes(want) ? { status: want } : { call: want };
+  // An `error` from pbxd while waiting ends the wait at once (unless want.negeerFouten).
+  const since = await page.evaluate(() => Date.now()).catch(() => Date.now());
+  let handle;
   try {
-    await page.waitForFunction((w) => {
+    handle = await page.waitForFunction(([w, t0]) => {
       const s = window.__pbx && window.__pbx.state();
       if (!s) return false;
+      const e = window.__pbx.lastError();
+      if (!w.negeerFouten && e && e.tijd >= t0) return { fout: e };
       if (w.verbinding && s.verbinding !== w.verbinding) return false;
       if (w.status && s.status !== w.status) return false;
       if (w.inkomend !== undefined && (s.inkomend.length > 0) !== w.inkomend) return false;
@@ -170,10 +176,14 @@ export async function waitState(page, want, timeout = 15000) {
         if (!c.some((g) => g.state === w.call && (!w.media || g.media === w.media))) return false;
       } else if (w.media && !s.gesprekken.some((g) => g.media === w.media)) return false;
       return true;
-    }, want, { timeout, polling: 100 });
+    }, [want, since], { timeout, polling: 100 });
   } catch {
     const s = await pbxState(page).catch(() => null);
     throw new Fout(`wachten op ${JSON.stringify(want)} duurde langer dan ${timeout} ms`, { toestand: s });
+  }
+  const v = await handle.jsonValue().catch(() => true);
+  if (v && v.fout) {
+    throw new Fout(`pbxd gaf een fout tijdens het wachten op ${JSON.stringify(want)}: ${v.fout.code}: ${v.fout.message}`, { fout: v.fout, toestand: await pbxState(page).catch(() => null) });
   }
   return pbxState(page);
 }

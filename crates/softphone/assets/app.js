@@ -390,7 +390,7 @@ function handle(msg) {
     case 'call:incoming': onIncoming(msg); break;
     case 'call:state': onCallState(msg); break;
     case 'call:ended': onEnded(msg); break;
-    case 'presence': onPresence(msg.gebruikers || []); break;
+    case 'presence': onPresence(msg.gebruikers || [], msg.wijziging === true); break;
     case 'contacts': renderContacts(msg.items || []); break;
     case 'history': renderHistory(msg.items || []); break;
     case 'ok': break;
@@ -1057,7 +1057,13 @@ function buildPad(box, onKey) {
   }
 }
 
-function onPresence(list) {
+function onPresence(list, change = false) {
+  // The full list comes on connecting; after that only the colleagues that changed.
+  if (change) {
+    const byName = new Map((S.presence || []).map((u) => [u.gebruiker, u]));
+    for (const u of list) if (u && u.gebruiker) byName.set(u.gebruiker, u);
+    list = [...byName.values()];
+  }
   S.presence = list;
   const ul = $('#collega-lijst');
   ul.replaceChildren();

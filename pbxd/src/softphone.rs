@@ -182,7 +182,10 @@ impl Phone {
             "status": a.map(|a| a.status).unwrap_or(AgentStatus::Afgemeld).as_str(),
             "in_gesprek": a.is_some_and(|a| !a.calls.is_empty()),
         });
-        pbx_softphone::protocol::event("presence", json!({ "gebruikers": [line], "wijziging": true }))
+        pbx_softphone::protocol::event(
+            "presence",
+            json!({ "gebruikers": [line], "wijziging": true }),
+        )
     }
 
     fn presence(&self, tenant: &str) -> Value {

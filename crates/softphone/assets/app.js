@@ -585,6 +585,10 @@ function attachLeg(c, leg) {
 async function applyAnswer(c, sdp) {
   if (!c.pc || !sdp) return;
   if (c.pc.signalingState !== 'have-local-offer') return; // already applied (repeat or restore)
+  // The answer comes twice (in `ok` and in `call:state`): the second must not start while the
+  // first is still being applied.
+  if (c.answering === c.pc) return;
+  c.answering = c.pc;
   try {
     await c.pc.setRemoteDescription({ type: 'answer', sdp });
   } catch (err) {

@@ -22,9 +22,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# playwright-core for the browser tests, exactly as package-lock.json pins it (no browser download:
-# the tests start Debian's /usr/bin/chromium).
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
+# playwright-core, jssip and esbuild (bundles JsSIP for the page) for the browser tests, exactly as
+# package-lock.json pins them (no browser download: the tests start Debian's /usr/bin/chromium).
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/jssip ] \
+  || [ ! -d tests/browser/node_modules/esbuild ]; then
   (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 

@@ -5,6 +5,7 @@
 
 mod keepalive;
 pub(crate) mod trunks;
+pub(crate) mod webrtc;
 mod ws;
 
 use crate::app::App;
@@ -592,11 +593,26 @@ pub async fn start(
             })?;
             let name = if cert.is_some() { "wss" } else { "ws" };
             tracing::info!(address = %addr, "SIP luistert ({name})");
+            // Browsers' media is bridged on the listener's address (the UDP listener's for a
+            // wildcard one).
+            let ip = match addr.ip() {
+                ip if ip.is_unspecified() => sockets
+                    .first()
+                    .and_then(|s| s.local_addr().ok())
+                    .map(|a| a.ip())
+                    .unwrap_or(ip),
+                ip => ip,
+            };
+            let bridges = {
+                let cfg = app.config.read().unwrap_or_else(|p| p.into_inner());
+                webrtc::bridge_config(&cfg.daemon.rtp, ip)
+            };
             tokio::spawn(ws::accept_ws(
                 l,
                 cert.clone(),
                 in_tx.clone(),
                 conns.clone(),
+                bridges,
                 stop.clone(),
             ));
         }

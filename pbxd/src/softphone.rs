@@ -328,20 +328,7 @@ impl Phone {
             let cfg = self.app.config.read().unwrap_or_else(|p| p.into_inner());
             cfg.daemon.rtp.clone()
         };
-        let bind_ip = sip.sip_ip();
-        let plain_ip = if bind_ip.is_unspecified() {
-            std::net::IpAddr::from([127, 0, 0, 1])
-        } else {
-            bind_ip
-        };
-        let bridge = pbx_webrtc::BridgeConfig {
-            bind_ip,
-            public_ip: rtp.public_address.as_deref().and_then(|a| a.parse().ok()),
-            plain_ip,
-            ports: Arc::new(crate::relay::RtpPorts::new(&rtp)),
-            plain_codecs: vec![pbx_webrtc::Codec::Pcmu, pbx_webrtc::Codec::Pcma],
-            force_transcode: false,
-        };
+        let bridge = crate::sip::webrtc::bridge_config(&rtp, sip.sip_ip());
         let acct = ua::Account {
             tenant: who.tenant.clone(),
             extension: ext,

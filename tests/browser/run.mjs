@@ -8,6 +8,7 @@ import {
   Fout, launch, login, waitState, tone, screenshots, pbxState,
   apiLogin, wsOpen, originOf,
 } from './lib.mjs';
+import { servePage, register, OPTIONS, waitFor, jssipTone } from './jssip.mjs';
 
 const SCENARIOS = {
   'login-fail': loginFail,
@@ -18,6 +19,7 @@ const SCENARIOS = {
   'two-browsers': twoBrowsers,
   'ws-security': wsSecurity,
   malformed,
+  jssip,
 };
 
 // ------------------------------------------------------------------ shared steps
@@ -362,6 +364,80 @@ async function malformed(args) {
   return { antwoorden, open_na_rommel: true, sluitcode };
 }
 
+/**
+ * JsSIP (npm) in Chromium registers over wss and calls (`richting: "bellen"`, `nummer`) or takes
+ * a call (`richting: "opnemen"`). Checks the far side's tone; when calling, holds and resumes
+ * with JsSIP's own re-INVITEs and hangs up; when called, stays until the far side hangs up and
+ * counts the re-INVITEs it got.
+ */
+async function jssip(args) {
+  need(args, 'wss', 'domein', 'gebruiker', 'wachtwoord', 'richting');
+  const site = await servePage();
+  try {
+    const b = await browser(args, args.mic_hz || 600);
+    const page = b.page;
+    await page.goto(site.base + (args.debug ? '/#debug' : '/'));
+    const reg = await register(page, args);
+    if (!reg.ok) throw new Fout(`JsSIP registreert niet: ${reg.reden}`);
+    const result = { geregistreerd: true, stappen: {} };
+    const t0 = Date.now();
+    const step = (name) => { result.stappen[name] = Date.now() - t0; };
+    step('geregistreerd');
+    if (args.richting === 'bellen') {
+      need(args, 'nummer');
+      await page.evaluate(([target, opts]) => { window.ua.call(target, opts); }, [`sip:${args.nummer}@${args.domein}`, OPTIONS]);
+      await waitFor(page, () => window.t.events.includes('confirmed'), 'het gesprek (confirmed)');
+      step('verbonden');
+      await waitFor(page, () => window.t.meter !== null, 'spraak van de andere kant');
+      result.toon = await jssipTone(page, args.hz);
+      step('toon');
+      if (args.wacht) {
+        await page.evaluate(() => window.t.session.hold());
+        await waitFor(page, () => window.t.held === 1 && window.t.session.isOnHold().local, 'in de wacht');
+        await page.waitForTimeout(1000);
+        await page.evaluate(() => window.t.session.unhold());
+        await waitFor(page, () => window.t.unheld === 1 && !window.t.session.isOnHold().local, 'uit de wacht');
+        result.toon_na_wacht = await jssipTone(page, args.hz);
+        step('wacht');
+      }
+      await page.waitForTimeout(args.praat_ms || 1000);
+      await page.evaluate(() => window.t.session.terminate());
+      await waitFor(page, () => window.t.events.some((e) => e.startsWith('ended')), 'ophangen', 5000);
+    } else {
+      await waitFor(page, () => window.t.inkomend === 1, 'het inkomende gesprek', args.timeout_ms || 30000);
+      // pbxd's INVITE has no SDP (delayed offer): JsSIP makes the offer, and only asks for the
+      // microphone when told that audio is wanted.
+      await page.evaluate((opts) => window.t.session.answer({ ...opts, rtcOfferConstraints: { offerToReceiveAudio: true } }), OPTIONS);
+      await waitFor(page, () => window.t.events.includes('confirmed'), 'het gesprek (confirmed)');
+      step('verbonden');
+      await waitFor(page, () => window.t.meter !== null, 'spraak van de andere kant');
+      result.toon = await jssipTone(page, args.hz);
+      step('toon');
+      await waitFor(page, () => window.t.events.some((e) => e.startsWith('ended') || e.startsWith('failed')), 'ophangen door de andere kant', 30000);
+      result.toon_na_wacht = null;
+    }
+    step('einde');
+    const t = await page.evaluate(() => ({ events: window.t.events, reinvites: window.t.reinvites }));
+    result.events = t.events;
+    result.reinvites = t.reinvites;
+    const min = args.min_ratio ?? 0.3;
+    for (const k of ['toon', 'toon_na_wacht']) {
+      if (result[k] && result[k].ratio < min) {
+        throw new Fout(`toon van ${args.hz} Hz komt niet aan bij JsSIP (${k}: aandeel ${result[k].ratio}, sterkste ${result[k].dominant} Hz)`, result);
+      }
+    }
+    await page.evaluate(() => new Promise((ok) => {
+      window.ua.on('unregistered', ok);
+      window.ua.unregister();
+      setTimeout(ok, 3000);
+    }));
+    await page.evaluate(() => window.ua.stop());
+    return result;
+  } finally {
+    await site.close();
+  }
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -391,7 +467,7 @@ async function main() {
   } catch (err) {
     clearTimeout(timer);
     const shots = await screenshots(args.shots, pagesOf(), scenario).catch(() => []);
-    const consoleTail = open.flatMap((b) => b.console.slice(-15));
+    const consoleTail = open.flatMap((b) => b.console.slice(-(args.console_regels || 15)));
     await closeAll();
     const code = err instanceof Fout && err.details.code ? err.details.code : 1;
     const reden = err instanceof Fout ? err.reden : `onverwachte fout: ${err && err.message ? err.message.split('\n')[0] : String(err)}`;

@@ -2,27 +2,16 @@
 //! connections while a connection made before keeps working.
 #![allow(clippy::unwrap_used)]
 
+mod certs;
+
+use certs::make_cert;
+
 use pbx_tests::*;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn make_cert(dir: &Path, name: &str) -> CertificateDer<'static> {
-    use std::os::unix::fs::PermissionsExt;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["pbx.test".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    let kp = dir.join(format!("{name}.key"));
-    std::fs::write(&kp, key.serialize_pem()).unwrap();
-    std::fs::set_permissions(&kp, std::fs::Permissions::from_mode(0o600)).unwrap();
-    cert.der().clone()
-}
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 

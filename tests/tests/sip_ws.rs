@@ -13,6 +13,10 @@
 //!   paused time in pbxd/src/sip/ws.rs.)
 #![allow(clippy::unwrap_used)]
 
+mod certs;
+
+use certs::make_cert;
+
 use futures_util::{SinkExt, StreamExt};
 use pbx_tests::*;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -38,21 +42,6 @@ fn free_tcp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A self-signed certificate for pbx.test in `dir/{name}.pem` and `dir/{name}.key`.
-fn make_cert(dir: &Path, name: &str) -> CertificateDer<'static> {
-    use std::os::unix::fs::PermissionsExt;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["pbx.test".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    let kp = dir.join(format!("{name}.key"));
-    std::fs::write(&kp, key.serialize_pem()).unwrap();
-    std::fs::set_permissions(&kp, std::fs::Permissions::from_mode(0o600)).unwrap();
-    cert.der().clone()
 }
 
 fn random_hex() -> String {

@@ -18,39 +18,10 @@ use pbx_tests::*;
 use pbx_webrtc::audio::{energy, goertzel};
 use pbx_webrtc::Codec;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use web::SipMedia;
+use web::{scenario, SipMedia};
 
 const PW: &str = "Zeer-Geheim-Wachtwoord-7";
-
-fn browser_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
-}
-
-/// Runs a scenario of `tests/browser/run.mjs`; gives its exit code, its JSON line and stderr.
-fn scenario(name: &str, args: &Value) -> (i32, Value, String) {
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium ontbreekt: installeer de Debian-pakketten chromium en chromium-driver (scripts/test.sh doet dat)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core ontbreekt: npm ci in tests/browser (scripts/test.sh doet dat)"
-    );
-    let out = Command::new("node")
-        .arg(browser_dir().join("run.mjs"))
-        .arg(name)
-        .arg(args.to_string())
-        .output()
-        .expect("node starten");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let line = stdout.lines().last().unwrap_or("").to_string();
-    let v = serde_json::from_str(&line).unwrap_or(json!({ "stdout": stdout }));
-    (out.status.code().unwrap_or(-1), v, stderr)
-}
 
 /// pbxd with `[http]`, acme with afcoderingen, extensions 1001 (agent anna) and 1002 (agent
 /// bert, for browser-to-browser); gives the HTTP port and 1002's SIP password.

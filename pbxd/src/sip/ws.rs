@@ -14,11 +14,14 @@
 //!   the registrations made over it unreachable (see `keepalive`).
 //! * A connection that sends no SIP message within [`FIRST_MESSAGE`] after the handshake is
 //!   closed; after that the idle limit of TCP holds (any frame, a ping too, counts).
+//! * Browsers (JsSIP, SIP.js) get their media bridged per connection, see `webrtc`.
 
+use super::webrtc::{FromPeer, Gateway};
 use super::{Conns, Inbound, MAX_TCP_CONNECTIONS, TCP_IDLE};
 use futures_util::{SinkExt, StreamExt};
 use pbx_sip::msg::Limits;
 use pbx_sip::transaction::TransportKind;
+use pbx_webrtc::BridgeConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +86,7 @@ pub(super) async fn accept_ws(
     tls: Option<pbx_net::tls::TlsCertificate>,
     in_tx: mpsc::Sender<Inbound>,
     conns: Conns,
+    bridges: BridgeConfig,
     mut stop: watch::Receiver<bool>,
 ) {
     let transport = if tls.is_some() {
@@ -118,13 +122,14 @@ pub(super) async fn accept_ws(
         };
         let _ = stream.set_nodelay(true);
         let (in_tx, conns, tls) = (in_tx.clone(), conns.clone(), tls.clone());
+        let gw = Gateway::new(bridges.clone());
         tokio::spawn(async move {
             let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
             match tls {
                 None => {
                     let hs = tokio::time::timeout_at(deadline, handshake(stream)).await;
                     drop(permit);
-                    start_serving(hs, src, transport, in_tx, conns).await;
+                    start_serving(hs, src, transport, in_tx, conns, gw).await;
                 }
                 Some(cert) => {
                     let hs = tokio::time::timeout_at(deadline, async {
@@ -137,7 +142,7 @@ pub(super) async fn accept_ws(
                     })
                     .await;
                     drop(permit);
-                    start_serving(hs, src, transport, in_tx, conns).await;
+                    start_serving(hs, src, transport, in_tx, conns, gw).await;
                 }
             }
         });
@@ -151,12 +156,13 @@ async fn start_serving<S>(
     transport: TransportKind,
     in_tx: mpsc::Sender<Inbound>,
     conns: Conns,
+    gw: Gateway,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let name = super::transport_name(transport);
     match hs {
-        Ok(Ok(ws)) => serve(ws, src, transport, in_tx, conns).await,
+        Ok(Ok(ws)) => serve(ws, src, transport, in_tx, conns, gw).await,
         Ok(Err(e)) => {
             tracing::debug!(%src, transport = name, error = %e, "SIP: WebSocket-handshake mislukt")
         }
@@ -197,6 +203,7 @@ async fn serve<S>(
     transport: TransportKind,
     in_tx: mpsc::Sender<Inbound>,
     conns: Conns,
+    mut gw: Gateway,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -212,6 +219,7 @@ async fn serve<S>(
         tokio::select! {
             out = out_rx.recv() => {
                 let Some(bytes) = out else { break };
+                let bytes = gw.outbound(bytes);
                 let frame = match String::from_utf8(bytes) {
                     Ok(text) => Message::text(text),
                     Err(e) => Message::binary(e.into_bytes()),
@@ -273,6 +281,16 @@ async fn serve<S>(
                 }
                 seen_sip = true;
                 deadline = Instant::now() + TCP_IDLE;
+                let bytes = match gw.inbound(bytes).await {
+                    FromPeer::Forward(b) => b,
+                    FromPeer::Reply(r) => {
+                        let frame = Message::text(String::from_utf8_lossy(&r).into_owned());
+                        if tokio::time::timeout(SEND_TIMEOUT, ws.send(frame)).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
                 let inbound = Inbound {
                     bytes,
                     src,
@@ -337,7 +355,18 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(16);
         let conns: Conns = Arc::default();
         let src = SocketAddr::from(([192, 0, 2, 1], 40000));
-        tokio::spawn(serve(server, src, TransportKind::Ws, in_tx, conns.clone()));
+        let gw = Gateway::new(crate::sip::webrtc::bridge_config(
+            &pbx_config::DaemonConfig::default().rtp,
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        ));
+        tokio::spawn(serve(
+            server,
+            src,
+            TransportKind::Ws,
+            in_tx,
+            conns.clone(),
+            gw,
+        ));
         (client, in_rx, conns, src)
     }
 

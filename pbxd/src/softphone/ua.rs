@@ -11,6 +11,7 @@
 //! The agent is the page's only way in: it acts for one user of one organisation and knows
 //! only its own calls.
 
+use crate::sip::webrtc::{media_addr, plain_codecs};
 use crate::sip::Attached;
 use pbx_sip::auth::{self, Algorithm, Credentials, Qop};
 use pbx_sip::msg::{self, Limits, Parsed};
@@ -194,48 +195,6 @@ fn hex(n: usize) -> String {
     (0..n)
         .map(|_| format!("{:x}", rand::random::<u8>() & 15))
         .collect()
-}
-
-/// `c=` and the audio port of an SDP: where its media goes.
-fn media_addr(sdp: &str) -> Option<SocketAddr> {
-    let mut ip = None;
-    let mut port = None;
-    for l in sdp.lines() {
-        let l = l.trim();
-        if let Some(c) = l
-            .strip_prefix("c=IN IP4 ")
-            .or_else(|| l.strip_prefix("c=IN IP6 "))
-        {
-            ip = c.split_whitespace().next().and_then(|a| a.parse().ok());
-        }
-        if let Some(m) = l.strip_prefix("m=audio ") {
-            port = m
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse::<u16>().ok());
-        }
-    }
-    Some(SocketAddr::new(ip?, port?))
-}
-
-/// The codecs of pbxd's offer that the bridge can put on its plain side.
-fn plain_codecs(offer: &str) -> Vec<pbx_webrtc::Codec> {
-    let mut out = Vec::new();
-    if let Some(m) = offer.lines().find(|l| l.starts_with("m=audio")) {
-        for pt in m.split_whitespace().skip(3) {
-            let c = match pt {
-                "0" => Some(pbx_webrtc::Codec::Pcmu),
-                "8" => Some(pbx_webrtc::Codec::Pcma),
-                _ => None,
-            };
-            if let Some(c) = c {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The plain SDP with another direction attribute (hold) and origin version.

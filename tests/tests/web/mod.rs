@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,4 +217,31 @@ impl SipMedia {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
+}
+
+pub fn browser_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Runs a scenario of `tests/browser/run.mjs`; gives its exit code, its JSON line and stderr.
+pub fn scenario(name: &str, args: &Value) -> (i32, Value, String) {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium ontbreekt: installeer de Debian-pakketten chromium en chromium-driver (scripts/test.sh doet dat)"
+    );
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core ontbreekt: npm ci in tests/browser (scripts/test.sh doet dat)"
+    );
+    let out = Command::new("node")
+        .arg(browser_dir().join("run.mjs"))
+        .arg(name)
+        .arg(args.to_string())
+        .output()
+        .expect("node starten");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stdout.lines().last().unwrap_or("").to_string();
+    let v = serde_json::from_str(&line).unwrap_or(json!({ "stdout": stdout }));
+    (out.status.code().unwrap_or(-1), v, stderr)
 }

@@ -344,6 +344,26 @@ impl SipHandle {
         self.sip_ip
     }
 
+    /// Is every live registration of the extension a browser (the softphone's phones inside
+    /// pbxd and WebRTC clients on ws/wss), and is there at least one? A browser calling it
+    /// then offers Opus end to end.
+    pub fn browser_only(&self, tenant: &str, extension: &str) -> bool {
+        let Ok(live) = self.live.lock() else {
+            return false;
+        };
+        let mut any = false;
+        for r in live
+            .values()
+            .filter(|r| r.tenant == tenant && r.extension == extension)
+        {
+            if !(r.source.starts_with("ws:") || r.source.starts_with("wss:")) {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
     /// Attaches a phone inside pbxd (see [`Attached`]).
     pub fn attach(&self) -> Attached {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -245,7 +245,8 @@ fn chromium_agent_dials_a_sip_phone_and_both_hear_each_other() {
     );
 }
 
-/// Two browsers: anna (1001) dials bert (1002); each hears the other's microphone tone.
+/// Two browsers: anna (1001) dials bert (1002); each hears the other's microphone tone, over
+/// Opus end to end.
 #[test]
 fn chromium_browser_calls_browser() {
     let (pbx, port, _pw2) = setup();
@@ -279,6 +280,8 @@ fn chromium_browser_calls_browser() {
     );
     let cdr = last_cdr(&pbx);
     assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
+    // Opus end to end: the bridges pass it through, no G.711 and no transcoding on the way.
+    assert_eq!(cdr["codecs"], json!(["opus"]), "{cdr}");
 }
 
 /// Through the page's own paths: the WebSocket refuses a missing or forged session and a

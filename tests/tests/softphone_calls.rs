@@ -538,3 +538,175 @@ fn the_browser_agent_transfers_a_caller_to_another_extension() {
         "{cdr}"
     );
 }
+
+/// Two browsers talk Opus end to end; the one that called (anna, 1001) consults a SIP phone
+/// (1003, A-law only) and completes: bert's bridge follows pbxd's G.711 re-INVITE and
+/// transcodes, so 1003 hears bert's 800 Hz; 1003 hangs up, which ends bert's call.
+#[test]
+fn browsers_on_opus_consult_a_sip_phone_and_the_transfer_joins_them() {
+    let (pbx, port, _pw2, cookie_a) = setup();
+    pbx.ctl_in(
+        &[
+            "user",
+            "add",
+            "acme",
+            "bert",
+            "--name",
+            "Bert",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ],
+        format!("{PW}\n").as_bytes(),
+    )
+    .ok();
+    pbx.ctl(&["extension", "set", "acme", "1002", "--owner", "bert"])
+        .ok();
+    let r = login(port, "acme", "bert", PW, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie_b = session_cookie(&r);
+    let pw3 = pbx.ctl_json(&["extension", "add", "acme", "1003", "--name", "Kees"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_media = web::SipMedia::start_with(Codec::Pcma);
+    let uas_port = free_udp_port();
+    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
+    let mut target = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_consulted.xml",
+        "1003",
+        &pw3,
+        uas_port,
+    );
+    target.args(["-set", "mport", &target_media.port.to_string()]);
+    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let own = format!("http://localhost:{port}");
+    let lo = "127.0.0.1".parse().unwrap();
+    rt.block_on(async {
+        let mut a = ws(port, Some(&cookie_a), &own).await.unwrap();
+        let mut b = ws(port, Some(&cookie_b), &own).await.unwrap();
+        next_of(&mut a, "welcome").await;
+        next_of(&mut b, "welcome").await;
+        let r = ask(&mut b, "1", json!({"type": "agent:login"})).await;
+        assert_eq!(r["type"], "ok", "{r}");
+        // bert's phone is registered (only browsers on 1002).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pbx
+            .ctl_json(&["registrations"])
+            .as_array()
+            .is_some_and(|l| l.iter().any(|r| r["extension"] == "1002"))
+        {
+            assert!(Instant::now() < deadline, "1002 not registered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (mut ca, offer) = Client::offer(lo, &[Codec::Opus, Codec::Pcmu])
+            .await
+            .unwrap();
+        let r = ask(
+            &mut a,
+            "2",
+            json!({"type": "call:dial", "nummer": "1002", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(r["type"], "ok", "{r}");
+        let first = r["call"].as_str().unwrap().to_string();
+        ca.accept_answer(r["sdp"].as_str().unwrap()).unwrap();
+        let inc = next_of(&mut b, "call:incoming").await;
+        let (mut cb, offer) = Client::offer(lo, &[Codec::Opus, Codec::Pcmu])
+            .await
+            .unwrap();
+        let r = ask(
+            &mut b,
+            "3",
+            json!({"type": "call:answer", "call": inc["call"], "sdp": offer}),
+        )
+        .await;
+        assert_eq!(r["type"], "ok", "{r}");
+        cb.accept_answer(r["sdp"].as_str().unwrap()).unwrap();
+        assert!(ca.connected(Duration::from_secs(5)).await, "anna ICE/DTLS");
+        assert!(cb.connected(Duration::from_secs(5)).await, "bert ICE/DTLS");
+        assert_eq!(
+            (ca.codec(), cb.codec()),
+            (Some(Codec::Opus), Some(Codec::Opus))
+        );
+        for f in 0..25u64 {
+            cb.send_audio(&tone(800.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // anna consults 1003 (G.711) and completes.
+        let (mut cc, offer) = Client::offer(lo, &[Codec::Opus, Codec::Pcmu])
+            .await
+            .unwrap();
+        let r = ask(
+            &mut a,
+            "4",
+            json!({"type": "call:consult", "call": first, "nummer": "1003", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(r["type"], "ok", "{r}");
+        cc.accept_answer(r["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            cc.connected(Duration::from_secs(5)).await,
+            "consult ICE/DTLS"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = ask(
+                &mut a,
+                "5",
+                json!({"type": "call:consult_complete", "call": first}),
+            )
+            .await;
+            if r["type"] == "ok" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "consult_complete: {r}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // bert talks; 1003 must hear it through bert's bridge (now Opus -> G.711).
+        for f in 25..145u64 {
+            cb.send_audio(&tone(800.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // 1003 hangs up four seconds after the transfer; that ends bert's call. (Read from
+        // bert's socket itself: `next_of` also keeps what `ask` read past on anna's.)
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+        loop {
+            use futures_util::StreamExt;
+            let m = tokio::time::timeout_at(deadline, b.next())
+                .await
+                .expect("call:ended for bert within 8 s")
+                .expect("bert's socket open")
+                .unwrap();
+            let v: Value = serde_json::from_str(m.to_text().unwrap_or("{}")).unwrap_or_default();
+            if v["type"] == "call:ended" && v["call"] == inc["call"] {
+                break;
+            }
+        }
+        for c in [ca, cb, cc] {
+            c.close().await;
+        }
+    });
+    let target = target.join().unwrap();
+    let (heard, _) = target_media.finish();
+    assert_eq!(target.code, 0, "1003: {}\n{}", target.all(), pbx.log_text());
+    // The last two seconds at 1003 (after the transfer): bert's 800 Hz.
+    let tail = &heard[heard.len().saturating_sub(16000)..];
+    let (p, e) = (goertzel(tail, 800.0, 8000), energy(tail));
+    assert!(
+        tail.len() >= 8000 && p / e > 0.3,
+        "bert's 800 Hz at 1003: {} samples, {p:.0}/{e:.0}\n{}",
+        heard.len(),
+        pbx.log_text()
+    );
+}

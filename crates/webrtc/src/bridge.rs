@@ -120,14 +120,25 @@ impl Ports {
 /// (without waiting).
 pub struct Bridge {
     shared: Arc<Shared>,
-    dtmf: tokio::sync::mpsc::UnboundedSender<String>,
+    ctl: tokio::sync::mpsc::UnboundedSender<Ctl>,
     closed: watch::Receiver<bool>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
-    plain_sdp: String,
+    /// `o=` session id of the plain side's SDPs.
+    sdp_id: u32,
     plain_addr: SocketAddr,
     webrtc_addr: SocketAddr,
-    plan: Plan,
+    plan: Mutex<Plan>,
+    /// The browser offered telephone-event (the plain side offers it too).
+    events: bool,
+}
+
+/// What the bridge's task is told from outside.
+enum Ctl {
+    /// Digits to send as RFC 4733 on the plain side.
+    Dtmf(String),
+    /// The plain side's codec and payload type from the answer.
+    Plain(Codec, u8),
 }
 
 impl std::fmt::Debug for Bridge {
@@ -230,7 +241,7 @@ impl Bridge {
             .map(|s| s.ssrc())
             .ok_or_else(|| Error::Rtc("geen zendstroom naar de browser".into()))?;
 
-        let plain_sdp = plain_sdp(plain_addr, plan.plain, event_pt.is_some());
+        let sdp_id: u32 = rand::random::<u32>() >> 1;
         let shared = Arc::new(Shared {
             plain_remote: Mutex::new(None),
             stats: Mutex::new(LegStats::default()),
@@ -264,7 +275,7 @@ impl Bridge {
             digits: std::collections::VecDeque::new(),
             sending: None,
         };
-        let (dtmf_tx, dtmf_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(run(
             rtc,
             ws,
@@ -274,19 +285,20 @@ impl Bridge {
             ports,
             stop_rx,
             closed_tx,
-            dtmf_rx,
+            ctl_rx,
         ));
         Ok((
             Bridge {
                 shared,
-                dtmf: dtmf_tx,
+                ctl: ctl_tx,
                 closed: closed_rx,
                 stop: stop_tx,
                 task: Some(task),
-                plain_sdp,
+                sdp_id,
                 plain_addr,
                 webrtc_addr: ws_local,
-                plan,
+                plan: Mutex::new(plan),
+                events: event_pt.is_some(),
             },
             answer,
         ))
@@ -294,14 +306,66 @@ impl Bridge {
 
     /// SDP of the plain side, to be used as if a SIP phone had sent it.
     pub fn plain_sdp(&self) -> String {
-        self.plain_sdp.clone()
+        plain_sdp_of(
+            self.plain_addr,
+            &[self.plan().plain],
+            self.events,
+            self.sdp_id,
+        )
     }
 
     /// Sends digits (`0-9*#A-D`) as RFC 4733 telephone-events on the plain side, as if the
     /// browser had sent them: 100 ms per digit, 60 ms apart, the end packet three times.
     /// Other characters are skipped.
     pub fn send_dtmf(&self, digits: &str) {
-        let _ = self.dtmf.send(digits.to_string());
+        let _ = self.ctl.send(Ctl::Dtmf(digits.to_string()));
+    }
+
+    /// The plain side's codecs this bridge can serve, its current one first: with Opus to the
+    /// browser also G.711 (transcoded), with G.711 the other law (a table).
+    fn servable(&self) -> Vec<Codec> {
+        let plan = self.plan();
+        let mut out = vec![plan.plain];
+        let more: &[Codec] = match plan.browser {
+            Codec::Opus => &[Codec::Opus, Codec::Pcmu, Codec::Pcma],
+            _ => &[Codec::Pcmu, Codec::Pcma],
+        };
+        for c in more {
+            if !out.contains(c) {
+                out.push(*c);
+            }
+        }
+        out
+    }
+
+    fn plan(&self) -> Plan {
+        match self.plan.lock() {
+            Ok(p) => *p,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// The plain side as an offer with alternatives: the current codec first, then what the
+    /// bridge can also serve ([`Bridge::set_plain_answer`] then follows the answer). For a
+    /// browser on Opus calling out before it is known whether the far end speaks Opus.
+    pub fn plain_offer_sdp(&self) -> String {
+        plain_sdp_of(self.plain_addr, &self.servable(), self.events, self.sdp_id)
+    }
+
+    /// Follows the plain side's answer to [`Bridge::plain_offer_sdp`]: its first codec the bridge
+    /// can serve becomes the plain codec (with its payload type). Gives that codec, or `None`
+    /// when the answer names none of them (nothing changes then).
+    pub fn set_plain_answer(&self, sdp: &str) -> Option<Codec> {
+        let servable = self.servable();
+        let (codec, pt) = answer_codecs(sdp)
+            .into_iter()
+            .find(|(c, _)| servable.contains(c))?;
+        let mut plan = self.plan.lock().ok()?;
+        if plan.plain != codec {
+            plan.plain = codec;
+            let _ = self.ctl.send(Ctl::Plain(codec, pt));
+        }
+        Some(codec)
     }
 
     /// The plain RTP socket's address.
@@ -316,7 +380,8 @@ impl Bridge {
 
     /// Codec towards the browser and on the plain side.
     pub fn codecs(&self) -> (Codec, Codec) {
-        (self.plan.browser, self.plan.plain)
+        let plan = self.plan();
+        (plan.browser, plan.plain)
     }
 
     /// Where decrypted RTP goes (the relay's port). Without it, the source of the first packet
@@ -365,24 +430,55 @@ impl Drop for Bridge {
     }
 }
 
-fn plain_sdp(addr: SocketAddr, codec: Codec, events: bool) -> String {
+/// The codecs of an SDP answer's audio line that a bridge knows, in its order, with their
+/// payload types (G.711 by static type, Opus by its rtpmap).
+fn answer_codecs(sdp: &str) -> Vec<(Codec, u8)> {
+    let Some(m) = sdp.lines().find(|l| l.starts_with("m=audio")) else {
+        return Vec::new();
+    };
+    let opus_pt = sdp.lines().find_map(|l| {
+        let (pt, enc) = l.trim().strip_prefix("a=rtpmap:")?.split_once(' ')?;
+        enc.to_ascii_lowercase()
+            .starts_with("opus/48000")
+            .then(|| pt.parse::<u8>().ok())
+            .flatten()
+    });
+    m.split_whitespace()
+        .skip(3)
+        .filter_map(|f| {
+            let pt: u8 = f.parse().ok()?;
+            match pt {
+                0 => Some((Codec::Pcmu, 0)),
+                8 => Some((Codec::Pcma, 8)),
+                p if Some(p) == opus_pt => Some((Codec::Opus, p)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn plain_sdp_of(addr: SocketAddr, codecs: &[Codec], events: bool, id: u32) -> String {
     let ip = addr.ip();
     let fam = if ip.is_ipv6() { "IP6" } else { "IP4" };
-    let id: u32 = rand::random::<u32>() >> 1;
-    let pt = codec.default_pt();
     let mut s = format!(
         "v=0\r\no=- {id} {id} IN {fam} {ip}\r\ns=pbxd-webrtc\r\nc=IN {fam} {ip}\r\nt=0 0\r\n"
     );
-    s.push_str(&format!("m=audio {} RTP/AVP {pt}", addr.port()));
+    s.push_str(&format!("m=audio {} RTP/AVP", addr.port()));
+    for c in codecs {
+        s.push_str(&format!(" {}", c.default_pt()));
+    }
     if events {
         s.push_str(&format!(" {PLAIN_EVENT_PT}"));
     }
     s.push_str("\r\n");
-    match codec {
-        Codec::Opus => s.push_str(&format!(
-            "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
-        )),
-        c => s.push_str(&format!("a=rtpmap:{pt} {}/8000\r\n", c.name())),
+    for &codec in codecs {
+        let pt = codec.default_pt();
+        match codec {
+            Codec::Opus => s.push_str(&format!(
+                "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
+            )),
+            c => s.push_str(&format!("a=rtpmap:{pt} {}/8000\r\n", c.name())),
+        }
     }
     if events {
         s.push_str(&format!(
@@ -547,6 +643,26 @@ const DTMF_TICKS: u32 = 5;
 const DTMF_GAP_TICKS: u32 = 3;
 
 impl Leg {
+    /// The plain side answered with another codec than offered first: convert from now on.
+    fn set_plain(&mut self, codec: Codec, pt: u8) {
+        let plan = Plan {
+            browser: self.plan.browser,
+            plain: codec,
+        };
+        match Conv::new(plan) {
+            Ok(conv) => {
+                tracing::debug!(?plan, "WebRTC-been: codec van de gewone kant gewijzigd");
+                self.plan = plan;
+                self.plain_pt = pt;
+                self.conv = conv;
+                // Another clock may follow: both timestamp maps start again.
+                self.to_plain = TsMap::default();
+                self.to_browser = TsMap::default();
+            }
+            Err(e) => tracing::warn!(error = %e, "WebRTC-been: codec niet te wijzigen"),
+        }
+    }
+
     /// One 20 ms step of the digits being generated.
     fn dtmf_tick(&mut self) {
         let (ts, ssrc) = self
@@ -903,7 +1019,7 @@ async fn run(
     ports: Ports,
     mut stop: watch::Receiver<bool>,
     closed: watch::Sender<bool>,
-    mut dtmf: tokio::sync::mpsc::UnboundedReceiver<String>,
+    mut ctl: tokio::sync::mpsc::UnboundedReceiver<Ctl>,
 ) {
     let start = Instant::now();
     let mut dtmf_tick = tokio::time::interval(Duration::from_millis(20));
@@ -949,10 +1065,14 @@ async fn run(
                 }
                 rtc::tick(&mut rtc)
             },
-            d = dtmf.recv() => {
-                if let Some(d) = d {
-                    leg.digits.extend(d.chars().filter_map(pbx_media::dtmf::digit_to_event));
-                    dtmf_tick.reset();
+            c = ctl.recv() => {
+                match c {
+                    Some(Ctl::Dtmf(d)) => {
+                        leg.digits.extend(d.chars().filter_map(pbx_media::dtmf::digit_to_event));
+                        dtmf_tick.reset();
+                    }
+                    Some(Ctl::Plain(codec, pt)) => leg.set_plain(codec, pt),
+                    None => {}
                 }
                 Ok(())
             },

@@ -252,6 +252,72 @@ async fn opus_only_browser_is_transcoded_to_pcmu_and_back() {
     bridge.close().await;
 }
 
+/// A browser on Opus offered to the plain side with alternatives: Opus pass-through until the
+/// answer says PCMU, then the bridge transcodes (for a call to a browser that ends up at a
+/// phone without Opus, e.g. forwarded).
+#[tokio::test]
+async fn opus_offer_with_alternatives_follows_a_pcmu_answer() {
+    let (mut client, bridge, relay) = connect(
+        &[Codec::Opus, Codec::Pcmu],
+        &[Codec::Opus, Codec::Pcmu, Codec::Pcma],
+        false,
+    )
+    .await;
+    assert_eq!(bridge.codecs(), (Codec::Opus, Codec::Opus));
+    let offer = bridge.plain_offer_sdp();
+    assert!(offer.contains("RTP/AVP 111 0 8 101"), "{offer}");
+    assert!(offer.contains("a=rtpmap:111 opus/48000/2"), "{offer}");
+    // An answer without any codec of ours changes nothing.
+    assert_eq!(
+        bridge.set_plain_answer("v=0\r\nm=audio 4000 RTP/AVP 9\r\n"),
+        None
+    );
+    // Opus both ways: the browser's Opus reaches the relay as it is (pt 111, 48 kHz clock).
+    client
+        .send_audio(&tone(1000.0, 8000, 8000.0, 0, 160))
+        .expect("send");
+    let first = loop {
+        let (buf, _) = common::recv(&relay, 2 * SECOND)
+            .await
+            .expect("rtp at the relay");
+        if let Some((pt, ..)) = common::parse(&buf) {
+            break pt;
+        }
+    };
+    assert_eq!(first, 111);
+    // The far end answered PCMU: from now on µ-law on the plain side.
+    let answer =
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n";
+    assert_eq!(bridge.set_plain_answer(answer), Some(Codec::Pcmu));
+    assert_eq!(bridge.codecs(), (Codec::Opus, Codec::Pcmu));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    while common::recv(&relay, Duration::from_millis(50))
+        .await
+        .is_some()
+    {}
+    let mut got = Vec::new();
+    let mut pts = Vec::new();
+    for f in 1..90u64 {
+        client
+            .send_audio(&tone(1000.0, 8000, 8000.0, f * 160, 160))
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Some((buf, _)) = common::recv(&relay, Duration::from_millis(1)).await {
+            if let Some((pt, _, _, payload)) = common::parse(&buf) {
+                pts.push(pt);
+                audio::g711_decode(Codec::Pcmu, &payload, &mut got);
+            }
+        }
+    }
+    assert!(pts.iter().all(|&p| p == 0), "{pts:?}");
+    assert!(got.len() >= 80 * 160, "{} samples", got.len());
+    // A decoder that joins a running Opus stream needs a moment (CELT predicts each frame's
+    // energy from the one before, which it did not see): the tone is checked after 1 s.
+    assert_tone(&got[8000..], "opus -> pcmu after the answer");
+    client.close().await;
+    bridge.close().await;
+}
+
 #[tokio::test]
 async fn bridge_without_ice_closes_and_gives_ports_back() {
     let ports = common::ports();

@@ -74,14 +74,21 @@ pub(crate) fn media_addr(sdp: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip?, port?))
 }
 
-/// The codecs of pbxd's offer that a bridge can put on its plain side, in the offer's order.
+/// The codecs of pbxd's offer that a bridge can put on its plain side, in the offer's order:
+/// G.711, and Opus when it has the payload type the bridge answers with (111, as a bridge
+/// offers it: a browser calling a browser).
 pub(crate) fn plain_codecs(offer: &str) -> Vec<Codec> {
+    let opus = format!("a=rtpmap:{} opus/48000", Codec::Opus.default_pt());
+    let has_opus = offer
+        .lines()
+        .any(|l| l.trim().to_ascii_lowercase().starts_with(&opus));
     let mut out = Vec::new();
     if let Some(m) = offer.lines().find(|l| l.starts_with("m=audio")) {
         for pt in m.split_whitespace().skip(3) {
             let c = match pt {
                 "0" => Some(Codec::Pcmu),
                 "8" => Some(Codec::Pcma),
+                "111" if has_opus => Some(Codec::Opus),
                 _ => None,
             };
             if let Some(c) = c {
@@ -92,6 +99,14 @@ pub(crate) fn plain_codecs(offer: &str) -> Vec<Codec> {
         }
     }
     out
+}
+
+/// An offer from pbxd to a bridged leg that no longer has the bridge's plain codec (a transfer
+/// joins it to a G.711 call): the bridge follows the offer, transcoding if it must.
+pub(crate) fn follow_offer(bridge: &Bridge, offer: &str) {
+    if !plain_codecs(offer).contains(&bridge.codecs().1) {
+        bridge.set_plain_answer(offer);
+    }
 }
 
 /// Is this SDP a browser's (DTLS-SRTP with ICE)?
@@ -459,6 +474,7 @@ impl Gateway {
         if method == "UPDATE" {
             // pbxd's UPDATE went without SDP; its answer is made here.
             let bridge = c.bridge.as_ref()?;
+            follow_offer(bridge, &core_offer);
             c.version += 1;
             let plain = redirect(&bridge.plain_sdp(), answer_dir, c.version);
             if let Some(a) = to {
@@ -473,6 +489,7 @@ impl Gateway {
             return Some(FromPeer::Forward(t.with_body(Some(plain))));
         }
         let plain = if let Some(bridge) = c.bridge.as_ref() {
+            follow_offer(bridge, &core_offer);
             c.version += 1;
             c.ack_body = Some(redirect(&c.browser_answer, answer_dir, c.version));
             redirect(&bridge.plain_sdp(), answer_dir, c.version)

@@ -286,6 +286,16 @@ fn strip_tag(v: &str) -> String {
     }
 }
 
+/// The INVITE's SDP of a call the browser makes: with Opus to the browser the plain side offers
+/// Opus first and G.711 as alternatives (the bridge transcodes if the answer picks one).
+fn plain_offer(b: &Bridge) -> String {
+    if b.codecs().0 == pbx_webrtc::Codec::Opus {
+        b.plain_offer_sdp()
+    } else {
+        b.plain_sdp()
+    }
+}
+
 fn tag_of(v: &str) -> Option<String> {
     v.split(';')
         .skip(1)
@@ -627,7 +637,25 @@ impl Ua {
         browser_offer: &str,
         relay_offer: Option<&str>,
     ) -> Result<(Bridge, String), Refusal> {
+        self.new_bridge_for(browser_offer, relay_offer, false).await
+    }
+
+    /// `to_browser`: the far end is a browser too, so Opus end to end is tried first (the
+    /// plain offer keeps G.711 as alternatives, see [`plain_offer`]).
+    async fn new_bridge_for(
+        &self,
+        browser_offer: &str,
+        relay_offer: Option<&str>,
+        to_browser: bool,
+    ) -> Result<(Bridge, String), Refusal> {
         let mut cfg = self.bridge_cfg.clone();
+        if to_browser {
+            cfg.plain_codecs = vec![
+                pbx_webrtc::Codec::Opus,
+                pbx_webrtc::Codec::Pcmu,
+                pbx_webrtc::Codec::Pcma,
+            ];
+        }
         if let Some(o) = relay_offer {
             let codecs = plain_codecs(o);
             if codecs.is_empty() {
@@ -649,7 +677,7 @@ impl Ua {
         sdp: String,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     ) {
-        let r = self.start_dial(nummer, sdp).await;
+        let r = self.start_dial(nummer, sdp, true).await;
         let id = r
             .as_ref()
             .ok()
@@ -661,17 +689,23 @@ impl Ua {
     }
 
     /// Starts an outgoing call; the `ok` fields (`call`, `sdp`).
+    /// `opus`: Opus end to end may be tried when the number is a browser (not for a
+    /// consultation, whose media may later be joined to a G.711 call).
     async fn start_dial(
         &mut self,
         nummer: String,
         sdp: String,
+        opus: bool,
     ) -> Result<Map<String, Value>, Refusal> {
         if self.calls.len() >= MAX_CALLS {
             return Err(Refusal::new("bezet", "te veel gesprekken tegelijk"));
         }
-        let (bridge, answer) = self.new_bridge(&sdp, None).await?;
+        let to_browser = opus
+            && nummer.bytes().all(|b| b.is_ascii_digit())
+            && self.sip.browser_only(&self.acct.tenant, &nummer);
+        let (bridge, answer) = self.new_bridge_for(&sdp, None, to_browser).await?;
         let call_id = format!("{}@softphone", hex(20));
-        let plain = bridge.plain_sdp();
+        let plain = plain_offer(&bridge);
         let branch = format!("z9hG4bK{}", hex(16));
         let local_uri = format!("<{}>", self.aor());
         let remote_uri = format!("<sip:{nummer}@{}>", self.acct.domain);
@@ -742,7 +776,7 @@ impl Ua {
         if !self.calls.get(first).is_some_and(|c| c.held) {
             self.hold(first, true).await?;
         }
-        let m = self.start_dial(nummer, sdp).await?;
+        let m = self.start_dial(nummer, sdp, false).await?;
         let second = m["call"].as_str().unwrap_or_default().to_string();
         if let Some(c) = self.calls.get_mut(first) {
             c.consult = Some(second.clone());
@@ -795,7 +829,16 @@ impl Ua {
                 ))
             }
         };
-        let codecs = |sdp: &str| plain_codecs(sdp);
+        // A call on Opus has a browser at its far end (only browsers get Opus end to end),
+        // whose bridge follows a G.711 offer: it can take either law.
+        let codecs = |sdp: &str| {
+            let c = plain_codecs(sdp);
+            if c.iter().any(|x| x.is_g711()) {
+                c
+            } else {
+                vec![pbx_webrtc::Codec::Pcmu, pbx_webrtc::Codec::Pcma]
+            }
+        };
         let (c1, c2) = (codecs(&s1), codecs(&s2));
         let Some(codec) = [pbx_webrtc::Codec::Pcmu, pbx_webrtc::Codec::Pcma]
             .into_iter()
@@ -1266,6 +1309,7 @@ impl Ua {
             }
             if let (Some(b), Some(addr)) = (c.bridge.as_ref(), media_addr(&sdp)) {
                 b.set_plain_remote(addr);
+                b.set_plain_answer(&sdp);
             }
             c.relay_sdp = Some(sdp);
             c.state = State::Connected;
@@ -1311,7 +1355,7 @@ impl Ua {
                 c.invite_cseq += 1;
                 c.cseq = c.invite_cseq;
                 c.branch = format!("z9hG4bK{}", hex(16));
-                let plain = c.bridge.as_ref().map(|b| b.plain_sdp()).unwrap_or_default();
+                let plain = c.bridge.as_ref().map(plain_offer).unwrap_or_default();
                 let text = self.invite_text(&mut c, &plain, Some(&auth));
                 c.pending
                     .push(("INVITE".into(), c.invite_cseq, Pending::Invite));
@@ -1493,6 +1537,9 @@ impl Ua {
             };
             return self.send(t).await;
         };
+        if !offer.is_empty() {
+            crate::sip::webrtc::follow_offer(b, &offer);
+        }
         let plain = b.plain_sdp();
         if !offer.is_empty() {
             if let Some(addr) = media_addr(&offer) {

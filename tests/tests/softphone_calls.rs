@@ -710,3 +710,199 @@ fn browsers_on_opus_consult_a_sip_phone_and_the_transfer_joins_them() {
         pbx.log_text()
     );
 }
+
+/// Direct doorverbinden of a call the agent made: the agent dials 1002 (SIPp, media at the
+/// test), then transfers it to 1003 (SIPp, A-law). The call goes on hold (1002 sees
+/// sendonly), a hidden call to 1003 is answered and joined (1002 gets sendrecv pointing at the
+/// new relay), the page sees the call end as `doorverbonden`, 1003 hears 1002's 1 kHz and hangs
+/// up after four seconds, which ends 1002's call too.
+#[test]
+fn the_browser_agent_transfers_a_call_it_made() {
+    let (pbx, port, pw2, cookie) = setup();
+    let pw3 = pbx.ctl_json(&["extension", "add", "acme", "1003", "--name", "Kees"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let callee_media = web::SipMedia::start();
+    let callee_port = free_udp_port();
+    register_phone(&pbx, "1002", &pw2, "acme.example", callee_port);
+    let mut callee = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_held_socket.xml",
+        "1002",
+        &pw2,
+        callee_port,
+    );
+    callee.args(["-set", "mport", &callee_media.port.to_string()]);
+    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(40)));
+    let target_media = web::SipMedia::start_with(Codec::Pcma);
+    let target_port = free_udp_port();
+    register_phone(&pbx, "1003", &pw3, "acme.example", target_port);
+    let mut target = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "uas_consulted.xml",
+        "1003",
+        &pw3,
+        target_port,
+    );
+    target.args(["-set", "mport", &target_media.port.to_string()]);
+    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
+    std::thread::sleep(Duration::from_millis(300));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let own = format!("http://localhost:{port}");
+        let mut s = ws(port, Some(&cookie), &own).await.unwrap();
+        next_of(&mut s, "welcome").await;
+        let (mut client, offer) = Client::offer("127.0.0.1".parse().unwrap(), &[Codec::Pcmu])
+            .await
+            .unwrap();
+        let a = ask(
+            &mut s,
+            "1",
+            json!({"type": "call:dial", "nummer": "1002", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let call = a["call"].as_str().unwrap().to_string();
+        client.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            client.connected(Duration::from_secs(5)).await,
+            "ICE/DTLS up"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = next_of(&mut s, "call:state").await;
+            if st["state"] == "verbonden" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{st}");
+        }
+        // The agent talks first, so 1002's socket learns where to send.
+        for f in 0..25u64 {
+            client
+                .send_audio(&tone(600.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let a = ask(
+            &mut s,
+            "2",
+            json!({"type": "call:transfer", "call": call, "nummer": "1003"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let end = next_of(&mut s, "call:ended").await;
+        assert_eq!(
+            (end["call"].as_str(), end["afloop"].as_str()),
+            (Some(call.as_str()), Some("doorverbonden")),
+            "{end}"
+        );
+        client.close().await;
+    });
+    let callee = callee.join().unwrap();
+    let target = target.join().unwrap();
+    let (heard, _) = target_media.finish();
+    let _ = callee_media.finish();
+    assert_eq!(callee.code, 0, "1002: {}\n{}", callee.all(), pbx.log_text());
+    assert_eq!(target.code, 0, "1003: {}", target.all());
+    let tail = &heard[heard.len().saturating_sub(16000)..];
+    let (p, e) = (goertzel(tail, 1000.0, 8000), energy(tail));
+    assert!(
+        tail.len() >= 8000 && p / e > 0.3,
+        "1002's 1 kHz at 1003: {} samples, {p:.0}/{e:.0}",
+        heard.len()
+    );
+}
+
+/// A direct transfer of a call the agent made, to a number that does not exist: the call goes
+/// on hold, 1002 hears pbxd's announcement, the call comes back (1002 sees sendonly, then
+/// sendrecv), the page gets an `error` with code `doorverbinden` and the call is verbonden
+/// again; the agent hangs up.
+#[test]
+fn a_failed_transfer_of_a_call_the_agent_made_gives_the_call_back() {
+    let (pbx, port, pw2, cookie) = setup();
+    let sipp_port = free_udp_port();
+    register_phone(&pbx, "1002", &pw2, "acme.example", sipp_port);
+    let mut callee = sipp_command(&pbx, pbx.sip_port, "uas_held.xml", "1002", &pw2, sipp_port);
+    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(40)));
+    std::thread::sleep(Duration::from_millis(300));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let own = format!("http://localhost:{port}");
+        let mut s = ws(port, Some(&cookie), &own).await.unwrap();
+        next_of(&mut s, "welcome").await;
+        let (mut client, offer) = Client::offer("127.0.0.1".parse().unwrap(), &[Codec::Pcmu])
+            .await
+            .unwrap();
+        let a = ask(
+            &mut s,
+            "1",
+            json!({"type": "call:dial", "nummer": "1002", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let call = a["call"].as_str().unwrap().to_string();
+        client.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            client.connected(Duration::from_secs(5)).await,
+            "ICE/DTLS up"
+        );
+        let wait_state = |want: &'static str| {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            (want, deadline)
+        };
+        let (want, deadline) = wait_state("verbonden");
+        loop {
+            let st = next_of(&mut s, "call:state").await;
+            if st["state"] == want {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{st}");
+        }
+        let a = ask(
+            &mut s,
+            "2",
+            json!({"type": "call:transfer", "call": call, "nummer": "1999"}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        // pbxd first plays its announcement for an unknown number (early media, heard by 1002:
+        // the hidden call's media already goes there), then answers 404.
+        let e = next_of_in(&mut s, "error", Duration::from_secs(20)).await;
+        assert_eq!(
+            (e["code"].as_str(), e["call"].as_str()),
+            (Some("doorverbinden"), Some(call.as_str())),
+            "{e}"
+        );
+        assert!(
+            e["message"].as_str().is_some_and(|m| m.contains("1999")),
+            "{e}"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = next_of(&mut s, "call:state").await;
+            if st["state"] == "verbonden" && st["call"] == call.as_str() {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{st}");
+        }
+        let a = ask(&mut s, "3", json!({"type": "call:hangup", "call": call})).await;
+        assert_eq!(a["type"], "ok", "{a}");
+        let end = next_of(&mut s, "call:ended").await;
+        assert_eq!(end["afloop"], "beantwoord", "{end}");
+        client.close().await;
+    });
+    let callee = callee.join().unwrap();
+    assert_eq!(callee.code, 0, "1002: {}\n{}", callee.all(), pbx.log_text());
+}

@@ -746,7 +746,7 @@ function keyBeep(d) {
 function transfer(id, nummer) {
   nummer = String(nummer || '').trim();
   if (!nummer) { toast('Vul het nummer in om naar door te verbinden.'); return; }
-  callAction(id, 'call:transfer', { nummer }).then((ok) => { if (ok) announce('Doorverbonden naar ' + nummer); });
+  callAction(id, 'call:transfer', { nummer }).then((ok) => { if (ok) announce('Doorverbinden naar ' + nummer + '…'); });
 }
 
 async function consult(id, nummer) {

@@ -182,6 +182,9 @@ struct Call {
     /// browser is out; the two dialogs stay until one side hangs up), and the SDP it uses.
     paired: Option<String>,
     hairpin_sdp: Option<String>,
+    /// The hidden second call of a direct transfer of a call the agent made (see
+    /// `transfer_out`): not on the page; answered, it is joined to the first at once.
+    hidden: bool,
 }
 
 fn now_unix() -> u64 {
@@ -622,7 +625,11 @@ impl Ua {
     }
 
     fn page_state(&self, id: &str) {
-        if let Some(c) = self.calls.get(id).filter(|c| c.paired.is_none()) {
+        if let Some(c) = self
+            .calls
+            .get(id)
+            .filter(|c| c.paired.is_none() && !c.hidden)
+        {
             let mut v = self.call_json(id, c);
             if let Some(m) = v.as_object_mut() {
                 m.insert("type".into(), json!("call:state"));
@@ -739,6 +746,7 @@ impl Ua {
             consult_of: None,
             paired: None,
             hairpin_sdp: None,
+            hidden: false,
         };
         let text = self.invite_text(&mut call, &plain, None);
         call.pending
@@ -880,6 +888,9 @@ impl Ua {
             };
             if let Some(b) = c.bridge.take() {
                 tokio::spawn(b.close());
+            }
+            if c.hidden {
+                continue;
             }
             let (pbx_id, since) = (c.pbx_id.clone(), c.since);
             self.pager.page(json!({
@@ -1085,13 +1096,15 @@ impl Ua {
     async fn transfer(&mut self, id: &str, nummer: &str) -> Result<Map<String, Value>, Refusal> {
         match self.calls.get(id) {
             Some(c) if c.state == State::Connected && c.dir == Dir::In => {}
-            Some(c) if c.dir == Dir::Out => {
+            Some(c) if c.state == State::Connected && c.dir == Dir::Out => {
+                return self.transfer_out(id, nummer).await
+            }
+            Some(_) => {
                 return Err(Refusal::new(
-                    "niet_beschikbaar",
-                    "doorverbinden kan nu alleen bij een binnengekomen gesprek; een gesprek dat je zelf begon nog niet",
+                    "ongeldig",
+                    "alleen een verbonden gesprek kan doorverbonden worden",
                 ))
             }
-            Some(_) => return Err(Refusal::new("ongeldig", "alleen een verbonden gesprek kan doorverbonden worden")),
             None => return Err(not_found(id)),
         }
         let (call_id, ext, number) = (
@@ -1113,6 +1126,114 @@ impl Ua {
             Some(Err(why)) => Err(Refusal::new("geweigerd", why)),
             None => Err(Refusal::new("fout", "de SIP-dienst antwoordt niet")),
         }
+    }
+
+    /// Direct transfer of a call the agent made (pbxd's B2BUA can only give a new B side to an
+    /// incoming call): the call goes on hold and a hidden second call to `nummer` starts whose
+    /// media already points at the first call's relay; when it is answered the two are joined
+    /// as after a ruggespraak and the browser is out. If it fails, the first call comes back
+    /// off hold and the page gets an `error` (code `doorverbinden`).
+    async fn transfer_out(
+        &mut self,
+        first: &str,
+        nummer: &str,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let relay = match self.calls.get(first) {
+            Some(c) if c.consult.is_none() && c.consult_of.is_none() && c.paired.is_none() => {
+                c.relay_sdp.clone().unwrap_or_default()
+            }
+            Some(_) => {
+                return Err(Refusal::new(
+                    "ongeldig",
+                    "doorverbinden kan niet tijdens een ruggespraak",
+                ))
+            }
+            None => return Err(not_found(first)),
+        };
+        if nummer.is_empty()
+            || nummer.len() > 32
+            || !nummer
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'+' || b == b'*' || b == b'#')
+        {
+            return Err(Refusal::invalid("ongeldig nummer"));
+        }
+        let codecs = plain_codecs(&relay);
+        let codec = if codecs.contains(&pbx_webrtc::Codec::Pcma)
+            && !codecs.contains(&pbx_webrtc::Codec::Pcmu)
+        {
+            pbx_webrtc::Codec::Pcma
+        } else {
+            pbx_webrtc::Codec::Pcmu
+        };
+        let Some(to) = media_addr(&relay) else {
+            return Err(Refusal::new("fout", "adres van de spraak onbekend"));
+        };
+        if !self.calls.get(first).is_some_and(|c| c.held) {
+            self.hold(first, true).await?;
+        }
+        let body = hairpin_sdp(to, codec, 1);
+        let call_id = format!("{}@softphone", hex(20));
+        let mut call = Call {
+            dir: Dir::Out,
+            state: State::Dialling,
+            call_id: call_id.clone(),
+            local_tag: hex(8),
+            remote_tag: None,
+            local_uri: format!("<{}>", self.aor()),
+            remote_uri: format!("<sip:{nummer}@{}>", self.acct.domain),
+            target: format!("sip:{nummer}@{}", self.acct.domain),
+            cseq: 1,
+            invite: None,
+            branch: format!("z9hG4bK{}", hex(16)),
+            invite_cseq: 1,
+            authorised: false,
+            pending: Vec::new(),
+            bridge: None,
+            browser_sdp: None,
+            relay_sdp: None,
+            sdp_version: 1,
+            held: false,
+            number: nummer.to_string(),
+            name: String::new(),
+            since: now_unix(),
+            pbx_id: None,
+            dial_reply: None,
+            deadline: Some(Instant::now() + ANSWER_TIMEOUT),
+            consult: None,
+            consult_of: Some(first.to_string()),
+            paired: None,
+            hairpin_sdp: Some(body.clone()),
+            hidden: true,
+        };
+        let text = self.invite_text(&mut call, &body, None);
+        call.pending
+            .push(("INVITE".into(), call.invite_cseq, Pending::Invite));
+        self.calls.insert(call_id.clone(), call);
+        if let Some(c) = self.calls.get_mut(first) {
+            c.consult = Some(call_id);
+        }
+        self.send(text).await;
+        Ok(Map::new())
+    }
+
+    /// The hidden call of `transfer_out` ended without being joined: the first call is taken
+    /// back and the page told why.
+    async fn transfer_out_failed(&mut self, first: &str, nummer: &str, code: u16) {
+        tracing::info!(tenant = %self.acct.tenant, extension = %self.acct.extension, nummer, code, "direct doorverbinden mislukt; het gesprek is terug");
+        if let Some(c) = self.calls.get_mut(first) {
+            c.consult = None;
+        }
+        if self.calls.contains_key(first) {
+            let _ = self.hold(first, false).await;
+        }
+        self.pager.page(json!({
+            "v": 1,
+            "type": "error",
+            "code": "doorverbinden",
+            "call": first,
+            "message": format!("doorverbinden naar {nummer} mislukt ({}); het gesprek is terug", afloop_of(code)),
+        }));
     }
 
     async fn hold(&mut self, id: &str, on: bool) -> Result<Map<String, Value>, Refusal> {
@@ -1160,6 +1281,21 @@ impl Ua {
             return;
         }
         c.state = State::Ended;
+        if c.hidden {
+            if let Some(first) = c.consult_of.clone() {
+                self.transfer_out_failed(&first, &c.number, code).await;
+            }
+            return;
+        }
+        // A direct transfer still ringing for this call goes with it.
+        if let Some(second) = c.consult.clone() {
+            if self.calls.get(&second).is_some_and(|s| s.hidden) {
+                if let Some(s) = self.calls.get_mut(&second) {
+                    s.consult_of = None;
+                }
+                Box::pin(self.hangup(&second)).await;
+            }
+        }
         if let Some(r) = c.dial_reply.take() {
             let _ = r.send(Err(Refusal::new(
                 "mislukt",
@@ -1320,6 +1456,19 @@ impl Ua {
             }
             let ack = self.ack_text(id, seq);
             self.send(ack).await;
+            let join = self
+                .calls
+                .get(id)
+                .filter(|c| c.hidden)
+                .and_then(|c| c.consult_of.clone());
+            if let Some(first) = join {
+                if let Err(e) = self.consult_end(&first, true).await {
+                    tracing::warn!(tenant = %self.acct.tenant, reden = %e.message, "direct doorverbinden: samenvoegen mislukt");
+                    // Its end takes the first call back (see `end`).
+                    self.hangup(id).await;
+                }
+                return;
+            }
             self.page_state(id);
             return;
         }
@@ -1355,7 +1504,10 @@ impl Ua {
                 c.invite_cseq += 1;
                 c.cseq = c.invite_cseq;
                 c.branch = format!("z9hG4bK{}", hex(16));
-                let plain = c.bridge.as_ref().map(plain_offer).unwrap_or_default();
+                let plain = match c.bridge.as_ref() {
+                    Some(b) => plain_offer(b),
+                    None => c.hairpin_sdp.clone().unwrap_or_default(),
+                };
                 let text = self.invite_text(&mut c, &plain, Some(&auth));
                 c.pending
                     .push(("INVITE".into(), c.invite_cseq, Pending::Invite));
@@ -1458,6 +1610,7 @@ impl Ua {
                     consult_of: None,
                     paired: None,
                     hairpin_sdp: None,
+                    hidden: false,
                 };
                 self.calls.insert(call_id.clone(), call);
                 self.respond_invite(&call_id, 180, "Ringing", None).await;

@@ -109,6 +109,11 @@ thread_local! {
 
 /// The next message of `type` (others are skipped), within 5 s.
 pub async fn next_of(s: &mut Ws, kind: &str) -> Value {
+    next_of_in(s, kind, Duration::from_secs(5)).await
+}
+
+/// The next message of `type` (others are skipped), within `d`.
+pub async fn next_of_in(s: &mut Ws, kind: &str, d: Duration) -> Value {
     let earlier = SEEN.with(|b| {
         let mut b = b.borrow_mut();
         let i = b.iter().position(|v| v["type"] == kind)?;
@@ -117,11 +122,11 @@ pub async fn next_of(s: &mut Ws, kind: &str) -> Value {
     if let Some(v) = earlier {
         return v;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + d;
     loop {
         let m = tokio::time::timeout_at(deadline, s.next())
             .await
-            .unwrap_or_else(|_| panic!("no {kind} within 5 s"))
+            .unwrap_or_else(|_| panic!("no {kind} within {d:?}"))
             .unwrap_or_else(|| panic!("socket closed waiting for {kind}"))
             .unwrap();
         if let Message::Text(t) = m {

@@ -678,21 +678,9 @@ fn browsers_on_opus_consult_a_sip_phone_and_the_transfer_joins_them() {
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // 1003 hangs up four seconds after the transfer; that ends bert's call. (Read from
-        // bert's socket itself: `next_of` also keeps what `ask` read past on anna's.)
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-        loop {
-            use futures_util::StreamExt;
-            let m = tokio::time::timeout_at(deadline, b.next())
-                .await
-                .expect("call:ended for bert within 8 s")
-                .expect("bert's socket open")
-                .unwrap();
-            let v: Value = serde_json::from_str(m.to_text().unwrap_or("{}")).unwrap_or_default();
-            if v["type"] == "call:ended" && v["call"] == inc["call"] {
-                break;
-            }
-        }
+        // 1003 hangs up four seconds after the transfer; that ends bert's call.
+        let end = next_of_in(&mut b, "call:ended", Duration::from_secs(8)).await;
+        assert_eq!(end["call"], inc["call"], "{end}");
         for c in [ca, cb, cc] {
             c.close().await;
         }

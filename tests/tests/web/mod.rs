@@ -103,8 +103,14 @@ pub async fn ws(port: u16, cookie: Option<&str>, origin: &str) -> Result<Ws, tun
 }
 
 thread_local! {
-    /// Messages `ask` read past while waiting for its answer, for `next_of`.
-    static SEEN: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Messages `ask` read past while waiting for its answer, for `next_of`, per socket (by its
+    /// local address: a test may hold several).
+    static SEEN: std::cell::RefCell<std::collections::HashMap<Option<SocketAddr>, Vec<Value>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn key(s: &Ws) -> Option<SocketAddr> {
+    s.get_ref().local_addr().ok()
 }
 
 /// The next message of `type` (others are skipped), within 5 s.
@@ -116,8 +122,9 @@ pub async fn next_of(s: &mut Ws, kind: &str) -> Value {
 pub async fn next_of_in(s: &mut Ws, kind: &str, d: Duration) -> Value {
     let earlier = SEEN.with(|b| {
         let mut b = b.borrow_mut();
-        let i = b.iter().position(|v| v["type"] == kind)?;
-        Some(b.remove(i))
+        let l = b.get_mut(&key(s))?;
+        let i = l.iter().position(|v| v["type"] == kind)?;
+        Some(l.remove(i))
     });
     if let Some(v) = earlier {
         return v;
@@ -154,7 +161,7 @@ pub async fn ask(s: &mut Ws, id: &str, mut msg: Value) -> Value {
             if v["re"] == id {
                 return v;
             }
-            SEEN.with(|b| b.borrow_mut().push(v));
+            SEEN.with(|b| b.borrow_mut().entry(key(s)).or_default().push(v));
         }
     }
 }

@@ -405,9 +405,8 @@ async function jssip(args) {
       await waitFor(page, () => window.t.events.some((e) => e.startsWith('ended')), 'ophangen', 5000);
     } else {
       await waitFor(page, () => window.t.inkomend === 1, 'het inkomende gesprek', args.timeout_ms || 30000);
-      // pbxd's INVITE has no SDP (delayed offer): JsSIP makes the offer, and only asks for the
-      // microphone when told that audio is wanted.
-      await page.evaluate((opts) => window.t.session.answer({ ...opts, rtcOfferConstraints: { offerToReceiveAudio: true } }), OPTIONS);
+      // pbxd's INVITE carries the offer of its bridge: JsSIP answers it like any offer.
+      await page.evaluate((opts) => window.t.session.answer(opts), OPTIONS);
       await waitFor(page, () => window.t.events.includes('confirmed'), 'het gesprek (confirmed)');
       step('verbonden');
       await waitFor(page, () => window.t.meter !== null, 'spraak van de andere kant');

@@ -5,10 +5,10 @@
 //! * JsSIP registers with digest and calls 1002: JsSIP hears 1 kHz, the SIP side hears 600 Hz;
 //!   JsSIP holds and resumes with its own re-INVITEs (SIPp checks a=sendonly and a=sendrecv)
 //!   and hangs up; the CDR says beantwoord.
-//! * SIPp 1002 calls JsSIP (pbxd's INVITE reaches it without SDP, its offer comes in the 200
-//!   and the answer in the ACK), JsSIP answers and hears 1 kHz; SIPp holds and resumes (pbxd
-//!   sends JsSIP re-INVITEs without SDP; the answers to SIPp say recvonly and sendrecv) and
-//!   hangs up.
+//! * SIPp 1002 calls JsSIP (pbxd's INVITE carries the WebRTC offer of a bridge; JsSIP answers
+//!   it with its default options), JsSIP hears 1 kHz; SIPp holds and resumes (pbxd sends JsSIP
+//!   re-INVITEs without SDP, so JsSIP offers again; the answers to SIPp say recvonly and
+//!   sendrecv) and hangs up.
 #![allow(clippy::unwrap_used)]
 
 mod certs;
@@ -123,7 +123,7 @@ fn jssip_in_chromium_registers_over_wss_calls_a_sip_phone_holds_and_hangs_up() {
 }
 
 #[test]
-fn a_sip_phone_calls_jssip_in_chromium_which_answers_a_delayed_offer_and_follows_hold() {
+fn a_sip_phone_calls_jssip_in_chromium_which_answers_and_follows_hold() {
     let certs = tempfile::tempdir().unwrap();
     let (pbx, port, pw1, pw2) = start(certs.path());
     let media = SipMedia::start();

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use pbx_media::g711::{ALAW_TO_ULAW, ULAW_TO_ALAW};
 use pbx_media::rtp::{RtpHeader, RtpPacket as PlainPacket};
-use str0m::change::SdpOffer;
-use str0m::media::{MediaKind, Mid};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Rtc};
 use tokio::net::UdpSocket;
@@ -116,6 +116,103 @@ impl Ports {
     }
 }
 
+/// The sockets of a leg: WebRTC (ICE/DTLS) and plain RTP/RTCP, with their ports.
+struct Io {
+    ws: UdpSocket,
+    plain: UdpSocket,
+    plain_rtcp: Option<UdpSocket>,
+    ports: Ports,
+    ws_local: SocketAddr,
+    plain_addr: SocketAddr,
+}
+
+impl Io {
+    async fn bind(cfg: &BridgeConfig) -> Result<Io, Error> {
+        let mut ports = Ports {
+            source: cfg.ports.clone(),
+            taken: Vec::new(),
+        };
+        let (ws, _) = ports.bind(cfg.bind_ip, false).await?;
+        let (plain, plain_rtcp) = ports.bind(cfg.plain_ip, true).await?;
+        let ws_local = ws.local_addr()?;
+        let plain_addr = plain.local_addr()?;
+        Ok(Io {
+            ws,
+            plain,
+            plain_rtcp,
+            ports,
+            ws_local,
+            plain_addr,
+        })
+    }
+
+    /// Host candidates: the bind address (unless unspecified) and the public address. Gives
+    /// the first one (where str0m's transmits are said to come from).
+    fn candidates(&self, rtc: &mut Rtc, cfg: &BridgeConfig) -> Result<SocketAddr, Error> {
+        let mut destination = None;
+        let mut addrs = Vec::new();
+        if !cfg.bind_ip.is_unspecified() {
+            addrs.push(self.ws_local);
+        }
+        if let Some(p) = cfg.public_ip {
+            let a = SocketAddr::new(p, self.ws_local.port());
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        for a in &addrs {
+            let c = Candidate::host(*a, "udp").map_err(|e| Error::Rtc(e.to_string()))?;
+            if rtc.add_local_candidate(c).is_some() && destination.is_none() {
+                destination = Some(*a);
+            }
+        }
+        destination.ok_or(Error::NoCandidate(cfg.bind_ip))
+    }
+}
+
+/// A bridge that offered to a browser ([`Bridge::offer`]) and waits for the answer. Dropping it
+/// gives the ports back.
+pub struct PendingBridge {
+    rtc: Rtc,
+    pending: SdpPendingOffer,
+    mid: Mid,
+    io: Io,
+    destination: SocketAddr,
+    plain_codecs: Vec<Codec>,
+}
+
+impl std::fmt::Debug for PendingBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingBridge")
+            .field("webrtc_addr", &self.io.ws_local)
+            .field("plain_addr", &self.io.plain_addr)
+            .finish()
+    }
+}
+
+impl PendingBridge {
+    /// Applies the browser's answer and starts the leg: its first codec is the browser's and
+    /// the plain side's (the offer only had codecs the plain side takes).
+    pub fn accept_answer(mut self, answer_sdp: &str) -> Result<Bridge, Error> {
+        let answered = offer::check(answer_sdp).map_err(|e| Error::Answer(e.to_string()))?;
+        let answer =
+            SdpAnswer::from_sdp_string(answer_sdp).map_err(|e| Error::Answer(e.to_string()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(self.pending, answer)
+            .map_err(|e| Error::Answer(e.to_string()))?;
+        let plan = offer::plan(&answered, &self.plain_codecs, false)?;
+        Bridge::start(
+            self.rtc,
+            self.io,
+            self.destination,
+            self.mid,
+            &answered,
+            plan,
+        )
+    }
+}
+
 /// A browser leg bridged to plain RTP. Dropping it stops the leg as [`Bridge::close`] does
 /// (without waiting).
 pub struct Bridge {
@@ -162,15 +259,7 @@ impl Bridge {
         let plan = offer::plan(&offered, &cfg.plain_codecs, cfg.force_transcode)?;
         let str0m_offer =
             SdpOffer::from_sdp_string(offer_sdp).map_err(|e| Error::Sdp(e.to_string()))?;
-
-        let mut ports = Ports {
-            source: cfg.ports.clone(),
-            taken: Vec::new(),
-        };
-        let (ws, _) = ports.bind(cfg.bind_ip, false).await?;
-        let (plain, plain_rtcp) = ports.bind(cfg.plain_ip, true).await?;
-        let ws_local = ws.local_addr()?;
-        let plain_addr = plain.local_addr()?;
+        let io = Io::bind(cfg).await?;
 
         let mut rcfg = rtc::base_config()?;
         rtc::enable(&mut rcfg, plan.browser);
@@ -183,26 +272,7 @@ impl Bridge {
             rtc::enable_events(&mut rcfg, 110, 48000);
         }
         let mut rtc = rcfg.build(Instant::now());
-
-        // Host candidates: the bind address (unless unspecified) and the public address.
-        let mut destination = None;
-        let mut addrs = Vec::new();
-        if !cfg.bind_ip.is_unspecified() {
-            addrs.push(ws_local);
-        }
-        if let Some(p) = cfg.public_ip {
-            let a = SocketAddr::new(p, ws_local.port());
-            if !addrs.contains(&a) {
-                addrs.push(a);
-            }
-        }
-        for a in &addrs {
-            let c = Candidate::host(*a, "udp").map_err(|e| Error::Rtc(e.to_string()))?;
-            if rtc.add_local_candidate(c).is_some() && destination.is_none() {
-                destination = Some(*a);
-            }
-        }
-        let destination = destination.ok_or(Error::NoCandidate(cfg.bind_ip))?;
+        let destination = io.candidates(&mut rtc, cfg)?;
 
         let answer = rtc
             .sdp_api()
@@ -211,7 +281,7 @@ impl Bridge {
         let answer = answer.to_sdp_string();
 
         let mut mid: Option<Mid> = offered.mid.as_deref().map(Mid::from);
-        rtc::drain(&mut rtc, &ws, |e| {
+        rtc::drain(&mut rtc, &io.ws, |e| {
             if let Event::MediaAdded(m) = e {
                 if m.kind == MediaKind::Audio && mid.is_none() {
                     mid = Some(m.mid);
@@ -220,6 +290,56 @@ impl Bridge {
         })
         .map_err(Error::Rtc)?;
         let mid = mid.ok_or(Error::NoAudio)?;
+        let bridge = Bridge::start(rtc, io, destination, mid, &offered, plan)?;
+        Ok((bridge, answer))
+    }
+
+    /// Makes an offer to a browser (for a call to a WebRTC SIP client): the codecs of
+    /// `cfg.plain_codecs` in that order (so nothing needs converting), telephone-event like
+    /// Chrome, ICE host candidates and DTLS. [`PendingBridge::accept_answer`] starts the leg.
+    pub async fn offer(cfg: &BridgeConfig) -> Result<(PendingBridge, String), Error> {
+        if cfg.plain_codecs.is_empty() {
+            return Err(Error::NoCodec(String::new()));
+        }
+        let io = Io::bind(cfg).await?;
+        let mut rcfg = rtc::base_config()?;
+        for &c in &cfg.plain_codecs {
+            rtc::enable(&mut rcfg, c);
+        }
+        if cfg.plain_codecs.contains(&Codec::Opus) {
+            rtc::enable_events(&mut rcfg, 110, 48000);
+        }
+        rtc::enable_events(&mut rcfg, 126, 8000);
+        let mut rtc = rcfg.build(Instant::now());
+        let destination = io.candidates(&mut rtc, cfg)?;
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| Error::Rtc("geen aanbod gemaakt".into()))?;
+        Ok((
+            PendingBridge {
+                rtc,
+                pending,
+                mid,
+                io,
+                destination,
+                plain_codecs: cfg.plain_codecs.clone(),
+            },
+            offer.to_sdp_string(),
+        ))
+    }
+
+    /// The leg's task from a negotiated `Rtc`: payload types from the browser's SDP
+    /// (`offered`: its offer, or its answer to ours), the codecs of `plan`.
+    fn start(
+        mut rtc: Rtc,
+        io: Io,
+        destination: SocketAddr,
+        mid: Mid,
+        offered: &offer::Offered,
+        plan: Plan,
+    ) -> Result<Bridge, Error> {
         let remote_pts: Vec<u8> = rtc
             .media(mid)
             .map(|m| m.remote_pts().iter().map(|p| **p).collect())
@@ -240,7 +360,14 @@ impl Bridge {
             .stream_tx_by_mid(mid, None)
             .map(|s| s.ssrc())
             .ok_or_else(|| Error::Rtc("geen zendstroom naar de browser".into()))?;
-
+        let Io {
+            ws,
+            plain,
+            plain_rtcp,
+            ports,
+            ws_local,
+            plain_addr,
+        } = io;
         let sdp_id: u32 = rand::random::<u32>() >> 1;
         let shared = Arc::new(Shared {
             plain_remote: Mutex::new(None),
@@ -287,21 +414,18 @@ impl Bridge {
             closed_tx,
             ctl_rx,
         ));
-        Ok((
-            Bridge {
-                shared,
-                ctl: ctl_tx,
-                closed: closed_rx,
-                stop: stop_tx,
-                task: Some(task),
-                sdp_id,
-                plain_addr,
-                webrtc_addr: ws_local,
-                plan: Mutex::new(plan),
-                events: event_pt.is_some(),
-            },
-            answer,
-        ))
+        Ok(Bridge {
+            shared,
+            ctl: ctl_tx,
+            closed: closed_rx,
+            stop: stop_tx,
+            task: Some(task),
+            sdp_id,
+            plain_addr,
+            webrtc_addr: ws_local,
+            plan: Mutex::new(plan),
+            events: event_pt.is_some(),
+        })
     }
 
     /// SDP of the plain side, to be used as if a SIP phone had sent it.

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-pub use bridge::{quality_report, Bridge, LegStats};
+pub use bridge::{quality_report, Bridge, LegStats, PendingBridge};
 pub use client::{Client, Received};
 
 /// Codecs on either side of a bridge.

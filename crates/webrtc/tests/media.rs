@@ -318,6 +318,76 @@ async fn opus_offer_with_alternatives_follows_a_pcmu_answer() {
     bridge.close().await;
 }
 
+/// A bridge can also offer (calls to a WebRTC SIP client): here a second bridge plays the
+/// browser and answers. PCMU from one plain side arrives at the other's, telephone-event too.
+#[tokio::test]
+async fn a_bridge_offers_and_a_browser_answers() {
+    let ports = common::ports();
+    let (pending, offer) = Bridge::offer(&common::config(
+        ports.clone(),
+        &[Codec::Pcma, Codec::Pcmu],
+        false,
+    ))
+    .await
+    .expect("offer");
+    assert!(offer.contains("UDP/TLS/RTP/SAVPF 8 0"), "{offer}");
+    assert!(offer.contains("a=fingerprint:"), "{offer}");
+    assert!(offer.contains("telephone-event/8000"), "{offer}");
+    // The "browser" only has PCMU: the answer picks it, the offering bridge follows.
+    let (browser, answer) = Bridge::accept_offer(
+        &common::config(ports.clone(), &[Codec::Pcmu], false),
+        &offer,
+    )
+    .await
+    .expect("answer");
+    let ours = pending.accept_answer(&answer).expect("accept answer");
+    assert_eq!(ours.codecs(), (Codec::Pcmu, Codec::Pcmu));
+    assert!(
+        ours.plain_sdp().contains("RTP/AVP 0 101"),
+        "{}",
+        ours.plain_sdp()
+    );
+    let (relay_a, relay_b) = (common::relay().await, common::relay().await);
+    ours.set_plain_remote(relay_a.local_addr().expect("addr"));
+    browser.set_plain_remote(relay_b.local_addr().expect("addr"));
+    let dst = ours.plain_addr();
+    let mut got = Vec::new();
+    for f in 0..100u16 {
+        let mut payload = Vec::new();
+        audio::g711_encode(
+            Codec::Pcmu,
+            &tone(1000.0, 8000, 8000.0, u64::from(f) * 160, 160),
+            &mut payload,
+        );
+        let pkt = common::rtp(0, 100 + f, u32::from(f) * 160, 0x1111, f == 0, &payload);
+        relay_a.send_to(&pkt, dst).await.expect("send");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Some((buf, _)) = common::recv(&relay_b, Duration::from_millis(1)).await {
+            if let Some((0, _, _, payload)) = common::parse(&buf) {
+                audio::g711_decode(Codec::Pcmu, &payload, &mut got);
+            }
+        }
+    }
+    assert!(
+        got.len() >= 50 * 160,
+        "{} samples through both bridges",
+        got.len()
+    );
+    assert_tone(&got[1600..], "offering bridge -> answering bridge");
+    // A bad answer is refused in Dutch and gives the ports back.
+    let before = ports.available();
+    let (pending, _) = Bridge::offer(&common::config(ports.clone(), &[Codec::Pcmu], false))
+        .await
+        .expect("offer");
+    let e = pending
+        .accept_answer("v=0\r\n")
+        .expect_err("garbage answer");
+    assert!(e.to_string().contains("antwoord"), "{e}");
+    assert_eq!(ports.available(), before);
+    ours.close().await;
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn bridge_without_ice_closes_and_gives_ports_back() {
     let ports = common::ports();

@@ -9,10 +9,12 @@
 //!   the INVITE goes on with the bridge's plain SDP, and pbxd's answer (18x/2xx) goes back to
 //!   the browser with the bridge's WebRTC answer; the bridge sends to the relay port from pbxd's
 //!   answer. A repeated offer (the INVITE again after 407) reuses the bridge.
-//! * **The browser is called**: the bridge can only answer, never offer, so pbxd's INVITE reaches
-//!   the browser without SDP (a delayed offer, RFC 3261 §13.2.1, which JsSIP and SIP.js support).
-//!   The browser's offer in its 2xx is answered by a bridge; the 2xx goes on to pbxd with the
-//!   bridge's plain SDP as the answer to pbxd's offer, and pbxd's ACK carries the WebRTC answer.
+//! * **The browser is called**: a bridge offers to the browser (the codecs of pbxd's offer it can
+//!   take, DTLS, ICE); the browser's answer in its 2xx starts the bridge, and the 2xx goes on to
+//!   pbxd with the bridge's plain SDP as the answer to pbxd's offer. Without a bridge (no G.711
+//!   in pbxd's offer, no free ports) the INVITE goes without SDP (a delayed offer, RFC 3261
+//!   §13.2.1): the browser's offer in its 2xx is answered by a bridge, and pbxd's ACK carries the
+//!   WebRTC answer.
 //! * **In a call**: an offer from the browser (hold with `sendonly`) goes on as the plain SDP with
 //!   the same direction and is answered with the first answer in the opposite direction; an
 //!   offer from pbxd (the other side holds) goes as a re-INVITE without SDP (UPDATE without
@@ -21,11 +23,11 @@
 //!
 //! Which connections are browsers: one that sent WebRTC SDP, or whose REGISTER has the ICE
 //! feature tag (`+sip.ice`, RFC 5768) or the `.invalid` Contact host both libraries use. Only
-//! those get delayed offers; a plain phone on a WebSocket is left as it is.
+//! those get WebRTC offers; a plain phone on a WebSocket is left as it is.
 //!
 //! pbxd's call traces show the messages as the SIP core saw them (with the plain SDP).
 
-use pbx_webrtc::{Bridge, BridgeConfig, Codec};
+use pbx_webrtc::{Bridge, BridgeConfig, Codec, PendingBridge};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -315,6 +317,8 @@ struct Call {
     ack_body: Option<String>,
     /// The first INVITE was answered 2xx.
     established: bool,
+    /// Our offer to the browser (pbxd's INVITE to it), waiting for its answer in the 2xx.
+    offering: Option<PendingBridge>,
 }
 
 /// What the connection does with a message from the browser.
@@ -488,6 +492,35 @@ impl Gateway {
             // The browser repeats its 2xx until the ACK.
             return Some(FromPeer::Forward(t.with_body(Some(plain))));
         }
+        if let Some(pending) = c.offering.take() {
+            // The browser answered our offer.
+            let answer = offer;
+            let setup = if answer.contains("a=setup:passive") {
+                "active"
+            } else {
+                "passive"
+            };
+            let bridge = match pending.accept_answer(answer) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::info!(call_id, error = %e, "WebRTC-antwoord van een SIP-client onbruikbaar");
+                    return Some(FromPeer::Forward(t.with_body(None)));
+                }
+            };
+            if let Some(a) = to {
+                bridge.set_plain_remote(a);
+            }
+            // Later offers of the browser are answered with our offer in the answering role.
+            c.browser_answer = c
+                .browser_answer
+                .replace("a=setup:actpass", &format!("a=setup:{setup}"));
+            c.version = 1;
+            c.established = true;
+            let plain = redirect(&bridge.plain_sdp(), answer_dir, c.version);
+            c.bridge = Some(bridge);
+            c.offer_seen = Some((answer.to_string(), plain.clone()));
+            return Some(FromPeer::Forward(t.with_body(Some(&plain))));
+        }
         let plain = if let Some(bridge) = c.bridge.as_ref() {
             follow_offer(bridge, &core_offer);
             c.version += 1;
@@ -524,7 +557,7 @@ impl Gateway {
     }
 
     /// A message from the SIP service, on its way to the browser.
-    pub(crate) fn outbound(&mut self, bytes: Vec<u8>) -> Vec<u8> {
+    pub(crate) async fn outbound(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         if self.calls.is_empty() && !self.browser {
             return bytes;
         }
@@ -538,14 +571,14 @@ impl Gateway {
             return bytes;
         };
         let out = if t.is_request() {
-            self.request_to_peer(&t, call_id)
+            self.request_to_peer(&t, call_id).await
         } else {
             self.response_to_peer(&t, call_id)
         };
         out.unwrap_or(bytes)
     }
 
-    fn request_to_peer(&mut self, t: &Text<'_>, call_id: &str) -> Option<Vec<u8>> {
+    async fn request_to_peer(&mut self, t: &Text<'_>, call_id: &str) -> Option<Vec<u8>> {
         let method = t.method();
         match method {
             "BYE" => {
@@ -563,14 +596,34 @@ impl Gateway {
                     if !self.browser || method != "INVITE" {
                         return None;
                     }
+                    // A bridge offers to the browser; without one (no G.711 in pbxd's offer,
+                    // no ports) the INVITE goes without SDP and the browser offers.
+                    let mut cfg = self.cfg.clone();
+                    cfg.plain_codecs = plain_codecs(offer);
+                    let offering = match cfg.plain_codecs.is_empty() {
+                        true => None,
+                        false => match Bridge::offer(&cfg).await {
+                            Ok(o) => Some(o),
+                            Err(e) => {
+                                tracing::info!(call_id, error = %e, "geen WebRTC-aanbod voor een SIP-client; vertraagd aanbod");
+                                None
+                            }
+                        },
+                    };
+                    let (offering, body, ours) = match offering {
+                        Some((p, sdp)) => (Some(p), Some(sdp.clone()), sdp),
+                        None => (None, None, String::new()),
+                    };
                     self.calls.insert(
                         call_id.to_string(),
                         Call {
                             core_offer: Some((cseq, method.to_string(), offer.to_string())),
+                            offering,
+                            browser_answer: ours,
                             ..Call::default()
                         },
                     );
-                    return Some(t.with_body(None));
+                    return Some(t.with_body(body.as_deref()));
                 }
                 let c = self.calls.get_mut(call_id)?;
                 c.bridge.as_ref()?;
@@ -743,7 +796,7 @@ mod tests {
                 ],
                 Some(PLAIN_OFFER),
             );
-            assert_eq!(gw.outbound(to.clone()), to);
+            assert_eq!(gw.outbound(to.clone()).await, to);
         });
     }
 
@@ -778,7 +831,7 @@ mod tests {
                 &["Call-ID: w1", "CSeq: 1 INVITE", "To: <sip:1002@acme.example>;tag=a"],
                 None,
             );
-            assert_eq!(gw.outbound(challenge.clone()), challenge);
+            assert_eq!(gw.outbound(challenge.clone()).await, challenge);
             let FromPeer::Forward(second) = gw.inbound(invite(2)).await else {
                 panic!("reply")
             };
@@ -795,7 +848,7 @@ mod tests {
                 &["Call-ID: w1", "CSeq: 2 INVITE", "To: <sip:1002@acme.example>;tag=b"],
                 Some(&answer),
             );
-            let to_browser = body_of(&gw.outbound(ok));
+            let to_browser = body_of(&gw.outbound(ok).await);
             assert!(is_webrtc_sdp(&to_browser), "{to_browser}");
             client
                 .accept_answer(&to_browser)
@@ -840,7 +893,7 @@ mod tests {
                 &["Call-ID: w1", "CSeq: 3 INVITE", "To: <sip:1002@acme.example>;tag=b"],
                 Some(&held_answer),
             );
-            assert_eq!(direction(&body_of(&gw.outbound(ok))), "recvonly");
+            assert_eq!(direction(&body_of(&gw.outbound(ok).await)), "recvonly");
             let bye = msg(
                 "BYE sip:1002@acme.example SIP/2.0",
                 &["Call-ID: w1", "CSeq: 4 BYE", "To: <sip:1002@acme.example>;tag=b"],
@@ -852,13 +905,139 @@ mod tests {
     }
 
     #[test]
-    fn a_call_to_a_browser_goes_as_a_delayed_offer() {
+    fn a_call_to_a_browser_gets_an_offer_of_a_bridge() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         rt.block_on(async {
             let mut gw = Gateway::new(cfg());
+            let register = msg(
+                "REGISTER sip:acme.example SIP/2.0",
+                &[
+                    "Call-ID: r2",
+                    "CSeq: 1 REGISTER",
+                    "Contact: <sip:abc@k3j4.invalid;transport=ws>;expires=600",
+                ],
+                None,
+            );
+            let _ = gw.inbound(register).await;
+            let invite = msg(
+                "INVITE sip:abc@k3j4.invalid;transport=ws SIP/2.0",
+                &[
+                    "Call-ID: o1",
+                    "CSeq: 10 INVITE",
+                    "To: <sip:1001@acme.example>",
+                ],
+                Some(PLAIN_OFFER),
+            );
+            let out = gw.outbound(invite).await;
+            let offer = body_of(&out);
+            assert!(is_webrtc_sdp(&offer), "{offer}");
+            assert!(offer.contains("UDP/TLS/RTP/SAVPF 8 0"), "{offer}");
+            assert_eq!(content_length(&out), offer.len());
+            // The "browser" (a bridge answering, as str0m does for Chrome) takes PCMU only.
+            let mut browser_cfg = cfg();
+            browser_cfg.ports = Arc::new(PortRange::new(42400, 42499));
+            browser_cfg.plain_codecs = vec![Codec::Pcmu];
+            let (browser, answer) = Bridge::accept_offer(&browser_cfg, &offer)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ok = msg(
+                "SIP/2.0 200 OK",
+                &[
+                    "Call-ID: o1",
+                    "CSeq: 10 INVITE",
+                    "To: <sip:1001@acme.example>;tag=y",
+                ],
+                Some(&answer),
+            );
+            let FromPeer::Forward(ok_out) = gw.inbound(ok.clone()).await else {
+                panic!("reply")
+            };
+            let plain = body_of(&ok_out);
+            assert!(plain.contains("RTP/AVP 0 101"), "{plain}");
+            // The repeated 2xx gives the same; the ACK goes on as it is.
+            let FromPeer::Forward(again) = gw.inbound(ok).await else {
+                panic!("reply")
+            };
+            assert_eq!(body_of(&again), plain);
+            let ack = msg(
+                "ACK sip:abc@k3j4.invalid;transport=ws SIP/2.0",
+                &[
+                    "Call-ID: o1",
+                    "CSeq: 10 ACK",
+                    "To: <sip:1001@acme.example>;tag=y",
+                ],
+                None,
+            );
+            assert_eq!(body_of(&gw.outbound(ack).await), "");
+            assert_eq!(gw.bridges(), 1);
+            // The browser holds: its re-offer is answered with our offer in the answering role.
+            let hold = msg(
+                "INVITE sip:1002@acme.example SIP/2.0",
+                &[
+                    "Call-ID: o1",
+                    "CSeq: 2 INVITE",
+                    "To: <sip:1002@acme.example>;tag=y",
+                ],
+                Some(&redirect(&answer, "sendonly", 9)),
+            );
+            let FromPeer::Forward(hold_out) = gw.inbound(hold).await else {
+                panic!("reply")
+            };
+            assert_eq!(direction(&body_of(&hold_out)), "sendonly");
+            let ok = msg(
+                "SIP/2.0 200 OK",
+                &[
+                    "Call-ID: o1",
+                    "CSeq: 2 INVITE",
+                    "To: <sip:1002@acme.example>;tag=y",
+                ],
+                Some(&redirect(PLAIN_OFFER, "recvonly", 3)),
+            );
+            let back = body_of(&gw.outbound(ok).await);
+            assert_eq!(direction(&back), "recvonly");
+            assert!(!back.contains("a=setup:actpass"), "{back}");
+            assert!(back.contains("a=setup:"), "{back}");
+            browser.close().await;
+            // A failed call frees the offering bridge's ports.
+            let invite = msg(
+                "INVITE sip:abc@k3j4.invalid;transport=ws SIP/2.0",
+                &[
+                    "Call-ID: o2",
+                    "CSeq: 1 INVITE",
+                    "To: <sip:1001@acme.example>",
+                ],
+                Some(PLAIN_OFFER),
+            );
+            let _ = gw.outbound(invite).await;
+            let busy = msg(
+                "SIP/2.0 486 Busy Here",
+                &[
+                    "Call-ID: o2",
+                    "CSeq: 1 INVITE",
+                    "To: <sip:1001@acme.example>;tag=z",
+                ],
+                None,
+            );
+            let _ = gw.inbound(busy).await;
+            assert!(!gw.calls.contains_key("o2"));
+        });
+    }
+
+    #[test]
+    fn without_ports_a_call_to_a_browser_goes_as_a_delayed_offer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        rt.block_on(async {
+            // Two ports: too few for a bridge's offer (it needs two pairs), so pbxd's INVITE
+            // goes without SDP and the browser offers; its 2xx then gets a bridge.
+            let mut small = cfg();
+            small.ports = Arc::new(PortRange::new(42300, 42301));
+            let mut gw = Gateway::new(small);
             let register = msg(
                 "REGISTER sip:acme.example SIP/2.0",
                 &[
@@ -878,10 +1057,11 @@ mod tests {
                 ],
                 Some(PLAIN_OFFER),
             );
-            let out = gw.outbound(invite);
+            let out = gw.outbound(invite).await;
             assert_eq!(body_of(&out), "");
             assert_eq!(content_length(&out), 0);
             assert!(!text(&out).contains("application/sdp"));
+            gw.cfg.ports = Arc::new(PortRange::new(42302, 42399));
             // The browser answers with its offer; pbxd gets a plain answer in A-law (its
             // first G.711), the browser its answer in the ACK.
             let (mut client, offer) =
@@ -917,7 +1097,7 @@ mod tests {
                 ],
                 None,
             );
-            let answer = body_of(&gw.outbound(ack));
+            let answer = body_of(&gw.outbound(ack).await);
             assert!(is_webrtc_sdp(&answer), "{answer}");
             client
                 .accept_answer(&answer)
@@ -934,7 +1114,7 @@ mod tests {
                 ],
                 Some(&redirect(PLAIN_OFFER, "sendonly", 2)),
             );
-            assert_eq!(body_of(&gw.outbound(reinvite)), "");
+            assert_eq!(body_of(&gw.outbound(reinvite).await), "");
             let reoffer = redirect(&offer, "sendrecv", 5);
             let ok = msg(
                 "SIP/2.0 200 OK",
@@ -958,7 +1138,7 @@ mod tests {
                 ],
                 None,
             );
-            assert_eq!(direction(&body_of(&gw.outbound(ack))), "recvonly");
+            assert_eq!(direction(&body_of(&gw.outbound(ack).await)), "recvonly");
             assert_eq!(gw.bridges(), 1);
         });
     }

@@ -219,7 +219,7 @@ async fn serve<S>(
         tokio::select! {
             out = out_rx.recv() => {
                 let Some(bytes) = out else { break };
-                let bytes = gw.outbound(bytes);
+                let bytes = gw.outbound(bytes).await;
                 let frame = match String::from_utf8(bytes) {
                     Ok(text) => Message::text(text),
                     Err(e) => Message::binary(e.into_bytes()),

@@ -93,6 +93,9 @@ impl AlarmHandle {
 }
 
 /// Starts the alarm service; it ends when `stop` turns true.
+/// How often the callers waiting in each wachtrij are sampled.
+const QUEUE_EVERY: Duration = Duration::from_secs(5);
+
 pub fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> AlarmHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let cfg = {
@@ -104,6 +107,34 @@ pub fn start(app: Arc<App>, mut stop: watch::Receiver<bool>) -> AlarmHandle {
         c.daemon.state.dir.clone()
     };
     let handle = AlarmHandle { tx };
+    // Callers waiting per wachtrij, every few seconds (computed on the blocking pool: it reads
+    // the store and asks the SIP task).
+    let sampler = handle.clone();
+    let queue_app = app.clone();
+    let mut queue_stop = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(QUEUE_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = queue_stop.changed() => break,
+            }
+            let a = queue_app.clone();
+            let Ok(Ok(list)) = tokio::task::spawn_blocking(move || a.queue_status(None)).await
+            else {
+                continue;
+            };
+            for q in list {
+                let key = format!("{}/{}", q.tenant, q.number);
+                sampler.observe(
+                    Metric::QueueWaiting,
+                    &key,
+                    Some(&q.tenant),
+                    f64::from(q.waiting),
+                );
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut alarms = Alarms::new(cfg.rules.clone());
         let mut sinks = cfg.sinks.clone();

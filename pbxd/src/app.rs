@@ -317,6 +317,10 @@ impl App {
                     .unwrap_or_default();
                 ok(&list)
             }
+            (R::QueueStatus, Get) => {
+                let tenant = self.scoped_tenant(r)?;
+                ok(&self.queue_status(tenant.as_deref())?)
+            }
             (R::TollFraud, Get) => {
                 let tenant = self.scoped_tenant(r)?;
                 let sip = self.sip.get().ok_or_else(|| not_found("SIP-dienst"))?;
@@ -1755,6 +1759,59 @@ impl App {
             dropped,
             messages,
         })
+    }
+
+    /// The wachtrijen live (`GET /v1/queue-status`, the queue alarms): of one organisation or
+    /// all.
+    pub(crate) fn queue_status(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<pbx_api::QueueInfo>, ModelError> {
+        let slugs: Vec<String> = match tenant {
+            Some(t) => vec![t.to_string()],
+            None => self
+                .store
+                .tenants()
+                .map_err(store_err)?
+                .into_iter()
+                .map(|t| t.slug)
+                .collect(),
+        };
+        let now = crate::sip::unix_ms();
+        let mut out = Vec::new();
+        let mut calls: Option<Vec<pbx_api::CallInfo>> = None;
+        let mut agents: Option<Vec<pbx_api::AgentInfo>> = None;
+        for slug in slugs {
+            let queues = self.store.queues(&slug).map_err(store_err)?;
+            if queues.is_empty() {
+                continue;
+            }
+            // Asked once, and only when some organisation has queues.
+            let calls = calls.get_or_insert_with(|| {
+                self.sip
+                    .get()
+                    .and_then(|s| {
+                        s.ask(|tx| crate::sip::Control::Calls(tenant.map(str::to_string), tx))
+                    })
+                    .unwrap_or_default()
+            });
+            let agents = agents.get_or_insert_with(|| {
+                self.softphone
+                    .get()
+                    .map(|p| p.agents(tenant))
+                    .unwrap_or_default()
+            });
+            let today = self
+                .store
+                .cdrs(&pbx_store::CdrFilter {
+                    tenant: Some(slug.clone()),
+                    from_ms: Some(crate::queues::day_start_ms(now)),
+                    ..pbx_store::CdrFilter::default()
+                })
+                .map_err(store_err)?;
+            out.extend(crate::queues::status(&queues, calls, agents, &today, now));
+        }
+        Ok(out)
     }
 
     fn cdr_list(&self, r: &Req<'_>) -> HResult {

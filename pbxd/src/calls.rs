@@ -1051,6 +1051,7 @@ impl Service {
             }
         }
         self.quality_alarms(&cdr);
+        self.queue_alarms(&cdr);
         if let Some(h) = self.app.history.get() {
             h.call_done(crate::history::CallDone {
                 tenant: cdr.tenant.clone(),
@@ -1132,6 +1133,25 @@ impl Service {
         );
         if q.one_way {
             self.alarm(Metric::OneWayCalls, &key, t, 1.0);
+        }
+    }
+
+    /// A call to a wachtrij that nobody answered (the caller hung up, or no member took it):
+    /// per queue (`org/number`).
+    fn queue_alarms(&self, cdr: &Cdr) {
+        use pbx_engine::alarms::Metric;
+        if !matches!(
+            cdr.afloop,
+            pbx_model::Afloop::Geannuleerd | pbx_model::Afloop::GeenAntwoord
+        ) {
+            return;
+        }
+        let is_queue = self
+            .bundle(&cdr.tenant)
+            .is_some_and(|b| b.queues.iter().any(|q| q.number == cdr.callee.number));
+        if is_queue {
+            let key = format!("{}/{}", cdr.tenant, cdr.callee.number);
+            self.alarm(Metric::QueueLost, &key, Some(cdr.tenant.as_str()), 1.0);
         }
     }
 

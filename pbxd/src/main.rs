@@ -10,6 +10,7 @@ mod http;
 mod man;
 mod notify;
 mod prompts;
+mod queues;
 mod relay;
 mod sip;
 mod softphone;

@@ -3,8 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pbx_api::{
-    AgentInfo, AlarmInfo, CallInfo, Event, HistoryPoint, Status, TenantSummary, TraceView,
-    TrunkStatus,
+    AgentInfo, AlarmInfo, CallInfo, Event, HistoryPoint, QueueInfo, Status, TenantSummary,
+    TraceView, TrunkStatus,
 };
 use pbx_i18n::{tr, Lang, Msg};
 use pbx_model::Registration;
@@ -22,9 +22,9 @@ pub enum Tab {
     Registraties,
     /// Trunk state.
     Trunks,
-    /// Queues (no API yet).
+    /// Queues: callers waiting, members, today.
     Wachtrijen,
-    /// Agents (no API yet).
+    /// Softphone agents.
     Agenten,
     /// Alarms.
     Alarmen,
@@ -139,6 +139,8 @@ pub enum Update {
         alarms: Vec<AlarmInfo>,
         /// Softphone agents.
         agents: Vec<AgentInfo>,
+        /// Wachtrijen.
+        queues: Vec<QueueInfo>,
     },
     /// History of a span.
     History(Span, Vec<HistoryPoint>),
@@ -165,6 +167,8 @@ pub struct Data {
     pub alarms: Vec<AlarmInfo>,
     /// Softphone agents.
     pub agents: Vec<AgentInfo>,
+    /// Wachtrijen.
+    pub queues: Vec<QueueInfo>,
     /// History of `history_span`.
     pub history: Vec<HistoryPoint>,
     /// The span `history` belongs to.
@@ -328,6 +332,23 @@ impl App {
     }
 
     /// Alarms shown: firing first, then newest first.
+    /// The queues shown: filtered, the busiest (most callers waiting) first, then by
+    /// organisation and number.
+    pub fn queues(&self) -> Vec<&QueueInfo> {
+        let mut v: Vec<&QueueInfo> = self
+            .data
+            .queues
+            .iter()
+            .filter(|q| self.passes(&q.tenant, &format!("{} {}", q.number, q.name)))
+            .collect();
+        v.sort_by(|a, b| {
+            b.waiting
+                .cmp(&a.waiting)
+                .then_with(|| (&a.tenant, &a.number).cmp(&(&b.tenant, &b.number)))
+        });
+        v
+    }
+
     /// The agents shown: filtered, by organisation and login name (pbxd sends them sorted), so
     /// a row stays where the eye left it.
     pub fn agents(&self) -> Vec<&AgentInfo> {
@@ -373,6 +394,7 @@ impl App {
             Tab::Trunks => self.trunks().len(),
             Tab::Alarmen => self.alarms().len(),
             Tab::Agenten => self.agents().len(),
+            Tab::Wachtrijen => self.queues().len(),
             _ => 0,
         }
     }
@@ -603,6 +625,7 @@ impl App {
                 trunks,
                 alarms,
                 agents,
+                queues,
             } => {
                 self.connected = true;
                 self.error = None;
@@ -611,6 +634,7 @@ impl App {
                 self.data.trunks = trunks;
                 self.data.alarms = alarms;
                 self.data.agents = agents;
+                self.data.queues = queues;
                 let n = self.rows();
                 if self.selected >= n {
                     self.selected = n.saturating_sub(1);

@@ -110,6 +110,7 @@ pub fn spawn_poller(
                     trunks: list(&client, Route::TrunkStatus).await?,
                     alarms: list(&client, Route::Alarms).await?,
                     agents: list(&client, Route::Agents).await?,
+                    queues: list(&client, Route::QueueStatus).await?,
                 })
             }
             .await;

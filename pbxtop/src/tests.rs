@@ -169,6 +169,36 @@ fn agent(
     }
 }
 
+/// A queue: (waiting, longest s), (talking, free, logged in, members), (offered, answered,
+/// lost) today, service level.
+fn queue(
+    tenant: &str,
+    number: &str,
+    name: &str,
+    wait: (u32, u64),
+    agents: (u32, u32, u32, u32),
+    today: (u32, u32, u32),
+    sl: Option<u32>,
+) -> pbx_api::QueueInfo {
+    pbx_api::QueueInfo {
+        tenant: tenant.into(),
+        number: number.into(),
+        name: name.into(),
+        strategy: "ringall".into(),
+        waiting: wait.0,
+        longest_wait_s: wait.1,
+        talking: agents.0,
+        available: agents.1,
+        logged_in: agents.2,
+        members: agents.3,
+        offered_today: today.0,
+        answered_today: today.1,
+        lost_today: today.2,
+        avg_wait_s: (today.1 > 0).then_some(14),
+        service_level_pct: sl,
+    }
+}
+
 fn board() -> App {
     let mut app = App::new(Lang::Nl);
     app.now_ms = NOW;
@@ -187,6 +217,35 @@ fn board() -> App {
         alarms: vec![
             alarm("lage_mos:acme", "resolved", "waarschuwing", 3_600_000, true),
             alarm("verlies:acme", "firing", "kritiek", 95_000, false),
+        ],
+        queues: vec![
+            queue(
+                "acme",
+                "500",
+                "Klantenservice",
+                (3, 95),
+                (2, 1, 3, 4),
+                (42, 37, 5),
+                Some(81),
+            ),
+            queue(
+                "acme",
+                "510",
+                "Verkoop",
+                (0, 0),
+                (1, 1, 1, 2),
+                (8, 8, 0),
+                Some(100),
+            ),
+            queue(
+                "demo",
+                "600",
+                "Helpdesk",
+                (1, 12),
+                (0, 0, 0, 3),
+                (0, 0, 0),
+                None,
+            ),
         ],
     });
     app.apply(Update::History(Span::Day, history()));
@@ -461,6 +520,7 @@ fn reconnect_keeps_tab_sort_and_filter() {
         trunks: Vec::new(),
         alarms: Vec::new(),
         agents: Vec::new(),
+        queues: Vec::new(),
     });
     assert!(app.connected);
     assert_eq!(app.tab, Tab::Gesprekken);
@@ -560,7 +620,7 @@ fn registrations_and_queues_tabs() {
     );
     key(&mut app, KeyCode::Char('5'));
     let s = render(&app);
-    assert!(s.contains("wachtrijfunctie"), "{s}");
+    assert!(s.contains("Klantenservice") && s.contains("42/37/5"), "{s}");
     key(&mut app, KeyCode::Char('6'));
     assert!(render(&app).contains("Agenten"));
 }
@@ -634,4 +694,21 @@ fn snapshot_agenten() {
     typed(&mut app, "pauze");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.agents().len(), 1);
+}
+
+#[test]
+fn snapshot_wachtrijen() {
+    let mut app = board();
+    key(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.tab, Tab::Wachtrijen);
+    let text = render(&app);
+    snapshot("wachtrijen", &text);
+    // Busiest first: the queue with three callers waiting heads the list.
+    assert_eq!(app.queues()[0].number, "500");
+    // The filter works on this tab too.
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "org:demo");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.queues().len(), 1);
+    assert_eq!(app.queues()[0].name, "Helpdesk");
 }

@@ -97,14 +97,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
             Tab::Registraties => draw_registrations(f, app, body),
             Tab::Trunks => draw_trunks(f, app, body),
             Tab::Agenten => draw_agents(f, app, body),
-            Tab::Wachtrijen => {
-                f.render_widget(
-                    Paragraph::new(tr(lang, "top.queues_later"))
-                        .wrap(Wrap { trim: true })
-                        .block(block(format!(" {} ", app.tab.title(lang)))),
-                    body,
-                );
-            }
+            Tab::Wachtrijen => draw_queues(f, app, body),
             Tab::Alarmen => draw_alarms(f, app, body),
             Tab::Historie => draw_history(f, app, body),
         }
@@ -783,6 +776,106 @@ fn draw_trunks(f: &mut Frame<'_>, app: &App, area: Rect) {
         Some(app.selected)
     });
     f.render_stateful_widget(table, area, &mut st);
+}
+
+fn draw_queues(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let lang = app.lang;
+    let queues = app.queues();
+    let wide = area.width >= 100;
+    let title = Msg::new("top.queues_title")
+        .arg("n", queues.len())
+        .arg("waiting", queues.iter().map(|q| q.waiting).sum::<u32>())
+        .render(lang);
+    if queues.is_empty() {
+        f.render_widget(
+            Paragraph::new(tr(lang, "top.no_queues"))
+                .wrap(Wrap { trim: true })
+                .block(block(title)),
+            area,
+        );
+        return;
+    }
+    let rows: Vec<Row<'_>> = queues
+        .iter()
+        .map(|q| {
+            // Callers waiting with nobody free: what the NOC must see first.
+            let style = if q.waiting > 0 && q.available == 0 {
+                bold().add_modifier(Modifier::UNDERLINED)
+            } else if q.waiting > 0 {
+                bold()
+            } else {
+                Style::default()
+            };
+            let mut cells = vec![
+                Cell::from(q.tenant.clone()),
+                Cell::from(format!("{} {}", q.number, q.name)),
+                Cell::from(q.waiting.to_string()).style(style),
+                Cell::from(if q.waiting > 0 {
+                    duration(q.longest_wait_s * 1000)
+                } else {
+                    String::new()
+                }),
+                Cell::from(q.talking.to_string()),
+                Cell::from(format!("{}/{}/{}", q.available, q.logged_in, q.members)),
+                Cell::from(format!(
+                    "{}/{}/{}",
+                    q.offered_today, q.answered_today, q.lost_today
+                )),
+                Cell::from(
+                    q.service_level_pct
+                        .map(|p| format!("{p}%"))
+                        .unwrap_or_default(),
+                ),
+            ];
+            if wide {
+                cells.push(Cell::from(
+                    q.avg_wait_s.map(|s| duration(s * 1000)).unwrap_or_default(),
+                ));
+                cells.push(Cell::from(q.strategy.clone()));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let h = |k: &'static str| tr(lang, k);
+    let mut header = vec![
+        h("top.col.org"),
+        h("top.col.queue"),
+        h("top.col.waiting"),
+        h("top.col.longest"),
+        h("top.col.talking"),
+        h("top.col.agents"),
+        h("top.col.today"),
+        h("top.col.sl"),
+    ];
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Min(14),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Length(4),
+    ];
+    if wide {
+        header.push(h("top.col.avg_wait"));
+        widths.push(Constraint::Length(9));
+        header.push(h("top.col.strategy"));
+        widths.push(Constraint::Length(11));
+    }
+    let [table_area, legend_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(bold().add_modifier(Modifier::UNDERLINED)))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .block(block(title));
+    let mut st = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table, table_area, &mut st);
+    f.render_widget(
+        Paragraph::new(tr(lang, "top.queues_legend"))
+            .style(Style::default().add_modifier(Modifier::DIM)),
+        legend_area,
+    );
 }
 
 fn draw_agents(f: &mut Frame<'_>, app: &App, area: Rect) {

@@ -4,6 +4,8 @@
 //! webhook receiver of this test (which answers 503 once, so pbxd retries), an SMTP sink of this
 //! test (plain SMTP on loopback), a command that writes the notice to a file, the control API's
 //! event stream, and `pbxctl alarm list|ack|silence`. `pbxd restarted` fires at the start.
+//! A wachtrij with a caller who gives up: its live state (`GET /v1/queue-status`) and the
+//! queue alarms (`wachtrij_wachtend`, `wachtrij_verloren`) per queue.
 #![allow(clippy::unwrap_used)]
 
 use pbx_tests::*;
@@ -307,4 +309,156 @@ fn alarms_toml_mistakes_are_reported_at_their_line() {
     // The shipped file is clean.
     let r = run(command("pbxctl").args(["check"]).arg(shipped_conf()), None);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// A wachtrij (500, member jan on 1001) with a caller who gives up after seven seconds of
+/// ringing: `GET /v1/queue-status` shows the waiting caller and the members, the
+/// `wachtrij_wachtend` alarm fires while it waits and resolves after, the lost call counts for
+/// today and fires `wachtrij_verloren`, both per queue (`acme/500`).
+#[test]
+fn a_queue_shows_its_waiting_caller_and_a_lost_call_fires_the_queue_alarms() {
+    let mut pbx = Pbx::prepare(Opts {
+        extra_toml: "[sip]\ndigest = [\"MD5\"]\n".into(),
+        ..Opts::default()
+    });
+    std::fs::write(
+        pbx.conf.join("alarms.toml"),
+        r#"
+[[alarm]]
+naam = "wachtrij_druk"
+metriek = "wachtrij_wachtend"
+voorwaarde = "boven"
+drempel = 0
+venster_s = 6
+ernst = "waarschuwing"
+bereik = "wachtrij"
+herhaal_s = 0
+
+[[alarm]]
+naam = "wachtrij_verloren"
+metriek = "wachtrij_verloren"
+voorwaarde = "boven"
+drempel = 0
+venster_s = 600
+ernst = "waarschuwing"
+bereik = "wachtrij"
+"#,
+    )
+    .unwrap();
+    pbx.spawn();
+    pbx.wait_ready();
+    pbx.ctl(&["tenant", "add", "acme", "--domain", "acme.example"])
+        .ok();
+    let pw1 = add_extension(&pbx, "acme", "1001");
+    let pw2 = add_extension(&pbx, "acme", "1002");
+    pbx.ctl_in(
+        &[
+            "user",
+            "add",
+            "acme",
+            "jan",
+            "--name",
+            "Jan",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ],
+        b"Zeer-Geheim-Wachtwoord-7\n",
+    )
+    .ok();
+    pbx.ctl(&["extension", "set", "acme", "1001", "--owner", "jan"])
+        .ok();
+    pbx.ctl(&["queue", "add", "acme", "500", "--name", "Klantenservice"])
+        .ok();
+    pbx.ctl(&["queue", "members", "acme", "500", "--add", "jan"])
+        .ok();
+    let status = |pbx: &Pbx| -> Value {
+        let v: Value =
+            serde_json::from_str(&pbx.ctl(&["api", "/v1/queue-status"]).ok().stdout).unwrap();
+        v.as_array()
+            .and_then(|l| l.iter().find(|q| q["number"] == "500"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let q = status(&pbx);
+    assert_eq!(
+        (
+            q["name"].as_str(),
+            q["waiting"].as_u64(),
+            q["members"].as_u64()
+        ),
+        (Some("Klantenservice"), Some(0), Some(1)),
+        "{q}"
+    );
+
+    // 1001 rings and is cancelled; 1002 calls the queue and gives up after seven seconds.
+    let port = free_udp_port();
+    register_phone(&pbx, "1001", &pw1, "acme.example", port);
+    let mut member = sipp_command(&pbx, pbx.sip_port, "uas_cancel.xml", "1001", &pw1, port);
+    let member = std::thread::spawn(move || run_for(&mut member, None, Duration::from_secs(40)));
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_cancel_7s.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "500",
+        "-auth_uri",
+        "500@acme.example",
+    ]);
+    let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
+    let waiting = wait_for(Duration::from_secs(6), "a caller waiting in 500", || {
+        let q = status(&pbx);
+        (q["waiting"] == 1).then_some(q)
+    });
+    assert_eq!(
+        (waiting["talking"].as_u64(), waiting["logged_in"].as_u64()),
+        (Some(0), Some(0)),
+        "{waiting}"
+    );
+    let alarm = |rule: &str, state: &str| {
+        let l = pbx.ctl_json(&["alarm", "list"]);
+        l.as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["rule"] == rule && x["state"] == state)
+                .cloned()
+        })
+    };
+    let busy = wait_for(Duration::from_secs(8), "wachtrij_druk firing", || {
+        alarm("wachtrij_druk", "firing")
+    });
+    assert_eq!(busy["id"], "wachtrij_druk:acme/500", "{busy}");
+    let caller = caller.join().unwrap();
+    let member = member.join().unwrap();
+    assert_eq!(caller.code, 0, "1002: {}", caller.all());
+    assert_eq!(member.code, 0, "1001: {}", member.all());
+    let lost = wait_for(Duration::from_secs(5), "wachtrij_verloren firing", || {
+        alarm("wachtrij_verloren", "firing")
+    });
+    assert_eq!(lost["id"], "wachtrij_verloren:acme/500", "{lost}");
+    let q = status(&pbx);
+    assert_eq!(
+        (
+            q["waiting"].as_u64(),
+            q["offered_today"].as_u64(),
+            q["answered_today"].as_u64(),
+            q["lost_today"].as_u64(),
+            q["service_level_pct"].as_u64()
+        ),
+        (Some(0), Some(1), Some(0), Some(1), Some(0)),
+        "{q}"
+    );
+    // Nobody waits any more: the pressure alarm resolves.
+    wait_for(Duration::from_secs(15), "wachtrij_druk resolved", || {
+        alarm("wachtrij_druk", "resolved")
+    });
 }

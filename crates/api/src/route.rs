@@ -99,6 +99,8 @@ pub enum Route {
     TollFraud,
     /// `GET /v1/agents?tenant`: softphone agents with their status
     Agents,
+    /// `GET /v1/queue-status?tenant`: the wachtrijen live (waiting, members, today)
+    QueueStatus,
     /// `GET /v1/alarms?tenant`: the alarms
     Alarms,
     /// `GET /v1/history?per&tenant&trunk&from_ms&to_ms`: roll-ups
@@ -172,6 +174,7 @@ impl Route {
             ["trunk-status"] => Route::TrunkStatus,
             ["toll-fraud"] => Route::TollFraud,
             ["agents"] => Route::Agents,
+            ["queue-status"] => Route::QueueStatus,
             ["alarms"] => Route::Alarms,
             ["history"] => Route::History,
             ["alarms", _, "ack"] => Route::AlarmAck(s(1)),
@@ -224,6 +227,7 @@ impl Route {
             Route::TrunkStatus => "/v1/trunk-status".into(),
             Route::TollFraud => "/v1/toll-fraud".into(),
             Route::Agents => "/v1/agents".into(),
+            Route::QueueStatus => "/v1/queue-status".into(),
             Route::Alarms => "/v1/alarms".into(),
             Route::History => "/v1/history".into(),
             Route::AlarmAck(id) => format!("/v1/alarms/{}/ack", encode_segment(id)),
@@ -397,6 +401,7 @@ mod tests {
             Route::TrunkStatus,
             Route::TollFraud,
             Route::Agents,
+            Route::QueueStatus,
             Route::Alarms,
             Route::History,
             Route::AlarmAck("lage_mos:acme".into()),

@@ -311,6 +311,45 @@ pub struct AgentInfo {
     pub calls: u32,
 }
 
+/// The live state of a wachtrij (`GET /v1/queue-status`): callers for its number ringing at
+/// its members ("waiting") or answered, its members' agents, and today's figures (UTC day) from
+/// the CDRs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// Organisation.
+    pub tenant: String,
+    /// The queue's number.
+    pub number: String,
+    /// Name.
+    pub name: String,
+    /// Strategy (`ringall`, …).
+    pub strategy: String,
+    /// Callers waiting now (their call rings at the members).
+    pub waiting: u32,
+    /// The longest of those waits, seconds.
+    pub longest_wait_s: u64,
+    /// Calls of the queue in progress (answered).
+    pub talking: u32,
+    /// Members configured.
+    pub members: u32,
+    /// Members logged in on the softphone (any status but `afgemeld`).
+    pub logged_in: u32,
+    /// Members `beschikbaar` and not in a call.
+    pub available: u32,
+    /// Calls to the queue today.
+    pub offered_today: u32,
+    /// Of those answered.
+    pub answered_today: u32,
+    /// Of those lost (caller hung up, or nobody answered).
+    pub lost_today: u32,
+    /// Average wait of the answered ones, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_wait_s: Option<u64>,
+    /// Share of today's calls answered within 20 s, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level_pct: Option<u32>,
+}
+
 /// One message of a trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceMessage {

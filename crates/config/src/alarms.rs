@@ -4,7 +4,8 @@
 //! [[alarm]]
 //! naam = "lage_mos"
 //! metriek = "mos"            # mos, verlies, jitter, eenrichtingsgeluid, trunk_onbereikbaar,
-//!                            # mislukte_aanmeldingen, gesprekslimiet, opslagfouten, schijf_vrij, herstart
+//!                            # mislukte_aanmeldingen, gesprekslimiet, opslagfouten, schijf_vrij, herstart,
+//!                            # wachtrij_wachtend, wachtrij_verloren
 //! voorwaarde = "onder"       # onder of boven
 //! drempel = 3.6
 //! venster_s = 300            # over hoeveel seconden

@@ -52,11 +52,15 @@ pub enum Metric {
     DiskFree,
     /// pbxd started (count).
     Restart,
+    /// Callers waiting in a queue now (last value, per queue `org/number`).
+    QueueWaiting,
+    /// Calls to a queue lost: the caller hung up or nobody answered (count, per queue).
+    QueueLost,
 }
 
 impl Metric {
     /// All metrics.
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Mos,
         Metric::Loss,
         Metric::Jitter,
@@ -67,6 +71,8 @@ impl Metric {
         Metric::StoreErrors,
         Metric::DiskFree,
         Metric::Restart,
+        Metric::QueueWaiting,
+        Metric::QueueLost,
     ];
 
     /// The name in `alarms.toml`.
@@ -82,6 +88,8 @@ impl Metric {
             Metric::StoreErrors => "opslagfouten",
             Metric::DiskFree => "schijf_vrij",
             Metric::Restart => "herstart",
+            Metric::QueueWaiting => "wachtrij_wachtend",
+            Metric::QueueLost => "wachtrij_verloren",
         }
     }
 
@@ -93,7 +101,7 @@ impl Metric {
     fn aggregation(self) -> Aggregation {
         match self {
             Metric::Mos | Metric::Loss | Metric::Jitter => Aggregation::Average,
-            Metric::TrunkDown | Metric::DiskFree => Aggregation::Last,
+            Metric::TrunkDown | Metric::DiskFree | Metric::QueueWaiting => Aggregation::Last,
             _ => Aggregation::Count,
         }
     }

@@ -131,11 +131,28 @@ impl Store {
     /// CDRs matching the filter, oldest first; with a limit the newest `limit`.
     pub fn cdrs(&self, f: &CdrFilter) -> Result<Vec<Cdr>> {
         let pre = f.tenant.as_deref().map(prefix).unwrap_or_default();
-        let mut out: Vec<Cdr> = self
-            .scan::<Cdr>(Tid::Cdrs, &pre)?
-            .into_iter()
-            .filter(|c| f.keeps(c))
-            .collect();
+        let all = match (
+            f.tenant.as_deref(),
+            f.from_ms.is_some() || f.to_ms.is_some(),
+        ) {
+            // Keys are `tenant\0 end_ms id`: a period of one organisation is a range.
+            (Some(t), true) => {
+                let at = |ms: u64| {
+                    let mut k = prefix(t);
+                    k.extend_from_slice(&ms.to_be_bytes());
+                    k
+                };
+                let (from, to) = (at(f.from_ms.unwrap_or(0)), at(f.to_ms.unwrap_or(u64::MAX)));
+                let mut v = Vec::new();
+                for kv in self.tree(Tid::Cdrs).range(from..to) {
+                    let (k, val) = kv.map_err(|e| self.db_err(e))?;
+                    v.push(self.decode_at::<Cdr>(Tid::Cdrs, &k, &val)?);
+                }
+                v
+            }
+            _ => self.scan::<Cdr>(Tid::Cdrs, &pre)?,
+        };
+        let mut out: Vec<Cdr> = all.into_iter().filter(|c| f.keeps(c)).collect();
         out.sort_by(|a, b| (a.end_ms, &a.id).cmp(&(b.end_ms, &b.id)));
         if f.limit > 0 && out.len() > f.limit {
             out.drain(..out.len() - f.limit);

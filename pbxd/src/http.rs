@@ -319,5 +319,54 @@ pub async fn metrics(app: &Arc<App>) -> String {
     for (k, v) in sip.counters() {
         let _ = writeln!(out, "pbx_sip_messages_total{{kind=\"{}\"}} {v}", esc(&k));
     }
+    // Wachtrijen (read on the blocking pool: store and SIP task).
+    let a = app.clone();
+    let queues = tokio::task::spawn_blocking(move || a.queue_status(None))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    type Get = fn(&pbx_api::QueueInfo) -> u64;
+    let gauges: [(&str, &str, Get); 5] = [
+        (
+            "queue_waiting",
+            "Bellers die nu wachten in de wachtrij",
+            |q| u64::from(q.waiting),
+        ),
+        (
+            "queue_longest_wait_seconds",
+            "Langste wacht nu, seconden",
+            |q| q.longest_wait_s,
+        ),
+        (
+            "queue_agents_available",
+            "Leden van de wachtrij die vrij zijn",
+            |q| u64::from(q.available),
+        ),
+        (
+            "queue_lost_today",
+            "Verloren gesprekken van vandaag (UTC)",
+            |q| u64::from(q.lost_today),
+        ),
+        (
+            "queue_offered_today",
+            "Aangeboden gesprekken van vandaag (UTC)",
+            |q| u64::from(q.offered_today),
+        ),
+    ];
+    if !queues.is_empty() {
+        for (name, help, get) in gauges {
+            family(&mut out, name, "gauge", help);
+            for q in &queues {
+                let _ = writeln!(
+                    out,
+                    "pbx_{name}{{tenant=\"{}\",queue=\"{}\"}} {}",
+                    esc(&q.tenant),
+                    esc(&q.number),
+                    get(q)
+                );
+            }
+        }
+    }
     out
 }

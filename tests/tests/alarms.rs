@@ -317,8 +317,14 @@ fn alarms_toml_mistakes_are_reported_at_their_line() {
 /// today and fires `wachtrij_verloren`, both per queue (`acme/500`).
 #[test]
 fn a_queue_shows_its_waiting_caller_and_a_lost_call_fires_the_queue_alarms() {
+    let http_port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
     let mut pbx = Pbx::prepare(Opts {
-        extra_toml: "[sip]\ndigest = [\"MD5\"]\n".into(),
+        extra_toml: format!(
+            "[sip]\ndigest = [\"MD5\"]\n\n[http]\naddress = \"127.0.0.1:{http_port}\"\ntls = false\n"
+        ),
         ..Opts::default()
     });
     std::fs::write(
@@ -425,6 +431,12 @@ bereik = "wachtrij"
         (Some(0), Some(0)),
         "{waiting}"
     );
+    // Prometheus sees the same.
+    let metrics = http_get(http_port, "/metrics");
+    assert!(
+        metrics.contains("pbx_queue_waiting{tenant=\"acme\",queue=\"500\"} 1"),
+        "{metrics}"
+    );
     let alarm = |rule: &str, state: &str| {
         let l = pbx.ctl_json(&["alarm", "list"]);
         l.as_array().and_then(|a| {
@@ -457,8 +469,29 @@ bereik = "wachtrij"
         (Some(0), Some(1), Some(0), Some(1), Some(0)),
         "{q}"
     );
+    let metrics = http_get(http_port, "/metrics");
+    assert!(
+        metrics.contains("pbx_queue_lost_today{tenant=\"acme\",queue=\"500\"} 1"),
+        "{metrics}"
+    );
     // Nobody waits any more: the pressure alarm resolves.
     wait_for(Duration::from_secs(15), "wachtrij_druk resolved", || {
         alarm("wachtrij_druk", "resolved")
     });
+}
+
+/// The body of a plain HTTP GET on loopback.
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(out)
 }

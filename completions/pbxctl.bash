@@ -157,6 +157,9 @@ _pbxctl() {
             pbxctl__subcmd__queue,set)
                 cmd="pbxctl__subcmd__queue__subcmd__set"
                 ;;
+            pbxctl__subcmd__queue,status)
+                cmd="pbxctl__subcmd__queue__subcmd__status"
+                ;;
             pbxctl__subcmd__tenant,add)
                 cmd="pbxctl__subcmd__tenant__subcmd__add"
                 ;;
@@ -1314,7 +1317,7 @@ _pbxctl() {
             return 0
             ;;
         pbxctl__subcmd__queue)
-            opts="-h --help --json --lang --socket --config add list set members remove"
+            opts="-h --help --json --lang --socket --config add list status set members remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1514,6 +1517,32 @@ _pbxctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lang)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pbxctl__subcmd__queue__subcmd__status)
+            opts="-h --help --json --lang --socket --config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --lang)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -346,16 +346,17 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_sub
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand trunk; and __fish_seen_subcommand_from status" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -s h -l help -d 'Toon deze hulp'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -f -a "add" -d 'Maak een wachtrij aan'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -f -a "list" -d 'Toon de wachtrijen van een organisatie'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -f -a "set" -d 'Wijzig een wachtrij'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -f -a "members" -d 'Toon of wijzig de agenten van een wachtrij'
-complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list set members remove" -f -a "remove" -d 'Verwijder een wachtrij'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "add" -d 'Maak een wachtrij aan'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "list" -d 'Toon de wachtrijen van een organisatie'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "status" -d 'Toon de wachtrijen live: wachtenden, agenten, cijfers van vandaag'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "set" -d 'Wijzig een wachtrij'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "members" -d 'Toon of wijzig de agenten van een wachtrij'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and not __fish_seen_subcommand_from add list status set members remove" -f -a "remove" -d 'Verwijder een wachtrij'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from add" -l name -d 'Naam' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from add" -l strategy -d 'Strategie: ringall, leastrecent, fewestcalls, random, roundrobin' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from add" -l ring-timeout -d 'Seconden dat een agent gebeld wordt' -r
@@ -373,6 +374,11 @@ complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_sub
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from list" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from list" -s h -l help -d 'Toon deze hulp'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from list" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l lang -d 'Taal: nl of en (standaard uit LANG, anders nl)' -r
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l socket -d 'Pad van de control-socket [omgevingsvariabele: PBXCTL_SOCKET]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l config -d 'Configuratiemap van pbxd (voor check, plan, apply en het socketpad) [omgevingsvariabele: PBXD_CONFIG]' -r -F
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Toon deze hulp'
+complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l json -d 'Uitvoer als JSON (stabiel, voor scripts)'
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from set" -l name -d 'Naam' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from set" -l strategy -d 'Strategie: ringall, leastrecent, fewestcalls, random, roundrobin' -r
 complete -c pbxctl -n "__fish_pbxctl_using_subcommand queue; and __fish_seen_subcommand_from set" -l ring-timeout -d 'Seconden dat een agent gebeld wordt' -r

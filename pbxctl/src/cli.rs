@@ -469,6 +469,11 @@ pub enum QueueCmd {
     },
     /// Toon de wachtrijen van een organisatie
     List { tenant: String },
+    /// Toon de wachtrijen live: wachtenden, agenten, cijfers van vandaag
+    Status {
+        /// Alleen deze organisatie (standaard: alle waar je bij mag)
+        tenant: Option<String>,
+    },
     /// Wijzig een wachtrij
     Set {
         tenant: String,

@@ -1380,6 +1380,56 @@ impl Ctx {
                 let v: Vec<Queue> = self.get(Route::Queues(tenant.clone()), &[]).await?;
                 self.out(&v, |v| self.queue_table(v))
             }
+            QueueCmd::Status { tenant } => {
+                let q: Vec<(&str, &str)> = tenant
+                    .as_deref()
+                    .map(|t| vec![("tenant", t)])
+                    .unwrap_or_default();
+                let v: Vec<pbx_api::QueueInfo> = self.get(Route::QueueStatus, &q).await?;
+                self.out(&v, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .iter()
+                        .map(|q| {
+                            vec![
+                                q.tenant.clone(),
+                                q.number.clone(),
+                                q.name.clone(),
+                                q.waiting.to_string(),
+                                if q.waiting > 0 {
+                                    format!("{} s", q.longest_wait_s)
+                                } else {
+                                    String::new()
+                                },
+                                q.talking.to_string(),
+                                format!("{}/{}/{}", q.available, q.logged_in, q.members),
+                                format!(
+                                    "{}/{}/{}",
+                                    q.offered_today, q.answered_today, q.lost_today
+                                ),
+                                q.avg_wait_s.map(|s| format!("{s} s")).unwrap_or_default(),
+                                q.service_level_pct
+                                    .map(|p| format!("{p}%"))
+                                    .unwrap_or_default(),
+                            ]
+                        })
+                        .collect();
+                    table(
+                        &self.h(&[
+                            "col.tenant",
+                            "col.number",
+                            "col.name",
+                            "col.q_waiting",
+                            "col.q_longest",
+                            "col.q_talking",
+                            "col.q_agents",
+                            "col.q_today",
+                            "col.q_avg_wait",
+                            "col.q_sl",
+                        ]),
+                        &rows,
+                    )
+                })
+            }
             QueueCmd::Set {
                 tenant,
                 number,

@@ -4,8 +4,8 @@
 //! webhook receiver of this test (which answers 503 once, so pbxd retries), an SMTP sink of this
 //! test (plain SMTP on loopback), a command that writes the notice to a file, the control API's
 //! event stream, and `pbxctl alarm list|ack|silence`. `pbxd restarted` fires at the start.
-//! A wachtrij with a caller who gives up: its live state (`GET /v1/queue-status`) and the
-//! queue alarms (`wachtrij_wachtend`, `wachtrij_verloren`) per queue.
+//! A wachtrij with a caller who gives up: its live state (`GET /v1/queue-status`, `pbxctl queue
+//! status`, `/metrics`) and the queue alarms (`wachtrij_wachtend`, `wachtrij_verloren`) per queue.
 #![allow(clippy::unwrap_used)]
 
 use pbx_tests::*;
@@ -431,6 +431,14 @@ bereik = "wachtrij"
         (Some(0), Some(0)),
         "{waiting}"
     );
+    // pbxctl shows it too, as a table and as JSON.
+    let table = pbx.ctl(&["queue", "status", "acme"]).ok().stdout.clone();
+    assert!(
+        table.contains("WACHTEND") && table.contains("Klantenservice"),
+        "{table}"
+    );
+    let json = pbx.ctl_json(&["queue", "status"]);
+    assert_eq!(json[0]["number"], "500", "{json}");
     // Prometheus sees the same.
     let metrics = http_get(http_port, "/metrics");
     assert!(

@@ -851,6 +851,10 @@ impl Agent for Session {
                     })
                     .await
                 }
+                Request::Reoffer { call, sdp } => {
+                    p.ask_ua(who, |reply| ua::Cmd::Reoffer { call, sdp, reply })
+                        .await
+                }
                 Request::Transfer { call, nummer } => {
                     p.ask_ua(who, |reply| ua::Cmd::Transfer {
                         call,

@@ -20,6 +20,7 @@ const SCENARIOS = {
   'ws-security': wsSecurity,
   malformed,
   jssip,
+  reload,
 };
 
 // ------------------------------------------------------------------ shared steps
@@ -168,6 +169,30 @@ async function answer(args) {
   const wrap = await hangupAndWrap(page, call, args, args.ophangen !== false);
   await noErrors(page, 'het afronden');
   return { call, inkomend: banner, toon, dtmf: args.digits ?? '123#', ...wrap, gesprek_ms: Date.now() - t0 };
+}
+
+/**
+ * Answers a call, checks the tone, reloads the page during the call: the page gets the call back
+ * (`call:state` after `welcome`), asks new media with `call:reoffer` and hears the caller again;
+ * then the caller hangs up.
+ */
+async function reload(args) {
+  need(args, 'base', 'organisatie', 'gebruiker', 'wachtwoord');
+  const b = await browser(args, args.mic_hz || 600);
+  const page = b.page;
+  await loggedIn(b, args);
+  await goAvailable(page);
+  const { call } = await answerIncoming(page, args);
+  const voor = await measure(page, args, args.hz);
+  const t0 = Date.now();
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__pbx && window.__pbx.state().ingelogd, null, { timeout: 15000 });
+  await waitState(page, { call: 'verbonden', media: 'connected' }, 15000);
+  const hersteld_ms = Date.now() - t0;
+  const na = await measure(page, args, args.hz, call);
+  await noErrors(page, 'het herstellen');
+  const wrap = await hangupAndWrap(page, call, args, false);
+  return { call, toon_voor: voor, toon_na: na, hersteld_ms, ...wrap };
 }
 
 /** Dials a number from the dial field (Enter), checks the tone and hangs up. */

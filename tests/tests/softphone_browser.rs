@@ -180,6 +180,80 @@ fn chromium_agent_answers_a_sip_call_hears_it_holds_dials_digits_and_wraps_up() 
     assert_eq!(cdr["afloop"], "beantwoord", "{cdr}");
 }
 
+/// The agent reloads the page during a call: the call comes back with its audio (the page sends
+/// `call:reoffer`, pbxd re-INVITEs the caller's side to the new bridge, SIPp checks sendrecv),
+/// and the page hears the caller's 1 kHz again; the SIP side hears the page's 600 Hz after the
+/// reload; the caller hangs up.
+#[test]
+fn chromium_agent_reloads_the_page_during_a_call_and_keeps_it() {
+    let (pbx, port, pw2) = setup();
+    let media = SipMedia::start();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_agent_reloads.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !pbx_registrations(&pbx) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = run_for(&mut caller, None, Duration::from_secs(60));
+        (pbx, r)
+    });
+    let (code, out, err) = scenario(
+        "reload",
+        &json!({
+            "base": format!("http://localhost:{port}"),
+            "organisatie": "acme",
+            "gebruiker": "anna",
+            "wachtwoord": PW,
+            "hz": 1000,
+            "mic_hz": 600,
+        }),
+    );
+    let (pbx, caller) = caller.join().unwrap();
+    let (pcm, _) = media.finish();
+    assert_eq!(
+        code,
+        0,
+        "browser: {out}\n{err}\n--- pbxd:\n{}",
+        pbx.log_text()
+    );
+    eprintln!("browser: {out}");
+    assert_eq!(caller.code, 0, "SIPp 1002: {}", caller.all());
+    assert!(
+        out["toon_na"]["ratio"].as_f64().unwrap_or(0.0) >= 0.3,
+        "{out}"
+    );
+    let tail = &pcm[pcm.len().saturating_sub(8000)..];
+    let (p, e) = (goertzel(tail, 600.0, 8000), energy(tail));
+    assert!(
+        tail.len() >= 8000 && p / e > 0.3,
+        "600 Hz at the SIP side after the reload: {} samples, {p:.0}/{e:.0}",
+        pcm.len()
+    );
+}
+
 /// Is 1001 registered (the browser's phone)?
 fn pbx_registrations(pbx: &Pbx) -> bool {
     pbx.ctl_json(&["registrations"])

@@ -894,3 +894,142 @@ fn a_failed_transfer_of_a_call_the_agent_made_gives_the_call_back() {
     let callee = callee.join().unwrap();
     assert_eq!(callee.code, 0, "1002: {}\n{}", callee.all(), pbx.log_text());
 }
+
+/// The page is reloaded during a call: its peer connection and WebSocket are gone, the call is
+/// not. The new page gets the call's `call:state` and sends `call:reoffer` with a new offer; pbxd
+/// answers it with a new bridge and points the relay there with a re-INVITE (SIPp 1002 checks
+/// that it keeps sendrecv). Both sides hear each other again: the new page the SIP side's 1 kHz,
+/// the SIP side the page's 800 Hz. A reoffer for an unknown call is `niet_gevonden`.
+#[test]
+fn after_a_reload_the_page_gets_its_audio_back_with_call_reoffer() {
+    let (pbx, port, pw2, cookie) = setup();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let own = format!("http://localhost:{port}");
+    let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut s = rt.block_on(ws(port, Some(&cookie), &own)).unwrap();
+    rt.block_on(next_of(&mut s, "welcome"));
+    let a = rt.block_on(ask(&mut s, "1", json!({"type": "agent:login"})));
+    assert_eq!(a["type"], "ok", "{a}");
+    wait_registered(&pbx, true);
+
+    let caller_media = web::SipMedia::start();
+    let mut caller = sipp_command(
+        &pbx,
+        pbx.sip_port,
+        "call_agent_reloads.xml",
+        "1002",
+        &pw2,
+        free_udp_port(),
+    );
+    caller.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        "1001",
+        "-auth_uri",
+        "1001@acme.example",
+        "-set",
+        "mport",
+        &caller_media.port.to_string(),
+        "-set",
+        "rtcpport",
+        &free_udp_port().to_string(),
+    ]);
+    let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
+
+    let got = rt.block_on(async move {
+        let inc = next_of(&mut s, "call:incoming").await;
+        let call = inc["call"].as_str().unwrap().to_string();
+        let (mut first, offer) = Client::offer(lo, &[Codec::Pcmu]).await.unwrap();
+        let a = ask(
+            &mut s,
+            "2",
+            json!({"type": "call:answer", "call": call, "sdp": offer}),
+        )
+        .await;
+        assert_eq!(a["type"], "ok", "{a}");
+        first.accept_answer(a["sdp"].as_str().unwrap()).unwrap();
+        assert!(first.connected(Duration::from_secs(5)).await, "ICE/DTLS up");
+        for f in 0..40u64 {
+            first
+                .send_audio(&tone(600.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The reload: media and WebSocket gone.
+        first.close().await;
+        drop(s);
+        let mut s = ws(port, Some(&cookie), &own).await.unwrap();
+        next_of(&mut s, "welcome").await;
+        // The call in progress comes right after, as `call:state`.
+        let st = next_of(&mut s, "call:state").await;
+        assert_eq!(
+            (st["call"].as_str(), st["state"].as_str()),
+            (Some(call.as_str()), Some("verbonden")),
+            "{st}"
+        );
+        let (mut second, offer) = Client::offer(lo, &[Codec::Pcmu]).await.unwrap();
+        let r = ask(
+            &mut s,
+            "3",
+            json!({"type": "call:reoffer", "call": "bestaat-niet", "sdp": offer}),
+        )
+        .await;
+        assert_eq!(
+            (r["type"].as_str(), r["code"].as_str()),
+            (Some("error"), Some("niet_gevonden")),
+            "{r}"
+        );
+        let r = ask(
+            &mut s,
+            "4",
+            json!({"type": "call:reoffer", "call": call, "sdp": offer}),
+        )
+        .await;
+        assert_eq!(r["type"], "ok", "{r}");
+        second.accept_answer(r["sdp"].as_str().unwrap()).unwrap();
+        assert!(
+            second.connected(Duration::from_secs(5)).await,
+            "new ICE/DTLS up"
+        );
+        let mut got = Vec::new();
+        for f in 0..100u64 {
+            second
+                .send_audio(&tone(800.0, 8000, 8000.0, f * 160, 160))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Some(p) = second.recv(Duration::from_millis(1)).await {
+                second.decode(&p.payload, &mut got);
+            }
+        }
+        let end = next_of_in(&mut s, "call:ended", Duration::from_secs(10)).await;
+        assert_eq!(end["call"], call.as_str(), "{end}");
+        second.close().await;
+        got
+    });
+    let caller = caller.join().unwrap();
+    let (heard, _) = caller_media.finish();
+    assert_eq!(caller.code, 0, "1002: {}\n{}", caller.all(), pbx.log_text());
+    // The new page hears the SIP side's 1 kHz.
+    let tail = &got[got.len().saturating_sub(8000)..];
+    let (p, e) = (goertzel(tail, 1000.0, 8000), energy(tail));
+    assert!(
+        tail.len() >= 4000 && p / e > 0.3,
+        "1 kHz at the reloaded page: {} samples, {p:.0}/{e:.0}",
+        got.len()
+    );
+    // The SIP side hears the new page's 800 Hz at the end.
+    let tail = &heard[heard.len().saturating_sub(8000)..];
+    let (p, e) = (goertzel(tail, 800.0, 8000), energy(tail));
+    assert!(
+        tail.len() >= 8000 && p / e > 0.3,
+        "800 Hz at the SIP side: {} samples, {p:.0}/{e:.0}",
+        heard.len()
+    );
+}

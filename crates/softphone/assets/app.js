@@ -812,14 +812,38 @@ function onCallState(m, restoring = false) {
   if ((m.state === 'verbonden' || m.state === 'in_de_wacht') && !c.verbondenOp) {
     c.verbondenOp = restoring && m.sinds ? m.sinds * 1000 : Date.now();
   }
-  if (m.sdp) {
+  if (!c.pc && (m.state === 'verbonden' || m.state === 'in_de_wacht')) {
+    // A call in progress this page has no media for: it was reloaded during the call (pbxd
+    // sends the calls after `welcome`). The old answer is of no use; new media is asked.
+    c.pendingSdp = null;
+    restoreMedia(c);
+  } else if (m.sdp) {
     if (c.pc) applyAnswer(c, m.sdp); else c.pendingSdp = m.sdp;
-  }
-  if (restoring && !c.pc && !c.pendingSdp) {
-    setCallNote(c, 'Dit gesprek loopt nog, maar de spraak is na het herladen van de pagina niet hersteld. Hang op of verbind door.');
   }
   renderCall(c);
   if (prev !== c.state) announce('Gesprek met ' + (c.naam || c.nummer || 'onbekend') + ': ' + (STATE_TEKST[c.state] || c.state));
+}
+
+/** After a reload: a new peer connection for a call in progress (`call:reoffer`). */
+async function restoreMedia(c) {
+  if (c.restoring) return;
+  c.restoring = true;
+  setCallNote(c, 'Spraak herstellen…');
+  try {
+    const leg = await prepareLeg();
+    if (!S.calls.has(c.call) || c.pc) { closeLeg(leg); return; }
+    attachLeg(c, leg);
+    const m = await request('call:reoffer', { call: c.call, sdp: leg.sdp });
+    await applyAnswer(c, m && m.sdp);
+    setCallNote(c, '');
+    announce('Spraak van het gesprek hersteld.');
+  } catch (err) {
+    if (!(err && err.micShown)) {
+      setCallNote(c, 'Dit gesprek loopt nog, maar de spraak is na het herladen niet hersteld. Hang op of verbind door.');
+    }
+  } finally {
+    c.restoring = false;
+  }
 }
 
 function onEnded(m) {

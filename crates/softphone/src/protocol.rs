@@ -151,6 +151,14 @@ pub enum Request {
         /// A code of the organisation's list.
         code: String,
     },
+    /// New media for a call in progress after the page was reloaded: the page's new offer.
+    #[serde(rename = "call:reoffer")]
+    Reoffer {
+        /// Call id.
+        call: String,
+        /// The offer.
+        sdp: String,
+    },
     /// Search contacts.
     #[serde(rename = "contacts:search")]
     ContactsSearch {
@@ -181,6 +189,7 @@ impl Request {
             Request::Unhold { .. } => "call:unhold",
             Request::Dtmf { .. } => "call:dtmf",
             Request::Transfer { .. } => "call:transfer",
+            Request::Reoffer { .. } => "call:reoffer",
             Request::Consult { .. } => "call:consult",
             Request::ConsultComplete { .. } => "call:consult_complete",
             Request::ConsultCancel { .. } => "call:consult_cancel",
@@ -229,7 +238,7 @@ impl Request {
                 number(nummer)?;
                 sdp(s)
             }
-            Request::Answer { call: c, sdp: s } => {
+            Request::Answer { call: c, sdp: s } | Request::Reoffer { call: c, sdp: s } => {
                 call(c)?;
                 sdp(s)
             }

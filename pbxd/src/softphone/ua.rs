@@ -90,6 +90,12 @@ pub enum Cmd {
         digits: String,
         reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
     },
+    /// New media for a call in progress (the page was reloaded): the page's new offer.
+    Reoffer {
+        call: String,
+        sdp: String,
+        reply: oneshot::Sender<Result<Map<String, Value>, Refusal>>,
+    },
     /// Send `call:state` of every call in progress (a page that connected again).
     Resend,
     /// The pbxd call id of a call (for notes and afcodering).
@@ -185,7 +191,13 @@ struct Call {
     /// The hidden second call of a direct transfer of a call the agent made (see
     /// `transfer_out`): not on the page; answered, it is joined to the first at once.
     hidden: bool,
+    /// Since when the browser's media is gone (its bridge closed): a reloaded page has
+    /// [`REOFFER_GRACE`] to send `call:reoffer` before the call is hung up.
+    gone_at: Option<Instant>,
 }
+
+/// How long a call whose browser media went away waits for `call:reoffer` (a page reload).
+const REOFFER_GRACE: Duration = Duration::from_secs(10);
 
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
@@ -567,6 +579,10 @@ impl Ua {
                 let r = self.transfer(&call, &nummer).await;
                 let _ = reply.send(r);
             }
+            Cmd::Reoffer { call, sdp, reply } => {
+                let r = self.reoffer(&call, sdp).await;
+                let _ = reply.send(r);
+            }
             Cmd::Dtmf {
                 call,
                 digits,
@@ -747,6 +763,7 @@ impl Ua {
             paired: None,
             hairpin_sdp: None,
             hidden: false,
+            gone_at: None,
         };
         let text = self.invite_text(&mut call, &plain, None);
         call.pending
@@ -860,6 +877,16 @@ impl Ua {
         let (Some(to1), Some(to2)) = (media_addr(&s2), media_addr(&s1)) else {
             return Err(Refusal::new("fout", "adres van de spraak onbekend"));
         };
+        // The browser's bridges stop before the relays are pointed at each other: a relay
+        // learns its peer's address from the first packet after an offer, and a bridge still
+        // sending then would be learnt instead of the other relay (1003 hearing the browser).
+        let bridges: Vec<Bridge> = [first.to_string(), second.clone()]
+            .iter()
+            .filter_map(|id| self.calls.get_mut(id).and_then(|c| c.bridge.take()))
+            .collect();
+        for b in bridges {
+            b.close().await;
+        }
         for (id, other, to) in [
             (first.to_string(), second.clone(), to1),
             (second.clone(), first.to_string(), to2),
@@ -1205,6 +1232,7 @@ impl Ua {
             paired: None,
             hairpin_sdp: Some(body.clone()),
             hidden: true,
+            gone_at: None,
         };
         let text = self.invite_text(&mut call, &body, None);
         call.pending
@@ -1234,6 +1262,64 @@ impl Ua {
             "call": first,
             "message": format!("doorverbinden naar {nummer} mislukt ({}); het gesprek is terug", afloop_of(code)),
         }));
+    }
+
+    /// `call:reoffer`: the page lost its media (reloaded) while the call goes on. A new bridge
+    /// answers the new offer with the codec of the call's relay; the old bridge stops; pbxd's
+    /// relay learns the new plain address from a re-INVITE (same direction as before), so the
+    /// other side keeps its dialog and hears the browser again.
+    async fn reoffer(&mut self, id: &str, sdp: String) -> Result<Map<String, Value>, Refusal> {
+        let (relay, held) = match self.calls.get(id) {
+            Some(c) if c.state == State::Connected && c.paired.is_none() && !c.hidden => {
+                if c.pending
+                    .iter()
+                    .any(|p| matches!(p.2, Pending::Reinvite(_)))
+                {
+                    return Err(Refusal::new(
+                        "ongeldig",
+                        "er loopt al een wijziging; probeer het zo opnieuw",
+                    ));
+                }
+                (c.relay_sdp.clone().unwrap_or_default(), c.held)
+            }
+            Some(_) => {
+                return Err(Refusal::new(
+                    "ongeldig",
+                    "alleen een verbonden gesprek krijgt nieuwe spraak",
+                ))
+            }
+            None => return Err(not_found(id)),
+        };
+        let (bridge, answer) = self.new_bridge(&sdp, Some(&relay)).await?;
+        if let Some(addr) = media_addr(&relay) {
+            bridge.set_plain_remote(addr);
+        }
+        let (plain, version) = {
+            let Some(c) = self.calls.get_mut(id) else {
+                return Err(not_found(id));
+            };
+            if let Some(old) = c.bridge.replace(bridge) {
+                tokio::spawn(old.close());
+            }
+            c.browser_sdp = Some(answer.clone());
+            c.sdp_version += 1;
+            (
+                c.bridge.as_ref().map(|b| b.plain_sdp()).unwrap_or_default(),
+                c.sdp_version,
+            )
+        };
+        let body = with_direction(&plain, if held { "sendonly" } else { "sendrecv" }, version);
+        let (text, cseq) = self.in_dialog_of(id, "INVITE", "", Some(&body));
+        if let Some(c) = self.calls.get_mut(id) {
+            c.pending
+                .push(("INVITE".into(), cseq, Pending::Reinvite(held)));
+        }
+        self.send(text).await;
+        tracing::info!(tenant = %self.acct.tenant, extension = %self.acct.extension, "softphone: spraak van een lopend gesprek hersteld");
+        let mut m = Map::new();
+        m.insert("call".into(), json!(id));
+        m.insert("sdp".into(), json!(answer));
+        Ok(m)
     }
 
     async fn hold(&mut self, id: &str, on: bool) -> Result<Map<String, Value>, Refusal> {
@@ -1611,6 +1697,7 @@ impl Ua {
                     paired: None,
                     hairpin_sdp: None,
                     hidden: false,
+            gone_at: None,
                 };
                 self.calls.insert(call_id.clone(), call);
                 self.respond_invite(&call_id, 180, "Ringing", None).await;
@@ -1729,15 +1816,21 @@ impl Ua {
         for id in late {
             self.end(&id, 408, "geen_antwoord").await;
         }
-        // A browser that went away (ICE/DTLS gone) hangs up its call.
-        let gone: Vec<String> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| {
-                c.state == State::Connected && c.bridge.as_ref().is_some_and(|b| b.is_closed())
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+        // A browser that went away (ICE/DTLS gone, or the page closed its connection) hangs up
+        // its call, after a grace for a reloaded page's `call:reoffer`.
+        let mut gone = Vec::new();
+        for (id, c) in self.calls.iter_mut() {
+            let closed =
+                c.state == State::Connected && c.bridge.as_ref().is_some_and(|b| b.is_closed());
+            if !closed {
+                c.gone_at = None;
+                continue;
+            }
+            let since = *c.gone_at.get_or_insert(now);
+            if now.duration_since(since) >= REOFFER_GRACE {
+                gone.push(id.clone());
+            }
+        }
         for id in gone {
             tracing::info!(tenant = %self.acct.tenant, extension = %self.acct.extension, "softphone: browser weg, gesprek opgehangen");
             self.hangup(&id).await;

@@ -1697,7 +1697,7 @@ impl Ua {
                     paired: None,
                     hairpin_sdp: None,
                     hidden: false,
-            gone_at: None,
+                    gone_at: None,
                 };
                 self.calls.insert(call_id.clone(), call);
                 self.respond_invite(&call_id, 180, "Ringing", None).await;

@@ -65,6 +65,20 @@ fn setup() -> (Pbx, u16, String) {
     (pbx, port, pw2)
 }
 
+/// The median over whole seconds of the share of `hz` in the signal (Goertzel power / mean
+/// square; a clean sine gives 0.5).
+fn tone_share(pcm: &[i16], hz: f32) -> f64 {
+    let mut v: Vec<f64> = pcm
+        .chunks_exact(8000)
+        .map(|w| goertzel(w, hz, 8000) / energy(w).max(1.0))
+        .collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 /// Digits of a run of telephone-event codes (each event is sent in several packets).
 fn digits(events: &[u8]) -> String {
     let mut d: Vec<u8> = events.to_vec();
@@ -163,10 +177,12 @@ fn chromium_agent_answers_a_sip_call_hears_it_holds_dials_digits_and_wraps_up() 
     assert_eq!(caller.code, 0, "SIPp 1002: {}", caller.all());
     // The browser heard 1 kHz (checked in the page with WebAudio); the SIP side heard 600 Hz.
     assert!(out["toon"]["ratio"].as_f64().unwrap_or(0.0) >= 0.3, "{out}");
-    let (p, e) = (goertzel(&pcm, 600.0, 8000), energy(&pcm));
+    // Per second, the median: a second of hold, digits or a glitch of the loaded machine does not
+    // decide it (a clean tone is 0.5).
+    let share = tone_share(&pcm, 600.0);
     assert!(
-        pcm.len() > 8000 && p / e > 0.3,
-        "600 Hz at the SIP side: {} samples, {p:.0}/{e:.0}",
+        pcm.len() > 8000 && share > 0.3,
+        "600 Hz at the SIP side: {} samples, median share {share:.2}",
         pcm.len()
     );
     assert_eq!(
@@ -301,10 +317,12 @@ fn chromium_agent_dials_a_sip_phone_and_both_hear_each_other() {
         pbx.log_text()
     );
     assert_eq!(callee.code, 0, "SIPp 1002: {}", callee.all());
-    let (p, e) = (goertzel(&pcm, 600.0, 8000), energy(&pcm));
+    // Per second, the median: a second of hold, digits or a glitch of the loaded machine does not
+    // decide it (a clean tone is 0.5).
+    let share = tone_share(&pcm, 600.0);
     assert!(
-        pcm.len() > 8000 && p / e > 0.3,
-        "600 Hz at the SIP side: {} samples, {p:.0}/{e:.0}",
+        pcm.len() > 8000 && share > 0.3,
+        "600 Hz at the SIP side: {} samples, median share {share:.2}",
         pcm.len()
     );
     let cdr = last_cdr(&pbx);

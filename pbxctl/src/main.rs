@@ -1302,10 +1302,7 @@ impl Ctx {
                 vec![
                     q.number.clone(),
                     q.name.clone(),
-                    serde_json::to_value(q.strategy)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
+                    q.strategy.name(),
                     q.members
                         .iter()
                         .map(|m| format!("{}:{}", m.user, m.penalty))

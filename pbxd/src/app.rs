@@ -1805,7 +1805,7 @@ impl App {
                 .store
                 .cdrs(&pbx_store::CdrFilter {
                     tenant: Some(slug.clone()),
-                    from_ms: Some(crate::queues::day_start_ms(now)),
+                    from_ms: Some(pbx_model::history::Granularity::Dag.start(now)),
                     ..pbx_store::CdrFilter::default()
                 })
                 .map_err(store_err)?;

@@ -12,11 +12,6 @@ use pbx_model::{Afloop, Cdr, Queue};
 /// Seconds within which an answered call counts for the service level.
 pub(crate) const SERVICE_LEVEL_SECS: u64 = 20;
 
-/// Start of the current day (UTC) in Unix ms.
-pub(crate) fn day_start_ms(now_ms: u64) -> u64 {
-    now_ms - now_ms % 86_400_000
-}
-
 /// The state of `queues` (of one organisation) from the live calls, the agents and the CDRs of
 /// today.
 pub(crate) fn status(
@@ -94,7 +89,7 @@ pub(crate) fn status(
                 tenant: q.tenant.clone(),
                 number: q.number.clone(),
                 name: q.name.clone(),
-                strategy: format!("{:?}", q.strategy).to_lowercase(),
+                strategy: q.strategy.name(),
                 waiting: waiting.len() as u32,
                 longest_wait_s,
                 talking: talking as u32,
@@ -231,6 +226,5 @@ mod tests {
         let s = status(&[q], &[], &[], &[], 1_000);
         assert_eq!(s[0].avg_wait_s, None);
         assert_eq!(s[0].service_level_pct, None);
-        assert_eq!(day_start_ms(86_400_000 * 3 + 5), 86_400_000 * 3);
     }
 }

@@ -16,6 +16,7 @@ mod web;
 
 use pbx_tests::*;
 use pbx_webrtc::audio::{energy, goertzel};
+use pbx_webrtc::Codec;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use web::{scenario, SipMedia};
@@ -49,12 +50,6 @@ fn jssip_args(port: u16, password: &str, richting: &str) -> Value {
     })
 }
 
-fn registered(pbx: &Pbx, ext: &str) -> bool {
-    pbx.ctl_json(&["registrations"])
-        .as_array()
-        .is_some_and(|l| l.iter().any(|r| r["extension"] == ext))
-}
-
 /// The last CDR of acme, once there is one.
 fn last_cdr(pbx: &Pbx) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -81,19 +76,14 @@ fn assert_heard_600(pcm: &[i16]) {
 fn jssip_in_chromium_registers_over_wss_calls_a_sip_phone_holds_and_hangs_up() {
     let certs = tempfile::tempdir().unwrap();
     let (pbx, port, pw1, pw2) = start(certs.path());
-    let media = SipMedia::start();
-    let sipp_port = free_udp_port();
-    register_phone(&pbx, "1002", &pw2, "acme.example", sipp_port);
-    let mut callee = sipp_command(
+    let (callee, media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_held_socket.xml",
         "1002",
         &pw2,
-        sipp_port,
+        "uas_held_socket.xml",
+        Codec::Pcmu,
+        Duration::from_secs(60),
     );
-    callee.args(["-set", "mport", &media.port.to_string()]);
-    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(60)));
     let mut args = jssip_args(port, &pw1, "bellen");
     args["nummer"] = json!("1002");
     args["wacht"] = json!(true);
@@ -119,7 +109,7 @@ fn jssip_in_chromium_registers_over_wss_calls_a_sip_phone_holds_and_hangs_up() {
     assert_eq!(cdr["caller"]["number"], "1001", "{cdr}");
     assert_eq!(cdr["callee"]["number"], "1002", "{cdr}");
     // JsSIP unregistered at the end.
-    assert!(!registered(&pbx, "1001"), "1001 nog geregistreerd");
+    assert!(!web::is_registered(&pbx, "1001"), "1001 nog geregistreerd");
 }
 
 #[test]
@@ -127,39 +117,17 @@ fn a_sip_phone_calls_jssip_in_chromium_which_answers_and_follows_hold() {
     let certs = tempfile::tempdir().unwrap();
     let (pbx, port, pw1, pw2) = start(certs.path());
     let media = SipMedia::start();
-    let mut caller = sipp_command(
+    let caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_to_jssip.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
+        media.port,
+    );
     // SIPp calls once JsSIP is registered.
-    let caller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && !registered(&pbx, "1001") {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let r = run_for(&mut caller, None, Duration::from_secs(60));
-        (pbx, r)
-    });
+    let caller = web::call_once_registered(pbx, "1001", caller);
     let mut args = jssip_args(port, &pw1, "opnemen");
     if std::env::var_os("PBX_JSSIP_DEBUG").is_some() {
         args["debug"] = json!(true);

@@ -113,44 +113,18 @@ fn chromium_agent_answers_a_sip_call_hears_it_holds_dials_digits_and_wraps_up() 
     let media = SipMedia::start();
     let base = format!("http://localhost:{port}");
     let caller_port = free_udp_port();
-    let mut caller = sipp_command(
+    let caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_to_browser_held.xml",
         "1002",
         &pw2,
         caller_port,
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
+        media.port,
+    );
     // The call starts once the page is logged in and beschikbaar (the browser's phone is then
     // registered).
-    let caller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let regs = pbx_registrations(&pbx);
-            if regs {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let r = run_for(&mut caller, None, Duration::from_secs(60));
-        (pbx, r)
-    });
+    let caller = web::call_once_registered(pbx, "1001", caller);
     let (code, out, err) = scenario(
         "answer",
         &json!({
@@ -204,38 +178,16 @@ fn chromium_agent_answers_a_sip_call_hears_it_holds_dials_digits_and_wraps_up() 
 fn chromium_agent_reloads_the_page_during_a_call_and_keeps_it() {
     let (pbx, port, pw2) = setup();
     let media = SipMedia::start();
-    let mut caller = sipp_command(
+    let caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_agent_reloads.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
-    let caller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && !pbx_registrations(&pbx) {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let r = run_for(&mut caller, None, Duration::from_secs(60));
-        (pbx, r)
-    });
+        media.port,
+    );
+    let caller = web::call_once_registered(pbx, "1001", caller);
     let (code, out, err) = scenario(
         "reload",
         &json!({
@@ -270,32 +222,20 @@ fn chromium_agent_reloads_the_page_during_a_call_and_keeps_it() {
     );
 }
 
-/// Is 1001 registered (the browser's phone)?
-fn pbx_registrations(pbx: &Pbx) -> bool {
-    pbx.ctl_json(&["registrations"])
-        .as_array()
-        .is_some_and(|l| l.iter().any(|r| r["extension"] == "1001"))
-}
-
 /// The agent dials 1002 (SIPp, A-law only, media at the test) from the dial field: the page
 /// hears the SIP side's 1 kHz, the SIP side hears the browser's 600 Hz (pbxd transcodes
 /// PCMU↔PCMA), the agent hangs up; the CDR says 1001 → 1002 beantwoord.
 #[test]
 fn chromium_agent_dials_a_sip_phone_and_both_hear_each_other() {
     let (pbx, port, pw2) = setup();
-    let media = SipMedia::start_with(Codec::Pcma);
-    let sipp_port = free_udp_port();
-    register_phone(&pbx, "1002", &pw2, "acme.example", sipp_port);
-    let mut callee = sipp_command(
+    let (callee, media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_socket.xml",
         "1002",
         &pw2,
-        sipp_port,
+        "uas_1002_pcma_socket.xml",
+        Codec::Pcma,
+        Duration::from_secs(60),
     );
-    callee.args(["-set", "mport", &media.port.to_string()]);
-    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(60)));
     let (code, out, err) = scenario(
         "dial",
         &json!({
@@ -422,52 +362,25 @@ fn chromium_agent_transfers_a_caller_directly() {
         .as_str()
         .unwrap()
         .to_string();
-    let target_media = SipMedia::start_with(Codec::Pcma);
-    let uas_port = free_udp_port();
-    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
-    let mut target = sipp_command(
+    let (target, target_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_socket.xml",
         "1003",
         &pw3,
-        uas_port,
+        "uas_1002_pcma_socket.xml",
+        Codec::Pcma,
+        Duration::from_secs(60),
     );
-    target.args(["-set", "mport", &target_media.port.to_string()]);
-    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(60)));
     let caller_media = SipMedia::start();
-    let mut caller = sipp_command(
+    let caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_1001_pcmu_socket_8s.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &caller_media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
-    let caller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && !pbx_registrations(&pbx) {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let r = run_for(&mut caller, None, Duration::from_secs(60));
-        (pbx, r)
-    });
+        caller_media.port,
+    );
+    let caller = web::call_once_registered(pbx, "1001", caller);
     let (code, out, err) = scenario(
         "transfer",
         &json!({
@@ -518,52 +431,25 @@ fn chromium_agent_consults_and_transfers() {
         .as_str()
         .unwrap()
         .to_string();
-    let target_media = SipMedia::start_with(Codec::Pcma);
-    let uas_port = free_udp_port();
-    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
-    let mut target = sipp_command(
+    let (target, target_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_consulted.xml",
         "1003",
         &pw3,
-        uas_port,
+        "uas_consulted.xml",
+        Codec::Pcma,
+        Duration::from_secs(60),
     );
-    target.args(["-set", "mport", &target_media.port.to_string()]);
-    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(60)));
     let caller_media = SipMedia::start();
-    let mut caller = sipp_command(
+    let caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_to_browser_held.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &caller_media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
-    let caller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && !pbx_registrations(&pbx) {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let r = run_for(&mut caller, None, Duration::from_secs(60));
-        (pbx, r)
-    });
+        caller_media.port,
+    );
+    let caller = web::call_once_registered(pbx, "1001", caller);
     let (code, out, err) = scenario(
         "consult",
         &json!({

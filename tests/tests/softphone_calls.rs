@@ -141,30 +141,15 @@ fn a_sip_phone_calls_the_browser_agent_audio_both_ways_dtmf_notes_and_afcodering
         .block_on(tokio::net::UdpSocket::bind("127.0.0.1:0"))
         .unwrap();
     let mport = media.local_addr().unwrap().port();
-    let mut caller = sipp_command(
+    let mut caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_1001_pcmu_socket_8s.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &mport.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
+        mport,
+    );
     let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
 
     rt.block_on(async {
@@ -419,19 +404,14 @@ fn the_browser_agent_transfers_a_caller_to_another_extension() {
         .as_str()
         .unwrap()
         .to_string();
-    let target_media = web::SipMedia::start_with(Codec::Pcma);
-    let uas_port = free_udp_port();
-    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
-    let mut target = sipp_command(
+    let (target, target_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_1002_pcma_socket.xml",
         "1003",
         &pw3,
-        uas_port,
+        "uas_1002_pcma_socket.xml",
+        Codec::Pcma,
+        Duration::from_secs(40),
     );
-    target.args(["-set", "mport", &target_media.port.to_string()]);
-    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -446,30 +426,15 @@ fn the_browser_agent_transfers_a_caller_to_another_extension() {
     wait_registered(&pbx, true);
 
     let caller_media = web::SipMedia::start();
-    let mut caller = sipp_command(
+    let mut caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_1001_pcmu_socket_8s.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &caller_media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
+        caller_media.port,
+    );
     let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
 
     rt.block_on(async {
@@ -569,19 +534,14 @@ fn browsers_on_opus_consult_a_sip_phone_and_the_transfer_joins_them() {
         .as_str()
         .unwrap()
         .to_string();
-    let target_media = web::SipMedia::start_with(Codec::Pcma);
-    let uas_port = free_udp_port();
-    register_phone(&pbx, "1003", &pw3, "acme.example", uas_port);
-    let mut target = sipp_command(
+    let (target, target_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_consulted.xml",
         "1003",
         &pw3,
-        uas_port,
+        "uas_consulted.xml",
+        Codec::Pcma,
+        Duration::from_secs(40),
     );
-    target.args(["-set", "mport", &target_media.port.to_string()]);
-    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -599,11 +559,7 @@ fn browsers_on_opus_consult_a_sip_phone_and_the_transfer_joins_them() {
         assert_eq!(r["type"], "ok", "{r}");
         // bert's phone is registered (only browsers on 1002).
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !pbx
-            .ctl_json(&["registrations"])
-            .as_array()
-            .is_some_and(|l| l.iter().any(|r| r["extension"] == "1002"))
-        {
+        while !web::is_registered(&pbx, "1002") {
             assert!(Instant::now() < deadline, "1002 not registered");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -711,32 +667,22 @@ fn the_browser_agent_transfers_a_call_it_made() {
         .as_str()
         .unwrap()
         .to_string();
-    let callee_media = web::SipMedia::start();
-    let callee_port = free_udp_port();
-    register_phone(&pbx, "1002", &pw2, "acme.example", callee_port);
-    let mut callee = sipp_command(
+    let (callee, callee_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_held_socket.xml",
         "1002",
         &pw2,
-        callee_port,
+        "uas_held_socket.xml",
+        Codec::Pcmu,
+        Duration::from_secs(40),
     );
-    callee.args(["-set", "mport", &callee_media.port.to_string()]);
-    let callee = std::thread::spawn(move || run_for(&mut callee, None, Duration::from_secs(40)));
-    let target_media = web::SipMedia::start_with(Codec::Pcma);
-    let target_port = free_udp_port();
-    register_phone(&pbx, "1003", &pw3, "acme.example", target_port);
-    let mut target = sipp_command(
+    let (target, target_media) = web::answering_phone(
         &pbx,
-        pbx.sip_port,
-        "uas_consulted.xml",
         "1003",
         &pw3,
-        target_port,
+        "uas_consulted.xml",
+        Codec::Pcma,
+        Duration::from_secs(40),
     );
-    target.args(["-set", "mport", &target_media.port.to_string()]);
-    let target = std::thread::spawn(move || run_for(&mut target, None, Duration::from_secs(40)));
     std::thread::sleep(Duration::from_millis(300));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -917,30 +863,15 @@ fn after_a_reload_the_page_gets_its_audio_back_with_call_reoffer() {
     wait_registered(&pbx, true);
 
     let caller_media = web::SipMedia::start();
-    let mut caller = sipp_command(
+    let mut caller = web::sipp_caller(
         &pbx,
-        pbx.sip_port,
         "call_agent_reloads.xml",
         "1002",
         &pw2,
         free_udp_port(),
-    );
-    caller.args([
-        "-set",
-        "domain",
-        "acme.example",
-        "-set",
-        "callee",
         "1001",
-        "-auth_uri",
-        "1001@acme.example",
-        "-set",
-        "mport",
-        &caller_media.port.to_string(),
-        "-set",
-        "rtcpport",
-        &free_udp_port().to_string(),
-    ]);
+        caller_media.port,
+    );
     let caller = std::thread::spawn(move || run_for(&mut caller, None, Duration::from_secs(40)));
 
     let got = rt.block_on(async move {

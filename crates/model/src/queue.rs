@@ -28,6 +28,14 @@ impl Strategy {
     pub fn parse(s: &str) -> Option<Strategy> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
     }
+
+    /// The name as in the configuration (`ringall`, …).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
 }
 
 /// An agent in a queue; lower penalty is offered calls first.

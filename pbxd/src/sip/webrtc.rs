@@ -141,33 +141,28 @@ fn answering(dir: &str) -> &'static str {
 }
 
 /// `sdp` with every direction attribute set to `dir` (added when it has none) and the version in
-/// `o=` set to `version`.
-fn redirect(sdp: &str, dir: &str, version: u64) -> String {
+/// `o=` set to `version`. (The softphone's phones use it too.)
+pub(crate) fn with_direction(sdp: &str, dir: &str, version: u64) -> String {
     let mut out = String::with_capacity(sdp.len() + 16);
     let mut had = false;
     for l in sdp.lines() {
-        let t = l.trim_end();
-        if t.is_empty() {
+        let l = l.trim_end();
+        if l.is_empty() {
             continue;
         }
-        if matches!(t, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
-            had = true;
+        if matches!(l, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
             out.push_str("a=");
             out.push_str(dir);
-        } else if let Some(rest) = t.strip_prefix("o=") {
-            let f: Vec<&str> = rest.split(' ').collect();
-            if f.len() >= 6 {
-                out.push_str(&format!(
-                    "o={} {} {version} {}",
-                    f[0],
-                    f[1],
-                    f[3..].join(" ")
-                ));
-            } else {
-                out.push_str(t);
+            had = true;
+        } else if let Some(o) = l.strip_prefix("o=") {
+            let mut parts: Vec<String> = o.split(' ').map(str::to_string).collect();
+            if parts.len() >= 3 {
+                parts[2] = version.to_string();
             }
+            out.push_str("o=");
+            out.push_str(&parts.join(" "));
         } else {
-            out.push_str(t);
+            out.push_str(l);
         }
         out.push_str("\r\n");
     }
@@ -177,6 +172,11 @@ fn redirect(sdp: &str, dir: &str, version: u64) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// The direction that answers an offer (RFC 3264 §6.1).
+pub(crate) fn mirror(offer: &str) -> &'static str {
+    answering(direction(offer))
 }
 
 /// A SIP message as text: its start line and header lines, and the body. Only what the
@@ -439,8 +439,11 @@ impl Gateway {
         let bridge = c.bridge.as_ref()?;
         let dir = direction(offer);
         c.version += 1;
-        let plain = redirect(&bridge.plain_sdp(), dir, c.version);
-        c.answer_for_browser = Some((cseq, redirect(&c.browser_answer, answering(dir), c.version)));
+        let plain = with_direction(&bridge.plain_sdp(), dir, c.version);
+        c.answer_for_browser = Some((
+            cseq,
+            with_direction(&c.browser_answer, answering(dir), c.version),
+        ));
         Some(FromPeer::Forward(t.with_body(Some(&plain))))
     }
 
@@ -480,7 +483,7 @@ impl Gateway {
             let bridge = c.bridge.as_ref()?;
             follow_offer(bridge, &core_offer);
             c.version += 1;
-            let plain = redirect(&bridge.plain_sdp(), answer_dir, c.version);
+            let plain = with_direction(&bridge.plain_sdp(), answer_dir, c.version);
             if let Some(a) = to {
                 bridge.set_plain_remote(a);
             }
@@ -516,7 +519,7 @@ impl Gateway {
                 .replace("a=setup:actpass", &format!("a=setup:{setup}"));
             c.version = 1;
             c.established = true;
-            let plain = redirect(&bridge.plain_sdp(), answer_dir, c.version);
+            let plain = with_direction(&bridge.plain_sdp(), answer_dir, c.version);
             c.bridge = Some(bridge);
             c.offer_seen = Some((answer.to_string(), plain.clone()));
             return Some(FromPeer::Forward(t.with_body(Some(&plain))));
@@ -524,8 +527,8 @@ impl Gateway {
         let plain = if let Some(bridge) = c.bridge.as_ref() {
             follow_offer(bridge, &core_offer);
             c.version += 1;
-            c.ack_body = Some(redirect(&c.browser_answer, answer_dir, c.version));
-            redirect(&bridge.plain_sdp(), answer_dir, c.version)
+            c.ack_body = Some(with_direction(&c.browser_answer, answer_dir, c.version));
+            with_direction(&bridge.plain_sdp(), answer_dir, c.version)
         } else {
             let mut cfg = self.cfg.clone();
             cfg.plain_codecs = plain_codecs(&core_offer);
@@ -540,10 +543,10 @@ impl Gateway {
                 }
                 Ok((bridge, answer)) => {
                     c.version = 1;
-                    c.ack_body = Some(redirect(&answer, answer_dir, c.version));
+                    c.ack_body = Some(with_direction(&answer, answer_dir, c.version));
                     c.browser_answer = answer;
                     c.established = true;
-                    let plain = redirect(&bridge.plain_sdp(), answer_dir, c.version);
+                    let plain = with_direction(&bridge.plain_sdp(), answer_dir, c.version);
                     c.bridge = Some(bridge);
                     plain
                 }
@@ -670,6 +673,15 @@ mod tests {
     use super::*;
     use pbx_webrtc::{Client, PortRange};
 
+    /// Runs a test body on a fresh current-thread runtime.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .block_on(f)
+    }
+
     fn cfg() -> BridgeConfig {
         BridgeConfig {
             bind_ip: IpAddr::from([127, 0, 0, 1]),
@@ -724,11 +736,11 @@ mod tests {
         assert_eq!(answering("sendonly"), "recvonly");
         assert_eq!(answering("recvonly"), "sendonly");
         assert_eq!(answering("inactive"), "inactive");
-        let held = redirect(PLAIN_OFFER, "sendonly", 7);
+        let held = with_direction(PLAIN_OFFER, "sendonly", 7);
         assert_eq!(direction(&held), "sendonly");
         assert!(held.contains("o=- 1 7 IN IP4 127.0.0.1\r\n"), "{held}");
         assert_eq!(held.matches("a=sendonly").count(), 1);
-        let none = redirect(
+        let none = with_direction(
             "v=0\r\no=- 1 1 IN IP4 ::1\r\nm=audio 1 RTP/AVP 0\r\n",
             "inactive",
             2,
@@ -767,11 +779,7 @@ mod tests {
 
     #[test]
     fn a_plain_phone_on_a_websocket_is_left_alone() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(async {
+        block_on(async {
             let mut gw = Gateway::new(cfg());
             let invite = msg(
                 "INVITE sip:1002@acme.example SIP/2.0",
@@ -802,11 +810,7 @@ mod tests {
 
     #[test]
     fn a_browser_offer_is_bridged_both_ways_and_ends_with_bye() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(async {
+        block_on(async {
             let mut gw = Gateway::new(cfg());
             let (mut client, offer) = Client::offer(IpAddr::from([127, 0, 0, 1]), &[Codec::Pcmu])
                 .await
@@ -814,7 +818,11 @@ mod tests {
             let invite = |cseq: u32| {
                 msg(
                     "INVITE sip:1002@acme.example SIP/2.0",
-                    &["Call-ID: w1", &format!("CSeq: {cseq} INVITE"), "To: <sip:1002@acme.example>"],
+                    &[
+                        "Call-ID: w1",
+                        &format!("CSeq: {cseq} INVITE"),
+                        "To: <sip:1002@acme.example>",
+                    ],
                     Some(&offer),
                 )
             };
@@ -828,7 +836,11 @@ mod tests {
             // 407, then the same offer again: the same bridge.
             let challenge = msg(
                 "SIP/2.0 407 Proxy Authentication Required",
-                &["Call-ID: w1", "CSeq: 1 INVITE", "To: <sip:1002@acme.example>;tag=a"],
+                &[
+                    "Call-ID: w1",
+                    "CSeq: 1 INVITE",
+                    "To: <sip:1002@acme.example>;tag=a",
+                ],
                 None,
             );
             assert_eq!(gw.outbound(challenge.clone()).await, challenge);
@@ -845,7 +857,11 @@ mod tests {
             let answer = format!("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n");
             let ok = msg(
                 "SIP/2.0 200 OK",
-                &["Call-ID: w1", "CSeq: 2 INVITE", "To: <sip:1002@acme.example>;tag=b"],
+                &[
+                    "Call-ID: w1",
+                    "CSeq: 2 INVITE",
+                    "To: <sip:1002@acme.example>;tag=b",
+                ],
                 Some(&answer),
             );
             let to_browser = body_of(&gw.outbound(ok).await);
@@ -877,26 +893,38 @@ mod tests {
             assert_eq!(got, 12 + 160);
             assert_eq!(buf[1] & 0x7f, 0);
             // Hold from the browser: sendonly goes on, recvonly comes back.
-            let hold_offer = redirect(&offer, "sendonly", 3);
+            let hold_offer = with_direction(&offer, "sendonly", 3);
             let hold = msg(
                 "INVITE sip:1002@acme.example SIP/2.0",
-                &["Call-ID: w1", "CSeq: 3 INVITE", "To: <sip:1002@acme.example>;tag=b"],
+                &[
+                    "Call-ID: w1",
+                    "CSeq: 3 INVITE",
+                    "To: <sip:1002@acme.example>;tag=b",
+                ],
                 Some(&hold_offer),
             );
             let FromPeer::Forward(hold) = gw.inbound(hold).await else {
                 panic!("reply")
             };
             assert_eq!(direction(&body_of(&hold)), "sendonly");
-            let held_answer = redirect(&answer, "recvonly", 3);
+            let held_answer = with_direction(&answer, "recvonly", 3);
             let ok = msg(
                 "SIP/2.0 200 OK",
-                &["Call-ID: w1", "CSeq: 3 INVITE", "To: <sip:1002@acme.example>;tag=b"],
+                &[
+                    "Call-ID: w1",
+                    "CSeq: 3 INVITE",
+                    "To: <sip:1002@acme.example>;tag=b",
+                ],
                 Some(&held_answer),
             );
             assert_eq!(direction(&body_of(&gw.outbound(ok).await)), "recvonly");
             let bye = msg(
                 "BYE sip:1002@acme.example SIP/2.0",
-                &["Call-ID: w1", "CSeq: 4 BYE", "To: <sip:1002@acme.example>;tag=b"],
+                &[
+                    "Call-ID: w1",
+                    "CSeq: 4 BYE",
+                    "To: <sip:1002@acme.example>;tag=b",
+                ],
                 None,
             );
             let _ = gw.inbound(bye).await;
@@ -906,11 +934,7 @@ mod tests {
 
     #[test]
     fn a_call_to_a_browser_gets_an_offer_of_a_bridge() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(async {
+        block_on(async {
             let mut gw = Gateway::new(cfg());
             let register = msg(
                 "REGISTER sip:acme.example SIP/2.0",
@@ -981,7 +1005,7 @@ mod tests {
                     "CSeq: 2 INVITE",
                     "To: <sip:1002@acme.example>;tag=y",
                 ],
-                Some(&redirect(&answer, "sendonly", 9)),
+                Some(&with_direction(&answer, "sendonly", 9)),
             );
             let FromPeer::Forward(hold_out) = gw.inbound(hold).await else {
                 panic!("reply")
@@ -994,7 +1018,7 @@ mod tests {
                     "CSeq: 2 INVITE",
                     "To: <sip:1002@acme.example>;tag=y",
                 ],
-                Some(&redirect(PLAIN_OFFER, "recvonly", 3)),
+                Some(&with_direction(PLAIN_OFFER, "recvonly", 3)),
             );
             let back = body_of(&gw.outbound(ok).await);
             assert_eq!(direction(&back), "recvonly");
@@ -1028,11 +1052,7 @@ mod tests {
 
     #[test]
     fn without_ports_a_call_to_a_browser_goes_as_a_delayed_offer() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(async {
+        block_on(async {
             // Two ports: too few for a bridge's offer (it needs two pairs), so pbxd's INVITE
             // goes without SDP and the browser offers; its 2xx then gets a bridge.
             let mut small = cfg();
@@ -1112,10 +1132,10 @@ mod tests {
                     "CSeq: 11 INVITE",
                     "To: <sip:1001@acme.example>;tag=x",
                 ],
-                Some(&redirect(PLAIN_OFFER, "sendonly", 2)),
+                Some(&with_direction(PLAIN_OFFER, "sendonly", 2)),
             );
             assert_eq!(body_of(&gw.outbound(reinvite).await), "");
-            let reoffer = redirect(&offer, "sendrecv", 5);
+            let reoffer = with_direction(&offer, "sendrecv", 5);
             let ok = msg(
                 "SIP/2.0 200 OK",
                 &[
@@ -1145,16 +1165,18 @@ mod tests {
 
     #[test]
     fn an_unusable_offer_is_answered_488_and_too_many_calls_503() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(async {
+        block_on(async {
             let mut gw = Gateway::new(cfg());
             let sdes = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
             let invite = msg(
                 "INVITE sip:1002@acme.example SIP/2.0",
-                &["Via: SIP/2.0/WSS x.invalid;branch=z9hG4bK9", "Call-ID: bad", "CSeq: 1 INVITE", "From: <sip:1001@acme.example>;tag=f", "To: <sip:1002@acme.example>"],
+                &[
+                    "Via: SIP/2.0/WSS x.invalid;branch=z9hG4bK9",
+                    "Call-ID: bad",
+                    "CSeq: 1 INVITE",
+                    "From: <sip:1001@acme.example>;tag=f",
+                    "To: <sip:1002@acme.example>",
+                ],
                 Some(sdes),
             );
             match gw.inbound(invite).await {
@@ -1172,7 +1194,11 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{e}"));
                 let invite = msg(
                     "INVITE sip:1002@acme.example SIP/2.0",
-                    &[&format!("Call-ID: many{i}"), "CSeq: 1 INVITE", "To: <sip:1002@acme.example>"],
+                    &[
+                        &format!("Call-ID: many{i}"),
+                        "CSeq: 1 INVITE",
+                        "To: <sip:1002@acme.example>",
+                    ],
                     Some(&offer),
                 );
                 assert!(matches!(gw.inbound(invite).await, FromPeer::Forward(_)));
@@ -1182,7 +1208,11 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             let invite = msg(
                 "INVITE sip:1002@acme.example SIP/2.0",
-                &["Call-ID: one-too-many", "CSeq: 1 INVITE", "To: <sip:1002@acme.example>"],
+                &[
+                    "Call-ID: one-too-many",
+                    "CSeq: 1 INVITE",
+                    "To: <sip:1002@acme.example>",
+                ],
                 Some(&offer),
             );
             match gw.inbound(invite).await {

@@ -11,7 +11,7 @@
 //! The agent is the page's only way in: it acts for one user of one organisation and knows
 //! only its own calls.
 
-use crate::sip::webrtc::{media_addr, plain_codecs};
+use crate::sip::webrtc::{media_addr, mirror, plain_codecs, with_direction};
 use crate::sip::Attached;
 use pbx_sip::auth::{self, Algorithm, Credentials, Qop};
 use pbx_sip::msg::{self, Limits, Parsed};
@@ -212,39 +212,6 @@ fn hex(n: usize) -> String {
         .collect()
 }
 
-/// The plain SDP with another direction attribute (hold) and origin version.
-fn with_direction(sdp: &str, dir: &str, version: u64) -> String {
-    let mut out = String::with_capacity(sdp.len() + 16);
-    let mut had = false;
-    for l in sdp.lines() {
-        let l = l.trim_end();
-        if l.is_empty() {
-            continue;
-        }
-        if matches!(l, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
-            out.push_str("a=");
-            out.push_str(dir);
-            had = true;
-        } else if let Some(o) = l.strip_prefix("o=") {
-            let mut parts: Vec<String> = o.split(' ').map(str::to_string).collect();
-            if parts.len() >= 3 {
-                parts[2] = version.to_string();
-            }
-            out.push_str("o=");
-            out.push_str(&parts.join(" "));
-        } else {
-            out.push_str(l);
-        }
-        out.push_str("\r\n");
-    }
-    if !had {
-        out.push_str("a=");
-        out.push_str(dir);
-        out.push_str("\r\n");
-    }
-    out
-}
-
 /// The SDP that points a transferred call's media at `to` (the other call's relay), one codec
 /// and telephone-event.
 fn hairpin_sdp(to: SocketAddr, codec: pbx_webrtc::Codec, version: u64) -> String {
@@ -256,19 +223,6 @@ fn hairpin_sdp(to: SocketAddr, codec: pbx_webrtc::Codec, version: u64) -> String
         port = to.port(),
         name = codec.name(),
     )
-}
-
-/// The direction we answer to an offer with `dir` (RFC 3264 §6.1).
-fn mirror(offer: &str) -> &'static str {
-    for l in offer.lines() {
-        match l.trim() {
-            "a=sendonly" => return "recvonly",
-            "a=recvonly" => return "sendonly",
-            "a=inactive" => return "inactive",
-            _ => {}
-        }
-    }
-    "sendrecv"
 }
 
 fn user_of(uri_or_name_addr: &str) -> (String, String) {
@@ -712,6 +666,43 @@ impl Ua {
     }
 
     /// Starts an outgoing call; the `ok` fields (`call`, `sdp`).
+    /// A new call of ours to `nummer`, before its INVITE: no media yet, ringing deadline set.
+    fn outgoing(&self, nummer: &str) -> Call {
+        Call {
+            dir: Dir::Out,
+            state: State::Dialling,
+            call_id: format!("{}@softphone", hex(20)),
+            local_tag: hex(8),
+            remote_tag: None,
+            local_uri: format!("<{}>", self.aor()),
+            remote_uri: format!("<sip:{nummer}@{}>", self.acct.domain),
+            target: format!("sip:{nummer}@{}", self.acct.domain),
+            cseq: 1,
+            invite: None,
+            branch: format!("z9hG4bK{}", hex(16)),
+            invite_cseq: 1,
+            authorised: false,
+            pending: Vec::new(),
+            bridge: None,
+            browser_sdp: None,
+            relay_sdp: None,
+            sdp_version: 1,
+            held: false,
+            number: nummer.to_string(),
+            name: String::new(),
+            since: now_unix(),
+            pbx_id: None,
+            dial_reply: None,
+            deadline: Some(Instant::now() + ANSWER_TIMEOUT),
+            consult: None,
+            consult_of: None,
+            paired: None,
+            hairpin_sdp: None,
+            hidden: false,
+            gone_at: None,
+        }
+    }
+
     /// `opus`: Opus end to end may be tried when the number is a browser (not for a
     /// consultation, whose media may later be joined to a G.711 call).
     async fn start_dial(
@@ -727,44 +718,11 @@ impl Ua {
             && nummer.bytes().all(|b| b.is_ascii_digit())
             && self.sip.browser_only(&self.acct.tenant, &nummer);
         let (bridge, answer) = self.new_bridge_for(&sdp, None, to_browser).await?;
-        let call_id = format!("{}@softphone", hex(20));
         let plain = plain_offer(&bridge);
-        let branch = format!("z9hG4bK{}", hex(16));
-        let local_uri = format!("<{}>", self.aor());
-        let remote_uri = format!("<sip:{nummer}@{}>", self.acct.domain);
-        let mut call = Call {
-            dir: Dir::Out,
-            state: State::Dialling,
-            call_id: call_id.clone(),
-            local_tag: hex(8),
-            remote_tag: None,
-            local_uri,
-            remote_uri,
-            target: format!("sip:{nummer}@{}", self.acct.domain),
-            cseq: 1,
-            invite: None,
-            branch,
-            invite_cseq: 1,
-            authorised: false,
-            pending: Vec::new(),
-            bridge: Some(bridge),
-            browser_sdp: Some(answer),
-            relay_sdp: None,
-            sdp_version: 1,
-            held: false,
-            number: nummer,
-            name: String::new(),
-            since: now_unix(),
-            pbx_id: None,
-            dial_reply: None,
-            deadline: Some(Instant::now() + ANSWER_TIMEOUT),
-            consult: None,
-            consult_of: None,
-            paired: None,
-            hairpin_sdp: None,
-            hidden: false,
-            gone_at: None,
-        };
+        let mut call = self.outgoing(&nummer);
+        let call_id = call.call_id.clone();
+        call.bridge = Some(bridge);
+        call.browser_sdp = Some(answer);
         let text = self.invite_text(&mut call, &plain, None);
         call.pending
             .push(("INVITE".into(), call.invite_cseq, Pending::Invite));
@@ -1200,40 +1158,11 @@ impl Ua {
             self.hold(first, true).await?;
         }
         let body = hairpin_sdp(to, codec, 1);
-        let call_id = format!("{}@softphone", hex(20));
-        let mut call = Call {
-            dir: Dir::Out,
-            state: State::Dialling,
-            call_id: call_id.clone(),
-            local_tag: hex(8),
-            remote_tag: None,
-            local_uri: format!("<{}>", self.aor()),
-            remote_uri: format!("<sip:{nummer}@{}>", self.acct.domain),
-            target: format!("sip:{nummer}@{}", self.acct.domain),
-            cseq: 1,
-            invite: None,
-            branch: format!("z9hG4bK{}", hex(16)),
-            invite_cseq: 1,
-            authorised: false,
-            pending: Vec::new(),
-            bridge: None,
-            browser_sdp: None,
-            relay_sdp: None,
-            sdp_version: 1,
-            held: false,
-            number: nummer.to_string(),
-            name: String::new(),
-            since: now_unix(),
-            pbx_id: None,
-            dial_reply: None,
-            deadline: Some(Instant::now() + ANSWER_TIMEOUT),
-            consult: None,
-            consult_of: Some(first.to_string()),
-            paired: None,
-            hairpin_sdp: Some(body.clone()),
-            hidden: true,
-            gone_at: None,
-        };
+        let mut call = self.outgoing(nummer);
+        let call_id = call.call_id.clone();
+        call.consult_of = Some(first.to_string());
+        call.hairpin_sdp = Some(body.clone());
+        call.hidden = true;
         let text = self.invite_text(&mut call, &body, None);
         call.pending
             .push(("INVITE".into(), call.invite_cseq, Pending::Invite));

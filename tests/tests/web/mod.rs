@@ -231,6 +231,81 @@ impl SipMedia {
     }
 }
 
+/// SIPp running `scenario` as `user` (from `local_port`) that calls `callee` of acme.example,
+/// with its media at the test's socket `mport` (`-set mport`) and RTCP on a free port.
+pub fn sipp_caller(
+    pbx: &pbx_tests::Pbx,
+    scenario: &str,
+    user: &str,
+    password: &str,
+    local_port: u16,
+    callee: &str,
+    mport: u16,
+) -> Command {
+    let mut cmd = pbx_tests::sipp_command(pbx, pbx.sip_port, scenario, user, password, local_port);
+    cmd.args([
+        "-set",
+        "domain",
+        "acme.example",
+        "-set",
+        "callee",
+        callee,
+        "-auth_uri",
+        &format!("{callee}@acme.example"),
+        "-set",
+        "mport",
+        &mport.to_string(),
+        "-set",
+        "rtcpport",
+        &pbx_tests::free_udp_port().to_string(),
+    ]);
+    cmd
+}
+
+/// A SIP phone of acme: `ext` registered from a free port, then SIPp running the UAS `scenario`
+/// there (for at most `limit`), its media at a [`SipMedia`] socket speaking `codec`.
+pub fn answering_phone(
+    pbx: &pbx_tests::Pbx,
+    ext: &str,
+    password: &str,
+    scenario: &str,
+    codec: Codec,
+    limit: Duration,
+) -> (std::thread::JoinHandle<pbx_tests::Run>, SipMedia) {
+    let media = SipMedia::start_with(codec);
+    let port = pbx_tests::free_udp_port();
+    pbx_tests::register_phone(pbx, ext, password, "acme.example", port);
+    let mut cmd = pbx_tests::sipp_command(pbx, pbx.sip_port, scenario, ext, password, port);
+    cmd.args(["-set", "mport", &media.port.to_string()]);
+    let run = std::thread::spawn(move || pbx_tests::run_for(&mut cmd, None, limit));
+    (run, media)
+}
+
+/// Is `ext` of any organisation registered now (`pbxctl registrations`)?
+pub fn is_registered(pbx: &pbx_tests::Pbx, ext: &str) -> bool {
+    pbx.ctl_json(&["registrations"])
+        .as_array()
+        .is_some_and(|l| l.iter().any(|r| r["extension"] == ext))
+}
+
+/// Runs `cmd` (a SIPp caller, at most 60 s) on its own thread once `ext` is registered (the
+/// browser's phone registers when the page is logged in and beschikbaar; 30 s at most); gives
+/// pbxd back with the run.
+pub fn call_once_registered(
+    pbx: pbx_tests::Pbx,
+    ext: &'static str,
+    mut cmd: Command,
+) -> std::thread::JoinHandle<(pbx_tests::Pbx, pbx_tests::Run)> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !is_registered(&pbx, ext) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = pbx_tests::run_for(&mut cmd, None, Duration::from_secs(60));
+        (pbx, r)
+    })
+}
+
 pub fn browser_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
